@@ -1,0 +1,103 @@
+"""Configuration from the environment, with safe defaults for a developer's machine.
+
+Every database URL can be given whole (DATABASE_URL, DATABASE_OWNER_URL, DATABASE_REPORTS_URL,
+DATABASE_SUPERUSER_URL); otherwise they are built from BOXOFFICE_DB (the database name, which also
+prefixes the three user names), BOXOFFICE_DB_HOST/PORT and the three *_PASSWORD variables.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """The three database users of the box office and the server account that creates them."""
+
+    owner_url: URL
+    app_url: URL
+    reports_url: URL
+    superuser_url: URL | None
+
+    @property
+    def name(self) -> str:
+        return self.app_url.database
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "DatabaseSettings":
+        env = dict(os.environ if env is None else env)
+        name = env.get("BOXOFFICE_DB", "boxoffice")
+        host = env.get("BOXOFFICE_DB_HOST", "127.0.0.1")
+        port = int(env.get("BOXOFFICE_DB_PORT", "3306"))
+
+        def built(role: str, default_password: str) -> URL:
+            return URL.create(
+                "mysql+pymysql",
+                username=f"{name}_{role}",
+                password=env.get(f"BOXOFFICE_DB_{role.upper()}_PASSWORD", default_password),
+                host=host,
+                port=port,
+                database=name,
+            )
+
+        def url(var: str, role: str, default_password: str) -> URL:
+            return make_url(env[var]) if env.get(var) else built(role, default_password)
+
+        superuser = env.get("DATABASE_SUPERUSER_URL", f"mysql+pymysql://root@{host}:{port}/")
+        return cls(
+            owner_url=url("DATABASE_OWNER_URL", "owner", "owner-dev-password"),
+            app_url=url("DATABASE_URL", "app", "app-dev-password"),
+            reports_url=url("DATABASE_REPORTS_URL", "reports", "reports-dev-password"),
+            superuser_url=make_url(superuser) if superuser else None,
+        )
+
+
+def _engine_options() -> dict:
+    connect_args: dict = {"init_command": "SET time_zone = '+00:00'", "charset": "utf8mb4"}
+    ca = os.environ.get("BOXOFFICE_DB_SSL_CA")
+    if ca:
+        # Managed MySQL (e.g. Amazon RDS): verify the server against its CA bundle.
+        connect_args["ssl"] = {"ca": ca}
+        connect_args["ssl_verify_cert"] = True
+        connect_args["ssl_verify_identity"] = True
+    return {"pool_pre_ping": True, "pool_recycle": 1800, "connect_args": connect_args}
+
+
+def _development_secret_key() -> str:
+    """A random key made once per checkout and kept in instance/ (ignored by git): no well-known key
+    ever signs a cookie, and every worker process of one server shares the key."""
+    path = PROJECT_ROOT / "instance" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def load_config() -> dict:
+    """Flask settings read from the environment."""
+    database = DatabaseSettings.from_env()
+    secret = os.environ.get("SECRET_KEY")
+    production = os.environ.get("BOXOFFICE_ENV", "development") == "production"
+    if production and not secret:
+        raise RuntimeError("SECRET_KEY must be set when BOXOFFICE_ENV=production.")
+    return {
+        "DATABASE": database,
+        "SQLALCHEMY_DATABASE_URI": database.app_url,
+        "SQLALCHEMY_BINDS": {"reports": {"url": database.reports_url, **_engine_options()}},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
+        "SECRET_KEY": secret or _development_secret_key(),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "HOLD_MINUTES": int(os.environ.get("BOXOFFICE_HOLD_MINUTES", "10")),
+        "CATALOGUE_PAGE_SIZE": int(os.environ.get("BOXOFFICE_PAGE_SIZE", "12")),
+        "ASSETS_DEBUG": False,
+        "ASSETS_AUTO_BUILD": True,
+    }

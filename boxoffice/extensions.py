@@ -1,0 +1,16 @@
+"""The Flask extensions, unbound; create_app() binds them. Every module imports them from here."""
+from flask_assets import Environment
+from flask_login import LoginManager
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+assets = Environment()

@@ -1,0 +1,446 @@
+"""SQLAlchemy models of the box office. The schema itself is made by the SQL in sql/migrations (applied
+by Alembic); these classes mirror it, and tests/test_schema.py proves the two agree."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+UINT = mysql.INTEGER(unsigned=True)
+UTINY = mysql.TINYINT(unsigned=True)
+USMALL = mysql.SMALLINT(unsigned=True)
+UBIG = mysql.BIGINT(unsigned=True)
+MONEY = sa.Numeric(10, 2)
+
+
+def ascii_char(length: int) -> mysql.CHAR:
+    return mysql.CHAR(length, charset="ascii")
+
+
+def ascii_varchar(length: int) -> mysql.VARCHAR:
+    return mysql.VARCHAR(length, charset="ascii")
+
+
+class StaffUser(UserMixin, db.Model):
+    """Someone who runs the box office: the admin role of the web app."""
+
+    __tablename__ = "staff_users"
+
+    staff_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.Enum("admin"), server_default="admin")
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
+
+    __table_args__ = (sa.UniqueConstraint("email", name="uq_staff_users_email"),)
+
+    is_admin = True
+
+    def get_id(self) -> str:
+        return f"staff:{self.staff_id}"
+
+
+class Customer(UserMixin, db.Model):
+    """The customer supertype; exactly one of `regular` and `vip` exists, as customer_type says."""
+
+    __tablename__ = "customers"
+
+    customer_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    customer_type: Mapped[str] = mapped_column(sa.Enum("regular", "vip"), server_default="regular")
+    email: Mapped[str] = mapped_column(sa.String(254))
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    city: Mapped[str | None] = mapped_column(sa.String(80))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
+
+    regular: Mapped[RegularCustomer | None] = relationship(back_populates="customer", cascade="all, delete-orphan")
+    vip: Mapped[VipCustomer | None] = relationship(back_populates="customer", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        sa.UniqueConstraint("email", name="uq_customers_email"),
+        sa.UniqueConstraint("customer_id", "customer_type", name="uq_customers_id_type"),
+        sa.Index("ix_customers_type", "customer_type"),
+        sa.Index("ix_customers_created", "created_at"),
+    )
+
+    is_admin = False
+
+    def get_id(self) -> str:
+        return f"customer:{self.customer_id}"
+
+    @property
+    def is_vip(self) -> bool:
+        return self.customer_type == "vip"
+
+
+class RegularCustomer(db.Model):
+    __tablename__ = "regular_customers"
+
+    customer_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    customer_type: Mapped[str] = mapped_column(sa.Enum("regular", "vip"), server_default="regular")
+    newsletter_opt_in: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+
+    customer: Mapped[Customer] = relationship(back_populates="regular")
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["customer_id", "customer_type"], ["customers.customer_id", "customers.customer_type"],
+            name="fk_regular_customers_customer", ondelete="CASCADE"),
+    )
+
+
+class VipCustomer(db.Model):
+    __tablename__ = "vip_customers"
+
+    customer_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    customer_type: Mapped[str] = mapped_column(sa.Enum("regular", "vip"), server_default="vip")
+    tier: Mapped[str] = mapped_column(sa.Enum("silver", "gold", "platinum"), server_default="silver")
+    discount_rate: Mapped[Decimal] = mapped_column(sa.Numeric(5, 4))
+    member_since: Mapped[dt.date] = mapped_column(sa.Date)
+
+    customer: Mapped[Customer] = relationship(back_populates="vip")
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["customer_id", "customer_type"], ["customers.customer_id", "customers.customer_type"],
+            name="fk_vip_customers_customer", ondelete="CASCADE"),
+        sa.Index("ix_vip_customers_tier", "tier"),
+    )
+
+
+class Venue(db.Model):
+    __tablename__ = "venues"
+
+    venue_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    city: Mapped[str] = mapped_column(sa.String(80))
+    address: Mapped[str] = mapped_column(sa.String(200))
+    capacity: Mapped[int] = mapped_column(UINT, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
+
+    sections: Mapped[list[Section]] = relationship(back_populates="venue", order_by="Section.sort_order")
+
+    __table_args__ = (
+        sa.UniqueConstraint("name", "city", name="uq_venues_name_city"),
+        sa.Index("ix_venues_city", "city"),
+    )
+
+
+class SeatCategory(db.Model):
+    __tablename__ = "seat_categories"
+
+    category_id: Mapped[int] = mapped_column(UTINY, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(40))
+    rank: Mapped[int] = mapped_column(UTINY)
+    colour: Mapped[str] = mapped_column(sa.CHAR(7))
+
+    __table_args__ = (
+        sa.UniqueConstraint("name", name="uq_seat_categories_name"),
+        sa.UniqueConstraint("rank", name="uq_seat_categories_rank"),
+    )
+
+
+class Section(db.Model):
+    __tablename__ = "sections"
+
+    section_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    venue_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("venues.venue_id", name="fk_sections_venue", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(60))
+    sort_order: Mapped[int] = mapped_column(USMALL)
+    map_x: Mapped[int] = mapped_column(USMALL, server_default="0")
+    map_y: Mapped[int] = mapped_column(USMALL, server_default="0")
+    map_width: Mapped[int] = mapped_column(USMALL, server_default="0")
+    map_height: Mapped[int] = mapped_column(USMALL, server_default="0")
+
+    venue: Mapped[Venue] = relationship(back_populates="sections")
+
+    __table_args__ = (
+        sa.UniqueConstraint("venue_id", "name", name="uq_sections_venue_name"),
+        sa.UniqueConstraint("section_id", "venue_id", name="uq_sections_id_venue"),
+    )
+
+
+class SeatRow(db.Model):
+    __tablename__ = "seat_rows"
+
+    row_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    section_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("sections.section_id", name="fk_seat_rows_section", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(sa.String(8))
+    sort_order: Mapped[int] = mapped_column(USMALL)
+
+    __table_args__ = (
+        sa.UniqueConstraint("section_id", "label", name="uq_seat_rows_section_label"),
+        sa.UniqueConstraint("row_id", "section_id", name="uq_seat_rows_id_section"),
+    )
+
+
+class Seat(db.Model):
+    __tablename__ = "seats"
+
+    seat_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    venue_id: Mapped[int] = mapped_column(UINT)
+    section_id: Mapped[int] = mapped_column(UINT)
+    row_id: Mapped[int] = mapped_column(UINT)
+    seat_number: Mapped[int] = mapped_column(USMALL)
+    category_id: Mapped[int] = mapped_column(
+        UTINY, sa.ForeignKey("seat_categories.category_id", name="fk_seats_category"))
+    is_wheelchair: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    is_companion: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    map_x: Mapped[int] = mapped_column(USMALL)
+    map_y: Mapped[int] = mapped_column(USMALL)
+
+    __table_args__ = (
+        sa.UniqueConstraint("row_id", "seat_number", name="uq_seats_row_number"),
+        sa.UniqueConstraint("seat_id", "venue_id", name="uq_seats_id_venue"),
+        sa.Index("ix_seats_venue_section", "venue_id", "section_id"),
+        sa.Index("ix_seats_category", "category_id"),
+        sa.ForeignKeyConstraint(["row_id", "section_id"], ["seat_rows.row_id", "seat_rows.section_id"],
+                                name="fk_seats_row", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["section_id", "venue_id"], ["sections.section_id", "sections.venue_id"],
+                                name="fk_seats_section", ondelete="CASCADE"),
+    )
+
+
+EVENT_GENRES = ("concert", "theatre", "comedy", "sport", "family", "classical")
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+
+    event_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    venue_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("venues.venue_id", name="fk_events_venue"))
+    title: Mapped[str] = mapped_column(sa.String(160))
+    performer: Mapped[str] = mapped_column(sa.String(120))
+    genre: Mapped[str] = mapped_column(sa.Enum(*EVENT_GENRES))
+    description: Mapped[str] = mapped_column(sa.Text)
+    starts_at: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+    sales_start: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+    sales_end: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+    status: Mapped[str] = mapped_column(sa.Enum("draft", "on_sale", "cancelled"), server_default="draft")
+    max_seats_per_order: Mapped[int] = mapped_column(UTINY, server_default="10")
+    refundable_until_hours: Mapped[int] = mapped_column(USMALL, server_default="48")
+    seats_total: Mapped[int] = mapped_column(UINT, server_default="0")
+    seats_available: Mapped[int] = mapped_column(UINT, server_default="0")
+    seat_version: Mapped[int] = mapped_column(UBIG, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
+
+    venue: Mapped[Venue] = relationship()
+    prices: Mapped[list[EventPrice]] = relationship(back_populates="event", order_by="EventPrice.category_id")
+
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "venue_id", name="uq_events_id_venue"),
+        sa.Index("ix_events_status_start", "status", "starts_at"),
+        sa.Index("ix_events_venue_start", "venue_id", "starts_at"),
+        sa.Index("ix_events_start", "starts_at"),
+        sa.Index("ft_events_title_performer", "title", "performer", mysql_prefix="FULLTEXT"),
+    )
+
+
+class EventPrice(db.Model):
+    __tablename__ = "event_prices"
+
+    event_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("events.event_id", name="fk_event_prices_event", ondelete="CASCADE"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(
+        UTINY, sa.ForeignKey("seat_categories.category_id", name="fk_event_prices_category"), primary_key=True)
+    price: Mapped[Decimal] = mapped_column(MONEY)
+    seats_total: Mapped[int] = mapped_column(UINT, server_default="0")
+    seats_available: Mapped[int] = mapped_column(UINT, server_default="0")
+
+    event: Mapped[Event] = relationship(back_populates="prices")
+    category: Mapped[SeatCategory] = relationship()
+
+    __table_args__ = (sa.Index("ix_event_prices_category", "category_id"),)
+
+
+class EventSeat(db.Model):
+    """One seat of one event: available, held (by a hold owner until an expiry) or sold."""
+
+    __tablename__ = "event_seats"
+
+    event_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    seat_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    venue_id: Mapped[int] = mapped_column(UINT)
+    section_id: Mapped[int] = mapped_column(UINT)
+    category_id: Mapped[int] = mapped_column(UTINY)
+    state: Mapped[str] = mapped_column(sa.Enum("available", "held", "sold"), server_default="available")
+    hold_owner: Mapped[str | None] = mapped_column(ascii_char(32))
+    hold_expires_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+    version: Mapped[int] = mapped_column(UBIG, server_default="0")
+
+    __table_args__ = (
+        sa.Index("ix_event_seats_version", "event_id", "version"),
+        sa.Index("ix_event_seats_section_state", "event_id", "section_id", "state"),
+        sa.Index("ix_event_seats_owner", "hold_owner", "event_id"),
+        sa.Index("ix_event_seats_expiry", "event_id", "hold_expires_at"),
+        sa.ForeignKeyConstraint(["event_id", "venue_id"], ["events.event_id", "events.venue_id"],
+                                name="fk_event_seats_event", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["seat_id", "venue_id"], ["seats.seat_id", "seats.venue_id"],
+                                name="fk_event_seats_seat"),
+        sa.ForeignKeyConstraint(["event_id", "category_id"], ["event_prices.event_id", "event_prices.category_id"],
+                                name="fk_event_seats_price"),
+    )
+
+
+class Discount(db.Model):
+    """A promo code and its rules."""
+
+    __tablename__ = "discounts"
+
+    discount_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    code: Mapped[str] = mapped_column(ascii_varchar(32))
+    description: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.Enum("percent", "fixed"))
+    value: Mapped[Decimal] = mapped_column(MONEY)
+    valid_from: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+    valid_until: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+    usage_limit: Mapped[int | None] = mapped_column(UINT)
+    times_used: Mapped[int] = mapped_column(UINT, server_default="0")
+    vip_only: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    event_id: Mapped[int | None] = mapped_column(
+        UINT, sa.ForeignKey("events.event_id", name="fk_discounts_event", ondelete="CASCADE"))
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
+
+    __table_args__ = (
+        sa.UniqueConstraint("code", name="uq_discounts_code"),
+        sa.Index("ix_discounts_event", "event_id"),
+    )
+
+
+class PaymentMethod(db.Model):
+    __tablename__ = "payment_methods"
+
+    method_id: Mapped[int] = mapped_column(UTINY, primary_key=True)
+    code: Mapped[str] = mapped_column(ascii_varchar(20))
+    name: Mapped[str] = mapped_column(sa.String(60))
+    takes_card: Mapped[bool] = mapped_column(sa.Boolean)
+
+    __table_args__ = (sa.UniqueConstraint("code", name="uq_payment_methods_code"),)
+
+
+class SavedPaymentMethod(db.Model):
+    __tablename__ = "saved_payment_methods"
+
+    saved_method_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("customers.customer_id", name="fk_saved_payment_methods_customer", ondelete="CASCADE"))
+    method_id: Mapped[int] = mapped_column(
+        UTINY, sa.ForeignKey("payment_methods.method_id", name="fk_saved_payment_methods_method"))
+    card_brand: Mapped[str] = mapped_column(ascii_varchar(20))
+    last_four: Mapped[str] = mapped_column(ascii_char(4))
+    exp_month: Mapped[int] = mapped_column(UTINY)
+    exp_year: Mapped[int] = mapped_column(USMALL)
+    gateway_token: Mapped[str] = mapped_column(ascii_varchar(64))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
+
+    __table_args__ = (
+        sa.UniqueConstraint("gateway_token", name="uq_saved_payment_methods_token"),
+        sa.Index("ix_saved_payment_methods_customer", "customer_id"),
+    )
+
+
+class Booking(db.Model):
+    __tablename__ = "bookings"
+
+    booking_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    booking_code: Mapped[str] = mapped_column(ascii_char(10))
+    customer_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("customers.customer_id", name="fk_bookings_customer"))
+    event_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("events.event_id", name="fk_bookings_event"))
+    status: Mapped[str] = mapped_column(
+        sa.Enum("confirmed", "partially_refunded", "refunded"), server_default="confirmed")
+    subtotal: Mapped[Decimal] = mapped_column(MONEY)
+    vip_discount: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    promo_discount: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    total: Mapped[Decimal] = mapped_column(MONEY)
+    discount_id: Mapped[int | None] = mapped_column(
+        UINT, sa.ForeignKey("discounts.discount_id", name="fk_bookings_discount"))
+    idempotency_key: Mapped[str | None] = mapped_column(ascii_varchar(64))
+    booked_at: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+
+    event: Mapped[Event] = relationship()
+    customer: Mapped[Customer] = relationship()
+    tickets: Mapped[list[Ticket]] = relationship(back_populates="booking", order_by="Ticket.ticket_id")
+
+    __table_args__ = (
+        sa.UniqueConstraint("booking_code", name="uq_bookings_code"),
+        sa.UniqueConstraint("idempotency_key", name="uq_bookings_idempotency"),
+        sa.Index("ix_bookings_customer", "customer_id", "booked_at"),
+        sa.Index("ix_bookings_event", "event_id", "booked_at"),
+        sa.Index("ix_bookings_booked_at", "booked_at"),
+    )
+
+
+class Ticket(db.Model):
+    __tablename__ = "tickets"
+
+    ticket_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    ticket_code: Mapped[str] = mapped_column(ascii_char(12))
+    booking_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("bookings.booking_id", name="fk_tickets_booking"))
+    event_id: Mapped[int] = mapped_column(UINT)
+    seat_id: Mapped[int] = mapped_column(UINT)
+    category_id: Mapped[int] = mapped_column(
+        UTINY, sa.ForeignKey("seat_categories.category_id", name="fk_tickets_category"))
+    face_price: Mapped[Decimal] = mapped_column(MONEY)
+    paid_amount: Mapped[Decimal] = mapped_column(MONEY)
+    status: Mapped[str] = mapped_column(sa.Enum("valid", "checked_in", "refunded"), server_default="valid")
+    checked_in_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    refunded_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    holds_seat: Mapped[int | None] = mapped_column(
+        mysql.TINYINT, sa.Computed("IF(status = 'refunded', NULL, 1)", persisted=True))
+
+    booking: Mapped[Booking] = relationship(back_populates="tickets")
+    seat: Mapped[Seat] = relationship(primaryjoin="Ticket.seat_id == Seat.seat_id", foreign_keys=[seat_id],
+                                      viewonly=True)
+
+    __table_args__ = (
+        sa.UniqueConstraint("ticket_code", name="uq_tickets_code"),
+        sa.UniqueConstraint("event_id", "seat_id", "holds_seat", name="uq_tickets_live_seat"),
+        sa.Index("ix_tickets_booking", "booking_id"),
+        sa.Index("ix_tickets_event_category", "event_id", "category_id", "status"),
+        sa.ForeignKeyConstraint(["event_id", "seat_id"], ["event_seats.event_id", "event_seats.seat_id"],
+                                name="fk_tickets_event_seat"),
+    )
+
+
+class Payment(db.Model):
+    """A charge (captured, declined or failed) or a refund of a captured charge."""
+
+    __tablename__ = "payments"
+
+    payment_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.Enum("charge", "refund"))
+    status: Mapped[str] = mapped_column(sa.Enum("captured", "declined", "failed", "refunded"))
+    booking_id: Mapped[int | None] = mapped_column(
+        UINT, sa.ForeignKey("bookings.booking_id", name="fk_payments_booking"))
+    customer_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("customers.customer_id", name="fk_payments_customer"))
+    method_id: Mapped[int] = mapped_column(
+        UTINY, sa.ForeignKey("payment_methods.method_id", name="fk_payments_method"))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    card_brand: Mapped[str | None] = mapped_column(ascii_varchar(20))
+    last_four: Mapped[str | None] = mapped_column(ascii_char(4))
+    provider_reference: Mapped[str | None] = mapped_column(ascii_varchar(64))
+    refund_of: Mapped[int | None] = mapped_column(
+        UINT, sa.ForeignKey("payments.payment_id", name="fk_payments_refund_of"))
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+
+    method: Mapped[PaymentMethod] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("provider_reference", name="uq_payments_provider_reference"),
+        sa.Index("ix_payments_booking", "booking_id"),
+        sa.Index("ix_payments_customer", "customer_id", "created_at"),
+        sa.Index("ix_payments_method_status", "method_id", "kind", "status"),
+        sa.Index("ix_payments_created", "created_at"),
+        sa.Index("ix_payments_refund_of", "refund_of"),
+    )

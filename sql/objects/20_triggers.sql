@@ -1,0 +1,83 @@
+-- Triggers: the database's own guard of the booking rules. Repeatable (dropped and re-created).
+-- User errors are SIGNALled with SQLSTATE 45000 and an application error number from 30001 on, which
+-- the app maps to its domain errors (boxoffice/errors.py); MESSAGE_TEXT is shown to people as it is.
+
+DROP TRIGGER IF EXISTS check_booking_date;
+DROP TRIGGER IF EXISTS update_seat_availability;
+
+DELIMITER $$
+
+-- A booking must be made while its event is on sale: not cancelled, not a draft, inside the sales window
+-- and before the start. The rule is checked against booked_at, not the wall clock, so the demo generator's
+-- historical bookings pass through the very same rule as live ones; a booking dated in the future is
+-- refused so the clock cannot be cheated that way.
+CREATE TRIGGER check_booking_date BEFORE INSERT ON bookings
+FOR EACH ROW
+BEGIN
+    DECLARE v_status VARCHAR(16);
+    DECLARE v_starts_at DATETIME;
+    DECLARE v_sales_start DATETIME;
+    DECLARE v_sales_end DATETIME;
+
+    SELECT status, starts_at, sales_start, sales_end
+      INTO v_status, v_starts_at, v_sales_start, v_sales_end
+      FROM events WHERE event_id = NEW.event_id;
+
+    IF v_status IS NULL THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'This event does not exist.';
+    ELSEIF v_status = 'cancelled' THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001,
+            MESSAGE_TEXT = 'This event has been cancelled and can no longer be booked.';
+    ELSEIF v_status = 'draft' THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'This event is not on sale yet.';
+    ELSEIF NEW.booked_at > UTC_TIMESTAMP() + INTERVAL 5 MINUTE THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'A booking cannot be dated in the future.';
+    ELSEIF NEW.booked_at >= v_starts_at THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001,
+            MESSAGE_TEXT = 'This event has already started and can no longer be booked.';
+    ELSEIF NEW.booked_at < v_sales_start THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001,
+            MESSAGE_TEXT = 'Ticket sales for this event have not opened yet.';
+    ELSEIF NEW.booked_at > v_sales_end THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001,
+            MESSAGE_TEXT = 'Ticket sales for this event have closed.';
+    END IF;
+END$$
+
+-- Every change of a seat's state goes through here, whatever code made it:
+--  * the seat gets the event's next seat_version, so a seat-map poll can fetch "what changed since N";
+--  * a seat turning sold (or back from sold) moves the event's and the category's available counts,
+--    so those counts always equal the inventory (held seats still count as available: a hold expires
+--    on its own, without a write).
+-- The events row is updated first in every transaction that changes seats (the services lock it before
+-- touching seats), so two transactions never wait on each other in opposite orders.
+CREATE TRIGGER update_seat_availability BEFORE UPDATE ON event_seats
+FOR EACH ROW
+BEGIN
+    DECLARE v_delta INT DEFAULT 0;
+    DECLARE v_version BIGINT UNSIGNED;
+
+    IF NEW.state <> OLD.state OR NOT (NEW.hold_owner <=> OLD.hold_owner)
+       OR NOT (NEW.hold_expires_at <=> OLD.hold_expires_at) THEN
+        IF OLD.state <> 'sold' AND NEW.state = 'sold' THEN
+            SET v_delta = -1;
+        ELSEIF OLD.state = 'sold' AND NEW.state <> 'sold' THEN
+            SET v_delta = 1;
+        END IF;
+
+        UPDATE events
+           SET seat_version = seat_version + 1,
+               seats_available = seats_available + v_delta
+         WHERE event_id = NEW.event_id;
+        SELECT seat_version INTO v_version FROM events WHERE event_id = NEW.event_id;
+        SET NEW.version = v_version;
+
+        IF v_delta <> 0 THEN
+            UPDATE event_prices
+               SET seats_available = seats_available + v_delta
+             WHERE event_id = NEW.event_id AND category_id = NEW.category_id;
+        END IF;
+    END IF;
+END$$
+
+DELIMITER ;

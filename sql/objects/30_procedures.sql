@@ -1,0 +1,284 @@
+-- Stored procedures: pricing and booking (the checkout path) and monthly revenue (the reports).
+-- Repeatable (dropped and re-created). Error numbers: see the header of 20_triggers.sql.
+
+DROP PROCEDURE IF EXISTS PriceHold;
+DROP PROCEDURE IF EXISTS InsertBooking;
+DROP PROCEDURE IF EXISTS GetEventRevenueByMonth;
+
+DELIMITER $$
+
+-- Prices the seats a hold owner holds for an event, for a customer (NULL: not signed in) and an optional
+-- promo code. The stacking rule: category prices add up to the subtotal; the VIP rate comes off first
+-- (rounded to the cent); then at most one promo code: a percentage of what is left (rounded to the cent)
+-- or a fixed amount, never taking the total below zero. VIP-only codes are for VIP customers only.
+-- Reads only; InsertBooking calls it so the checkout page and the booking can never disagree on a price.
+CREATE PROCEDURE PriceHold(
+    IN  p_event_id       INT UNSIGNED,
+    IN  p_hold_owner     CHAR(32) CHARACTER SET ascii,
+    IN  p_customer_id    INT UNSIGNED,
+    IN  p_promo_code     VARCHAR(32) CHARACTER SET ascii,
+    OUT p_seat_count     INT,
+    OUT p_subtotal       DECIMAL(10,2),
+    OUT p_vip_discount   DECIMAL(10,2),
+    OUT p_promo_discount DECIMAL(10,2),
+    OUT p_total          DECIMAL(10,2),
+    OUT p_discount_id    INT UNSIGNED)
+    READS SQL DATA
+BEGIN
+    DECLARE v_rate DECIMAL(5,4) DEFAULT 0;
+    DECLARE v_after_vip DECIMAL(10,2);
+    DECLARE v_kind VARCHAR(8);
+    DECLARE v_value DECIMAL(10,2);
+    DECLARE v_from DATETIME;
+    DECLARE v_until DATETIME;
+    DECLARE v_limit INT UNSIGNED;
+    DECLARE v_used INT UNSIGNED;
+    DECLARE v_vip_only BOOLEAN;
+    DECLARE v_event_only INT UNSIGNED;
+    DECLARE v_active BOOLEAN;
+
+    SET p_discount_id = NULL, p_promo_discount = 0;
+
+    SELECT COUNT(*), COALESCE(SUM(ep.price), 0)
+      INTO p_seat_count, p_subtotal
+      FROM event_seats es
+      JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
+     WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held';
+
+    IF p_customer_id IS NOT NULL THEN
+        SELECT discount_rate INTO v_rate FROM vip_customers WHERE customer_id = p_customer_id;
+    END IF;
+    SET p_vip_discount = ROUND(p_subtotal * v_rate, 2);
+    SET v_after_vip = p_subtotal - p_vip_discount;
+
+    IF p_promo_code IS NOT NULL AND p_promo_code <> '' THEN
+        SELECT discount_id, kind, value, valid_from, valid_until, usage_limit, times_used, vip_only, event_id, is_active
+          INTO p_discount_id, v_kind, v_value, v_from, v_until, v_limit, v_used, v_vip_only, v_event_only, v_active
+          FROM discounts WHERE code = UPPER(TRIM(p_promo_code));
+        IF p_discount_id IS NULL OR NOT v_active THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30004, MESSAGE_TEXT = 'This promo code does not exist.';
+        ELSEIF UTC_TIMESTAMP() < v_from THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30004, MESSAGE_TEXT = 'This promo code is not valid yet.';
+        ELSEIF UTC_TIMESTAMP() > v_until THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30004, MESSAGE_TEXT = 'This promo code has expired.';
+        ELSEIF v_limit IS NOT NULL AND v_used >= v_limit THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30004, MESSAGE_TEXT = 'This promo code has been used up.';
+        ELSEIF v_vip_only AND v_rate = 0 THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30004, MESSAGE_TEXT = 'This promo code is for VIP members only.';
+        ELSEIF v_event_only IS NOT NULL AND v_event_only <> p_event_id THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30004, MESSAGE_TEXT = 'This promo code is not valid for this event.';
+        END IF;
+        IF v_kind = 'percent' THEN
+            SET p_promo_discount = ROUND(v_after_vip * v_value / 100, 2);
+        ELSE
+            SET p_promo_discount = LEAST(v_value, v_after_vip);
+        END IF;
+    END IF;
+
+    SET p_total = v_after_vip - p_promo_discount;
+END$$
+
+-- Books the seats a hold owner holds for an event, in one transaction: checks the hold is there and
+-- unexpired, prices it with PriceHold, checks the amount the customer was charged, writes the booking,
+-- one ticket per seat and the payment record, counts the promo code's use and marks the seats sold.
+-- Returns the booking as one row. A retry with the same idempotency key returns the booking the first
+-- call made (replayed = 1) and writes nothing.
+--
+-- Every broken rule is a SIGNAL and leaves nothing behind: called with autocommit on, the procedure runs
+-- its own transaction and rolls it back; called inside the caller's transaction (as the app does), it
+-- rolls back to its own savepoint and leaves the caller's transaction as it was.
+CREATE PROCEDURE InsertBooking(
+    IN p_customer_id        INT UNSIGNED,
+    IN p_event_id           INT UNSIGNED,
+    IN p_hold_owner         CHAR(32) CHARACTER SET ascii,
+    IN p_promo_code         VARCHAR(32) CHARACTER SET ascii,
+    IN p_method_code        VARCHAR(20) CHARACTER SET ascii,
+    IN p_card_brand         VARCHAR(20) CHARACTER SET ascii,
+    IN p_last_four          CHAR(4) CHARACTER SET ascii,
+    IN p_provider_reference VARCHAR(64) CHARACTER SET ascii,
+    IN p_expected_total     DECIMAL(10,2),
+    IN p_idempotency_key    VARCHAR(64) CHARACTER SET ascii,
+    -- Secret randomness for the booking and ticket codes (the app passes 32 random bytes in hex).
+    IN p_code_salt          VARCHAR(64) CHARACTER SET ascii)
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_own_tx BOOLEAN DEFAULT @@autocommit = 1;
+    DECLARE v_now DATETIME DEFAULT UTC_TIMESTAMP();
+    DECLARE v_salt VARCHAR(64) CHARACTER SET ascii;
+    DECLARE v_booking_id INT UNSIGNED;
+    DECLARE v_max_seats INT;
+    DECLARE v_expired INT;
+    DECLARE v_method_id TINYINT UNSIGNED;
+    DECLARE v_takes_card BOOLEAN;
+    DECLARE v_seat_count INT;
+    DECLARE v_subtotal DECIMAL(10,2);
+    DECLARE v_vip_discount DECIMAL(10,2);
+    DECLARE v_promo_discount DECIMAL(10,2);
+    DECLARE v_total DECIMAL(10,2);
+    DECLARE v_discount_id INT UNSIGNED;
+    DECLARE v_allocated DECIMAL(10,2);
+
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION
+    BEGIN
+        IF v_own_tx THEN
+            ROLLBACK;
+        ELSE
+            ROLLBACK TO SAVEPOINT insert_booking;
+        END IF;
+        RESIGNAL;
+    END;
+
+    IF v_own_tx THEN
+        START TRANSACTION;
+    ELSE
+        SAVEPOINT insert_booking;
+    END IF;
+
+    -- The event row is locked first by everything that changes seats (see update_seat_availability):
+    -- checkouts for one event queue here instead of deadlocking on each other's seats.
+    SELECT max_seats_per_order INTO v_max_seats FROM events WHERE event_id = p_event_id FOR UPDATE;
+
+    -- A locking read sees bookings committed after this transaction began: a retry that waited on the
+    -- lock above finds the booking its first attempt made.
+    IF p_idempotency_key IS NOT NULL THEN
+        SELECT booking_id INTO v_booking_id FROM bookings WHERE idempotency_key = p_idempotency_key FOR UPDATE;
+    END IF;
+
+    IF v_booking_id IS NULL THEN
+        IF v_max_seats IS NULL THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'This event does not exist.';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM customers WHERE customer_id = p_customer_id) THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30008, MESSAGE_TEXT = 'There is no such customer.';
+        END IF;
+
+        SELECT COUNT(*), COALESCE(SUM(hold_expires_at <= v_now), 0) INTO v_seat_count, v_expired
+          FROM event_seats
+         WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held'
+           FOR UPDATE;
+        IF v_seat_count = 0 THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30002,
+                MESSAGE_TEXT = 'You are not holding any seats for this event.';
+        ELSEIF v_expired > 0 THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30003,
+                MESSAGE_TEXT = 'Your seat hold has expired. Please choose your seats again.';
+        ELSEIF v_seat_count > v_max_seats THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30006,
+                MESSAGE_TEXT = 'That is more seats than one order may hold for this event.';
+        END IF;
+
+        SELECT method_id, takes_card INTO v_method_id, v_takes_card FROM payment_methods WHERE code = p_method_code;
+        IF v_method_id IS NULL THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30007, MESSAGE_TEXT = 'This payment method is not accepted.';
+        ELSEIF v_takes_card AND (p_card_brand IS NULL OR p_last_four IS NULL) THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30007,
+                MESSAGE_TEXT = 'A card payment needs the card brand and last four digits.';
+        END IF;
+
+        CALL PriceHold(p_event_id, p_hold_owner, p_customer_id, p_promo_code,
+                       v_seat_count, v_subtotal, v_vip_discount, v_promo_discount, v_total, v_discount_id);
+        IF p_expected_total IS NULL OR v_total <> p_expected_total THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30005,
+                MESSAGE_TEXT = 'The price of your seats has changed. Please review your order.';
+        END IF;
+        IF v_total > 0 AND p_provider_reference IS NULL THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30007, MESSAGE_TEXT = 'There is no payment for this booking.';
+        END IF;
+
+        SET v_salt = p_code_salt;
+        IF v_salt IS NULL THEN
+            SET v_salt = SHA2(CONCAT(UUID(), RAND(), p_hold_owner), 256);
+        END IF;
+
+        -- check_booking_date guards this insert.
+        INSERT INTO bookings (booking_code, customer_id, event_id, status, subtotal, vip_discount,
+                              promo_discount, total, discount_id, idempotency_key, booked_at)
+        VALUES (UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':booking'), 256), 12), 16, 36), 10, '0')),
+                p_customer_id, p_event_id, 'confirmed', v_subtotal, v_vip_discount,
+                v_promo_discount, v_total, v_discount_id, p_idempotency_key, v_now);
+        SET v_booking_id = LAST_INSERT_ID();
+
+        IF v_discount_id IS NOT NULL THEN
+            -- Conditional, so two checkouts racing for a code's last use cannot both have it.
+            UPDATE discounts SET times_used = times_used + 1
+             WHERE discount_id = v_discount_id AND (usage_limit IS NULL OR times_used < usage_limit);
+            IF ROW_COUNT() = 0 THEN
+                SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30004, MESSAGE_TEXT = 'This promo code has been used up.';
+            END IF;
+        END IF;
+
+        -- Each ticket carries its share of what was paid, so a partial refund gives back exactly that
+        -- share; the rounding remainder goes to the last ticket so the shares add up to the total.
+        INSERT INTO tickets (ticket_code, booking_id, event_id, seat_id, category_id, face_price, paid_amount)
+        SELECT UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':', es.seat_id), 256), 15), 16, 36), 12, '0')),
+               v_booking_id, es.event_id, es.seat_id, es.category_id, ep.price,
+               IF(v_subtotal = 0, 0, ROUND(ep.price * v_total / v_subtotal, 2))
+          FROM event_seats es
+          JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
+         WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held'
+         ORDER BY es.seat_id;
+        SELECT SUM(paid_amount) INTO v_allocated FROM tickets WHERE booking_id = v_booking_id;
+        UPDATE tickets SET paid_amount = paid_amount + (v_total - v_allocated)
+         WHERE booking_id = v_booking_id ORDER BY ticket_id DESC LIMIT 1;
+
+        IF v_total > 0 THEN
+            INSERT INTO payments (kind, status, booking_id, customer_id, method_id, amount, card_brand,
+                                  last_four, provider_reference, created_at)
+            VALUES ('charge', 'captured', v_booking_id, p_customer_id, v_method_id, v_total,
+                    IF(v_takes_card, p_card_brand, NULL), IF(v_takes_card, p_last_four, NULL),
+                    p_provider_reference, v_now);
+        END IF;
+
+        UPDATE event_seats SET state = 'sold', hold_owner = NULL, hold_expires_at = NULL
+         WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held';
+
+        SELECT booking_id, booking_code, customer_id, event_id, subtotal, vip_discount, promo_discount, total,
+               v_seat_count AS tickets, 0 AS replayed
+          FROM bookings WHERE booking_id = v_booking_id;
+    ELSE
+        SELECT b.booking_id, b.booking_code, b.customer_id, b.event_id, b.subtotal, b.vip_discount,
+               b.promo_discount, b.total,
+               (SELECT COUNT(*) FROM tickets t WHERE t.booking_id = b.booking_id) AS tickets, 1 AS replayed
+          FROM bookings b WHERE b.booking_id = v_booking_id;
+    END IF;
+
+    IF v_own_tx THEN
+        COMMIT;
+    ELSE
+        RELEASE SAVEPOINT insert_booking;
+    END IF;
+END$$
+
+-- Revenue, tickets and bookings per calendar month (of the booking date) for one event, one venue or
+-- everything (NULL filters), between two dates inclusive. Revenue is net: what was charged less what has
+-- been refunded since; tickets count those still valid or checked in. Runs with the caller's rights, so
+-- the read-only reporting user can call it and it can never write.
+CREATE PROCEDURE GetEventRevenueByMonth(
+    IN p_event_id INT UNSIGNED,
+    IN p_venue_id INT UNSIGNED,
+    IN p_from     DATE,
+    IN p_to       DATE)
+    READS SQL DATA
+    SQL SECURITY INVOKER
+BEGIN
+    SELECT DATE_FORMAT(b.booked_at, '%Y-%m-01') AS month,
+           COUNT(*) AS bookings,
+           CAST(SUM(t.live_tickets) AS SIGNED) AS tickets,
+           SUM(b.total) AS gross_revenue,
+           COALESCE(SUM(r.refunded), 0) AS refunded,
+           SUM(b.total) - COALESCE(SUM(r.refunded), 0) AS net_revenue
+      FROM bookings b
+      JOIN events e ON e.event_id = b.event_id
+      JOIN (SELECT booking_id, SUM(status <> 'refunded') AS live_tickets
+              FROM tickets GROUP BY booking_id) t ON t.booking_id = b.booking_id
+      LEFT JOIN (SELECT booking_id, SUM(amount) AS refunded
+                   FROM payments WHERE kind = 'refund' GROUP BY booking_id) r ON r.booking_id = b.booking_id
+     WHERE (p_event_id IS NULL OR b.event_id = p_event_id)
+       AND (p_venue_id IS NULL OR e.venue_id = p_venue_id)
+       AND b.booked_at >= p_from
+       AND b.booked_at < p_to + INTERVAL 1 DAY
+     GROUP BY DATE_FORMAT(b.booked_at, '%Y-%m-01')
+     ORDER BY month;
+END$$
+
+DELIMITER ;
