@@ -444,3 +444,17 @@ class Payment(db.Model):
         sa.Index("ix_payments_created", "created_at"),
         sa.Index("ix_payments_refund_of", "refund_of"),
     )
+
+
+class LoginFailure(db.Model):
+    __tablename__ = "login_failures"
+
+    failure_id: Mapped[int] = mapped_column(UBIG, primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    ip_address: Mapped[str] = mapped_column(sa.String(45))
+    failed_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+
+    __table_args__ = (
+        sa.Index("ix_login_failures_email", "email", "failed_at"),
+        sa.Index("ix_login_failures_ip", "ip_address", "failed_at"),
+    )

@@ -1,0 +1,39 @@
+"""The box office: an online ticket office for reserved seats at venues."""
+from __future__ import annotations
+
+from flask import Flask
+
+from .config import PROJECT_ROOT, load_config
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: settings from the environment, then `test_config` on top; extensions, blueprints."""
+    app = Flask(
+        __name__,
+        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.update(load_config())
+    if test_config:
+        app.config.update(test_config)
+
+    from . import assets, auth, cli, security, templating
+    from .extensions import csrf, db
+
+    db.init_app(app)
+    csrf.init_app(app)
+    auth.init_app(app)
+    assets.init_app(app)
+    security.init_app(app)
+    templating.init_app(app)
+    cli.init_app(app)
+
+    from admin.views import bp as admin_bp
+    from reports.views import bp as reports_bp
+    from storefront.views import bp as storefront_bp
+
+    app.register_blueprint(storefront_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(reports_bp, url_prefix="/admin/reports")
+    return app

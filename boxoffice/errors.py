@@ -1,0 +1,91 @@
+"""Domain errors: what services raise and views turn into messages. The database's own refusals (SIGNALs
+from triggers and procedures, broken unique keys) arrive as these too, through `from_database_error`."""
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError
+
+
+class BoxOfficeError(Exception):
+    """A rule of the box office refused the request; `message` is fit to show to the person."""
+
+    default_message = "That could not be done."
+
+    def __init__(self, message: str | None = None):
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class NotBookable(BoxOfficeError):
+    default_message = "This event cannot be booked."
+
+
+class NoSeatsHeld(BoxOfficeError):
+    default_message = "You are not holding any seats for this event."
+
+
+class HoldExpired(BoxOfficeError):
+    default_message = "Your seat hold has expired. Please choose your seats again."
+
+
+class PromoCodeRejected(BoxOfficeError):
+    default_message = "This promo code cannot be used."
+
+
+class PriceChanged(BoxOfficeError):
+    default_message = "The price of your seats has changed. Please review your order."
+
+
+class TooManySeats(BoxOfficeError):
+    default_message = "That is more seats than one order may hold."
+
+
+class PaymentRejected(BoxOfficeError):
+    default_message = "The payment could not be taken."
+
+
+class UnknownCustomer(BoxOfficeError):
+    default_message = "There is no such customer."
+
+
+class SeatUnavailable(BoxOfficeError):
+    default_message = "Someone else has just taken that seat."
+
+
+class InvalidCredentials(BoxOfficeError):
+    default_message = "That e-mail address and password do not match."
+
+
+class TooManyAttempts(BoxOfficeError):
+    default_message = "Too many failed sign-ins. Please wait a few minutes and try again."
+
+
+class DuplicateRecord(BoxOfficeError):
+    default_message = "That already exists."
+
+
+# The application error numbers SIGNALled by sql/objects (see the header of 20_triggers.sql).
+SIGNALLED_ERRORS: dict[int, type[BoxOfficeError]] = {
+    30001: NotBookable,
+    30002: NoSeatsHeld,
+    30003: HoldExpired,
+    30004: PromoCodeRejected,
+    30005: PriceChanged,
+    30006: TooManySeats,
+    30007: PaymentRejected,
+    30008: UnknownCustomer,
+}
+DUPLICATE_KEY = 1062
+CHECK_CONSTRAINT_FAILED = 4025
+
+
+def from_database_error(error: DBAPIError) -> BoxOfficeError | None:
+    """The domain error for a refusal by the database, or None if it is not one (a real fault)."""
+    args = getattr(error.orig, "args", ())
+    if len(args) < 2 or not isinstance(args[0], int):
+        return None
+    errno, message = args[0], str(args[1])
+    if errno in SIGNALLED_ERRORS:
+        return SIGNALLED_ERRORS[errno](message)
+    if errno == DUPLICATE_KEY:
+        return DuplicateRecord()
+    return None

@@ -1,0 +1,1 @@
+"""Domain services: plain functions that own their transaction and raise boxoffice.errors."""

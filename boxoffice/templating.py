@@ -1,0 +1,38 @@
+"""Template helpers: one way to render a page or, for an HTMX request, one named block of it."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from flask import Flask, render_template, request
+from jinja2_fragments.flask import render_block
+
+
+def render_page(template: str, fragment: str | None = None, **context) -> str:
+    """The whole page, or only its block `fragment` when HTMX asks for a part of the page (and not when
+    HTMX is boosting a whole-page navigation)."""
+    if fragment and request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true":
+        return render_block(template, fragment, **context)
+    return render_template(template, **context)
+
+
+def money(value: Decimal | float | int | None) -> str:
+    if value is None:
+        return "–"
+    return f"€{Decimal(value):,.2f}"
+
+
+def event_date(value: dt.datetime) -> str:
+    return value.strftime("%a %d %b %Y, %H:%M")
+
+
+def short_date(value: dt.datetime | dt.date) -> str:
+    return value.strftime("%d %b %Y")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["event_date"] = event_date
+    app.jinja_env.filters["short_date"] = short_date
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

@@ -1,0 +1,170 @@
+"""The one fixture set: a real MariaDB test database, the app, a client, a live server and Chromium.
+
+The test database (BOXOFFICE_DB, default boxoffice_test) is dropped and built from nothing once per run:
+users and schema through the migrations; tests that read demo data ask for `demo_summary`, which loads
+the tiny deterministic demo data once, committed. Every test
+runs inside an outer transaction that is rolled back at its end (SQLAlchemy's "join an external
+transaction" recipe): whatever a service commits is only a savepoint. Tests that need other connections
+to see their data (concurrency, the read-only reporting user, the browser) read the committed demo data
+or commit for real and clean up after themselves.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("BOXOFFICE_DB", "boxoffice_test")
+os.environ.setdefault("BOXOFFICE_DB_OWNER_PASSWORD", "owner-test-password")
+os.environ.setdefault("BOXOFFICE_DB_APP_PASSWORD", "app-test-password")
+os.environ.setdefault("BOXOFFICE_DB_REPORTS_PASSWORD", "reports-test-password")
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.orm import Session, scoped_session, sessionmaker  # noqa: E402
+
+from boxoffice import create_app, database  # noqa: E402
+from boxoffice.config import DatabaseSettings  # noqa: E402
+from boxoffice.extensions import db  # noqa: E402
+
+DEMO_SEED = 7
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def settings() -> DatabaseSettings:
+    return DatabaseSettings.from_env()
+
+
+@pytest.fixture(scope="session")
+def test_database(settings) -> DatabaseSettings:
+    """A fresh, empty test database at the newest schema, with its three users."""
+    database.wait_for_server(settings.superuser_url)
+    database.drop_database(settings)
+    database.set_up(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def demo_summary(test_database):
+    """The tiny demo data, generated and committed once per run; the generator's summary."""
+    from boxoffice import demo_data
+
+    return demo_data.load(test_database, scale="tiny", seed=DEMO_SEED, progress=False)
+
+
+@pytest.fixture(scope="session")
+def app(test_database):
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture(scope="session")
+def owner_engine(test_database) -> Iterator[sa.Engine]:
+    """A connection as the schema owner: for reading raw rows and for tests that commit for real."""
+    engine = sa.create_engine(test_database.owner_url, connect_args={"init_command": "SET time_zone = '+00:00'"})
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_session(app) -> Iterator[Session]:
+    """db.session for one test, joined to an outer transaction that is rolled back afterwards."""
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app, db_session):
+    return app.test_client()
+
+
+class Forms:
+    """Posts forms the way a browser does: fetch the page, take its CSRF token, post."""
+
+    TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+    def __init__(self, client):
+        self.client = client
+
+    def token(self, page_url: str) -> str:
+        html = self.client.get(page_url).get_data(as_text=True)
+        match = self.TOKEN.search(html)
+        assert match, f"no CSRF token on {page_url}"
+        return match.group(1) or match.group(2)
+
+    def post(self, page_url: str, data: dict, action: str | None = None, **kwargs):
+        return self.client.post(action or page_url, data={**data, "csrf_token": self.token(page_url)}, **kwargs)
+
+
+@pytest.fixture
+def forms(client) -> Forms:
+    return Forms(client)
+
+
+@pytest.fixture
+def admin_client(client, forms, db_session):
+    """A client signed in as a fresh admin."""
+    from boxoffice.services.accounts import create_staff
+
+    create_staff("boss@example.test", "Box Office Boss", "correct horse battery")
+    response = forms.post("/admin/login", {"email": "boss@example.test", "password": "correct horse battery"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+# ---------------------------------------------------------------- the browser
+
+@pytest.fixture(scope="session")
+def live_server(app, demo_summary) -> Iterator[str]:
+    """The app served over HTTP on a free port of this machine, for the browser."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright. A missing browser fails the run: it is never skipped."""
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: run `make setup` (it installs Debian's chromium package).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    yield page
+    context.close()
