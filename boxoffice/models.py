@@ -275,6 +275,7 @@ class EventSeat(db.Model):
     state: Mapped[str] = mapped_column(sa.Enum("available", "held", "sold"), server_default="available")
     hold_owner: Mapped[str | None] = mapped_column(ascii_char(32))
     hold_expires_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+    hold_extended: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
     version: Mapped[int] = mapped_column(UBIG, server_default="0")
 
     __table_args__ = (
@@ -457,4 +458,46 @@ class LoginFailure(db.Model):
     __table_args__ = (
         sa.Index("ix_login_failures_email", "email", "failed_at"),
         sa.Index("ix_login_failures_ip", "ip_address", "failed_at"),
+    )
+
+
+class GatewayCharge(db.Model):
+    """The simulated payment gateway's own ledger (one charge per idempotency key)."""
+
+    __tablename__ = "gateway_charges"
+
+    charge_id: Mapped[int] = mapped_column(UBIG, primary_key=True)
+    reference: Mapped[str] = mapped_column(ascii_varchar(64))
+    idempotency_key: Mapped[str] = mapped_column(ascii_varchar(64))
+    method_code: Mapped[str] = mapped_column(ascii_varchar(20))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    status: Mapped[str] = mapped_column(sa.Enum("captured", "declined", "failed"))
+    decline_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    card_brand: Mapped[str | None] = mapped_column(ascii_varchar(20))
+    last_four: Mapped[str | None] = mapped_column(ascii_char(4))
+    refunded_amount: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+
+    __table_args__ = (
+        sa.UniqueConstraint("reference", name="uq_gateway_charges_reference"),
+        sa.UniqueConstraint("idempotency_key", name="uq_gateway_charges_key"),
+    )
+
+
+class OutboxEmail(db.Model):
+    """Outgoing mail, kept for viewing instead of being sent."""
+
+    __tablename__ = "outbox_emails"
+
+    email_id: Mapped[int] = mapped_column(UBIG, primary_key=True)
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    booking_id: Mapped[int | None] = mapped_column(
+        UINT, sa.ForeignKey("bookings.booking_id", name="fk_outbox_emails_booking"))
+    created_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+
+    __table_args__ = (
+        sa.Index("ix_outbox_emails_recipient", "recipient", "created_at"),
+        sa.Index("ix_outbox_emails_created", "created_at"),
     )

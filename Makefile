@@ -1,0 +1,56 @@
+# Encore Box Office. `make run` sets everything up and serves the app; `make test` sets up and runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+PORT ?= 5000
+WORKERS ?= 4
+SCALE ?= small
+
+.PHONY: run test setup venv npm assets db-server db browser clean
+
+run: setup db
+	@$(FLASK) demo load --scale $(SCALE) --if-empty
+	@echo ""
+	@echo "  Encore Box Office: http://127.0.0.1:$(PORT)/"
+	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/  admin@example.com / boxoffice-demo"
+	@echo "  Customers: vip@example.com / boxoffice-demo (VIP), customer@example.com / boxoffice-demo"
+	@echo ""
+	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+
+test: setup browser
+	@BOXOFFICE_DB=$${BOXOFFICE_DB:-boxoffice_test} $(BIN)/pytest
+
+setup: venv npm db-server assets
+
+# The virtualenv is rebuilt when requirements change; constraints.txt pins every transitive package.
+$(BIN)/.installed: requirements.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+npm: node_modules/.package-lock.json
+
+assets: venv npm
+	@$(FLASK) assets build >/dev/null
+
+db-server:
+	@.ci/ensure-mariadb.sh
+
+db: setup
+	@$(FLASK) db setup
+
+browser:
+	@.ci/ensure-chromium.sh
+
+
+clean:
+	rm -rf $(VENV) node_modules static/gen .webassets-cache .pytest_cache
