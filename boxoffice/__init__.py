@@ -31,7 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from admin.views import bp as admin_bp
     from reports.views import bp as reports_bp
-    from storefront.views import bp as storefront_bp
+    from storefront import bp as storefront_bp
 
     app.register_blueprint(storefront_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from functools import wraps
 from typing import Callable
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, redirect, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
+
+from .errors import InvalidCredentials, TooManyAttempts
+from .forms import SignInForm
 
 from .extensions import db, login_manager
 from .models import Customer, StaffUser
@@ -18,6 +22,28 @@ def load_user(user_id: str):
         return None
     model = {"staff": StaffUser, "customer": Customer}.get(kind)
     return db.session.get(model, int(key)) if model else None
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Where to go after signing in: only a path on this site, never another host."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return default
+
+
+def sign_in(form: SignInForm, authenticate: Callable, default_next: str):
+    """Handle a submitted sign-in form with `authenticate(email, password, ip)`. Returns a redirect on
+    success, else (error message or None, HTTP status) for the form page."""
+    if not form.validate_on_submit():
+        return None, (422 if form.is_submitted() else 200)
+    try:
+        user = authenticate(form.email.data, form.password.data, request.remote_addr or "?")
+    except TooManyAttempts as refusal:
+        return refusal.message, 429
+    except InvalidCredentials as refusal:
+        return refusal.message, 401
+    login_user(user)
+    return redirect(safe_next(request.args.get("next"), default_next))
 
 
 def admin_required(view: Callable) -> Callable:

@@ -51,6 +51,31 @@ class SeatUnavailable(BoxOfficeError):
     default_message = "Someone else has just taken that seat."
 
 
+class StrandedSeat(BoxOfficeError):
+    default_message = "That would leave a single empty seat between taken seats."
+
+
+class InvalidCard(BoxOfficeError):
+    default_message = "These card details are not valid."
+
+
+class PaymentDeclined(BoxOfficeError):
+    default_message = "The payment was declined. Nothing has been charged and your seats are still held."
+
+
+class SeatsLostRefunded(BoxOfficeError):
+    default_message = ("Your hold ran out before the payment completed and the seats were taken. "
+                       "Your payment has been refunded in full.")
+
+
+class NothingToRefund(BoxOfficeError):
+    default_message = "There is nothing left to refund on this booking."
+
+
+class RefundNotAllowed(BoxOfficeError):
+    default_message = "This booking can no longer be cancelled."
+
+
 class InvalidCredentials(BoxOfficeError):
     default_message = "That e-mail address and password do not match."
 

@@ -1,14 +1,133 @@
-"""The public storefront: the event catalogue."""
-from flask import Blueprint, current_app, request
+"""The public storefront: the catalogue, event pages with their live seat map, and seat holds."""
+from __future__ import annotations
 
-from boxoffice.services import catalogue
+import datetime as dt
+
+from flask import abort, current_app, flash, redirect, request, url_for
+
+from boxoffice.errors import BoxOfficeError
+from boxoffice.services import best_available, catalogue, holds, seatmap
 from boxoffice.templating import render_page
 
-bp = Blueprint("storefront", __name__)
+from .blueprint import bp, hold_owner
+from .forms import BestAvailableForm, CatalogueFilterForm
 
 
 @bp.get("/")
 def index():
-    page = request.args.get("page", 1, type=int)
-    events = catalogue.upcoming_events(page=page, per_page=current_app.config["CATALOGUE_PAGE_SIZE"])
-    return render_page("storefront/index.html", fragment="results", events=events)
+    form = CatalogueFilterForm(request.args)
+    venues = catalogue.venues_with_upcoming_events()
+    form.venue.choices = [("", "All venues")] + [(str(v.venue_id), f"{v.name}, {v.city}") for v in venues]
+    valid = form.validate()
+    query = catalogue.CatalogueQuery(
+        text=form.q.data or None,
+        date_from=form.date_from.data if valid else None,
+        date_to=form.date_to.data if valid else None,
+        venue_id=int(form.venue.data) if form.venue.data and form.venue.data.isdigit() else None,
+        genre=form.genre.data or None,
+        max_price=form.max_price.data if valid else None,
+        sort=form.sort.data or "date",
+    )
+    events = catalogue.upcoming_events(query, page=request.args.get("page", 1, type=int),
+                                       per_page=current_app.config["CATALOGUE_PAGE_SIZE"])
+    return render_page("storefront/index.html", fragment="results", events=events, form=form)
+
+
+def _seat_picker_context(event, venue, section_id: int | None, message: str | None = None,
+                         error: str | None = None) -> dict:
+    owner = hold_owner()
+    large = event.seats_total >= seatmap.LARGE_VENUE_SEATS
+    overview = seatmap.section_overview(event.event_id) if large else None
+    if large and section_id is None:
+        seat_map = None
+    else:
+        seat_map = seatmap.seat_map(event.event_id, owner, section_id if large else None)
+    categories = seatmap.categories(event.event_id)
+    best_form = BestAvailableForm(formdata=None)
+    best_form.category.choices = [(c.category_id, f"{c.name} · €{c.price:,.2f}") for c in categories.values()]
+    return {
+        "event": event, "venue": venue, "large": large, "overview": overview, "section_id": section_id,
+        "seat_map": seat_map, "categories": categories, "hold": holds.current_hold(event.event_id, owner),
+        "cart_seats": seatmap.held_seats(event.event_id, owner),
+        "best_form": best_form, "message": message, "error": error,
+        "version": seat_map.version if seat_map else seatmap.seat_version(event.event_id),
+        "as_of": (seat_map.as_of if seat_map else holds.database_now()).isoformat(),
+        "hold_minutes": current_app.config["HOLD_MINUTES"],
+    }
+
+
+def event_or_404(event_id: int):
+    found = catalogue.event_for_sale(event_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/events/<int:event_id>")
+def event(event_id: int):
+    event, venue = event_or_404(event_id)
+    section_id = request.args.get("section", type=int)
+    return render_page("storefront/event.html", fragment="seat_picker",
+                       **_seat_picker_context(event, venue, section_id))
+
+
+@bp.get("/events/<int:event_id>/seats/changes")
+def seat_changes(event_id: int):
+    """The live map's poll: only the seats that changed since the page's version; 204 when none did."""
+    version = request.args.get("v", type=int)
+    try:
+        as_of = dt.datetime.fromisoformat(request.args.get("t", ""))
+    except ValueError:
+        abort(400)
+    if version is None:
+        abort(400)
+    section_id = request.args.get("section", type=int)
+    changes = seatmap.changes_since(event_id, hold_owner(), version, as_of, section_id)
+    if changes is None:
+        return "", 204
+    owner = hold_owner()
+    event, _ = event_or_404(event_id)
+    return render_page("storefront/_seat_changes.html", changes=changes, event_id=event_id, section_id=section_id,
+                       cart=True, event=event, hold=holds.current_hold(event_id, owner),
+                       cart_seats=seatmap.held_seats(event_id, owner), hold_minutes=current_app.config["HOLD_MINUTES"])
+
+
+@bp.post("/events/<int:event_id>/seats")
+def choose_seats(event_id: int):
+    """Hold or give back seats: a seat button toggles it, 'release' gives back the whole hold, and
+    'best' holds the best block in a category. Without JavaScript this redirects back to the map."""
+    event, venue = event_or_404(event_id)
+    section_id = request.form.get("section", type=int)
+    owner = hold_owner(create=True)
+    minutes = current_app.config["HOLD_MINUTES"]
+    message = error = None
+    try:
+        if request.form.get("action") == "release":
+            holds.release_hold(event_id, owner)
+            message = "Your seats have been released."
+        elif request.form.get("action") == "best":
+            form = BestAvailableForm()
+            form.category.choices = [(c, c) for c in seatmap.categories(event_id)]
+            if not form.validate():
+                raise BoxOfficeError("Choose a category and how many seats you need.")
+            best_available.hold_best_available(event_id, form.category.data, form.count.data, owner, minutes)
+            message = f"We found {form.count.data} seats together for you. They are held for {minutes} minutes."
+        else:
+            seat_id = request.form.get("seat", type=int)
+            if seat_id is None:
+                abort(400)
+            if seat_id in holds.current_hold(event_id, owner).seat_ids:
+                holds.release_seats(event_id, [seat_id], owner)
+            else:
+                holds.hold_seats(event_id, [seat_id], owner, minutes)
+    except BoxOfficeError as refusal:
+        error = refusal.message
+    if request.headers.get("HX-Request") != "true":
+        if error:
+            flash(error, "error")
+        elif message:
+            flash(message, "ok")
+        return redirect(url_for("storefront.event", event_id=event_id, section=section_id))
+    event, venue = event_or_404(event_id)
+    return render_page("storefront/event.html", fragment="seat_picker",
+                       **_seat_picker_context(event, venue, section_id, message, error))

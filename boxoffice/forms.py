@@ -1,3 +1,4 @@
+"""Forms shared by more than one blueprint."""
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, Length

@@ -1,0 +1,90 @@
+"""The customer's own account: VIP status and savings, offers, saved cards, password."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+import sqlalchemy as sa
+
+from ..clock import utcnow
+from ..errors import InvalidCredentials
+from ..extensions import db
+from ..models import Booking, Customer, Discount, PaymentMethod, SavedPaymentMethod
+from ..passwords import hash_password, verify_password
+from .payments import CardDetails, gateway
+
+# What a regular customer is shown they would save as a VIP (the entry tier's rate).
+ENTRY_VIP_RATE = Decimal("0.05")
+
+
+@dataclass(frozen=True)
+class VipStatus:
+    is_vip: bool
+    tier: str | None
+    discount_rate: Decimal
+    member_since: object
+    saved_so_far: Decimal
+    would_have_saved: Decimal
+    spent: Decimal
+
+
+def vip_status(customer: Customer) -> VipStatus:
+    """What VIP membership has saved a VIP, or would have saved a regular customer, on their bookings."""
+    saved, subtotal, spent = db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(Booking.vip_discount), 0),
+                  sa.func.coalesce(sa.func.sum(Booking.subtotal), 0),
+                  sa.func.coalesce(sa.func.sum(Booking.total), 0))
+        .where(Booking.customer_id == customer.customer_id, Booking.status != "refunded")).one()
+    would = (Decimal(subtotal) * ENTRY_VIP_RATE).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    vip = customer.vip
+    return VipStatus(customer.is_vip, vip.tier if vip else None, vip.discount_rate if vip else ENTRY_VIP_RATE,
+                     vip.member_since if vip else None, Decimal(saved), would, Decimal(spent))
+
+
+def offers_for(customer: Customer) -> list[Discount]:
+    """Promo codes the customer may use now: VIP-only ones for VIPs, with uses left."""
+    now = utcnow()
+    query = sa.select(Discount).where(
+        Discount.is_active, Discount.valid_from <= now, Discount.valid_until >= now,
+        sa.or_(Discount.usage_limit.is_(None), Discount.times_used < Discount.usage_limit))
+    query = query.where(Discount.vip_only.is_(True) if customer.is_vip else Discount.vip_only.is_(False))
+    return list(db.session.scalars(query.order_by(Discount.valid_until).limit(10)))
+
+
+def change_password(customer: Customer, current: str, new: str) -> None:
+    """Raises InvalidCredentials if `current` is not the customer's password."""
+    if not verify_password(customer.password_hash, current):
+        raise InvalidCredentials("Your current password is not right.")
+    customer.password_hash = hash_password(new)
+    db.session.commit()
+
+
+def saved_cards(customer_id: int) -> list[SavedPaymentMethod]:
+    return list(db.session.scalars(sa.select(SavedPaymentMethod).where(SavedPaymentMethod.customer_id == customer_id)
+                                   .order_by(SavedPaymentMethod.saved_method_id)))
+
+
+def saved_card(customer_id: int, saved_method_id: int) -> SavedPaymentMethod | None:
+    """The customer's own saved card (None for someone else's)."""
+    return db.session.scalar(sa.select(SavedPaymentMethod).where(
+        SavedPaymentMethod.saved_method_id == saved_method_id, SavedPaymentMethod.customer_id == customer_id))
+
+
+def save_card(customer_id: int, card: CardDetails) -> SavedPaymentMethod:
+    """Keep a card for later: the gateway's token, the brand, last four digits and expiry, nothing more.
+    Raises InvalidCard."""
+    token, brand, last_four = gateway.tokenise(card)
+    method_id = db.session.scalar(sa.select(PaymentMethod.method_id).where(PaymentMethod.code == "card"))
+    saved = SavedPaymentMethod(customer_id=customer_id, method_id=method_id, card_brand=brand, last_four=last_four,
+                               exp_month=card.exp_month, exp_year=card.exp_year, gateway_token=token)
+    db.session.add(saved)
+    db.session.commit()
+    return saved
+
+
+def remove_card(customer_id: int, saved_method_id: int) -> bool:
+    removed = db.session.execute(sa.delete(SavedPaymentMethod).where(
+        SavedPaymentMethod.saved_method_id == saved_method_id,
+        SavedPaymentMethod.customer_id == customer_id)).rowcount
+    db.session.commit()
+    return removed == 1

@@ -1,0 +1,81 @@
+"""A customer's orders and their e-tickets."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import segno
+import sqlalchemy as sa
+
+from ..clock import utcnow
+from ..extensions import db
+from ..models import Booking, Event, Venue
+from ..pagination import Page, paginate
+
+
+@dataclass(frozen=True)
+class TicketView:
+    ticket_id: int
+    ticket_code: str
+    status: str
+    section: str
+    row_label: str
+    seat_number: int
+    category: str
+    face_price: Decimal
+    paid_amount: Decimal
+    checked_in_at: dt.datetime | None
+
+    @property
+    def seat_label(self) -> str:
+        return f"{self.section}, row {self.row_label}, seat {self.seat_number}"
+
+    def qr_svg_data_uri(self) -> str:
+        """The ticket code as a QR code, an SVG data URI for an <img> (allowed by the page's CSP)."""
+        return segno.make(f"BOXOFFICE-TICKET:{self.ticket_code}", error="m").svg_data_uri(scale=5, border=2)
+
+
+def tickets_of(booking_id: int) -> list[TicketView]:
+    rows = db.session.execute(sa.text("""
+        SELECT t.ticket_id, t.ticket_code, t.status, sec.name AS section, r.label AS row_label, s.seat_number,
+               c.name AS category, t.face_price, t.paid_amount, t.checked_in_at
+          FROM tickets t
+          JOIN seats s ON s.seat_id = t.seat_id
+          JOIN seat_rows r ON r.row_id = s.row_id
+          JOIN sections sec ON sec.section_id = s.section_id
+          JOIN seat_categories c ON c.category_id = t.category_id
+         WHERE t.booking_id = :booking_id
+         ORDER BY sec.sort_order, r.sort_order, s.seat_number"""), {"booking_id": booking_id}).all()
+    return [TicketView(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    booking: Booking
+    event: Event
+    venue: Venue
+
+    @property
+    def is_upcoming(self) -> bool:
+        return self.event.starts_at > utcnow()
+
+
+def orders_of(customer_id: int, page: int, per_page: int = 10) -> Page[OrderSummary]:
+    """The customer's bookings, newest first."""
+    query = (sa.select(Booking, Event, Venue)
+             .join(Event, Event.event_id == Booking.event_id)
+             .join(Venue, Venue.venue_id == Event.venue_id)
+             .where(Booking.customer_id == customer_id)
+             .order_by(Booking.booked_at.desc(), Booking.booking_id.desc()))
+    return paginate(query, page, per_page, lambda row: OrderSummary(*row))
+
+
+def order_of(customer_id: int, booking_code: str) -> Booking | None:
+    """The customer's own booking with this code (None for anyone else's: codes are not permissions)."""
+    return db.session.scalar(sa.select(Booking).where(
+        Booking.booking_code == booking_code.upper(), Booking.customer_id == customer_id))
+
+
+def cancellable_until(booking: Booking) -> dt.datetime:
+    return booking.event.starts_at - dt.timedelta(hours=booking.event.refundable_until_hours)

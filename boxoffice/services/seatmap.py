@@ -1,0 +1,196 @@
+"""The seat map of an event as one viewer sees it, and what changed in it since a given version.
+
+A seat's state for a viewer is `available`, `held` (by someone else), `sold` or `mine` (in the viewer's
+live hold); a hold past its expiry shows as available. Polls are cheap when nothing changed: one primary
+key read of the event's seat_version and one range read of the expiry index.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from ..extensions import db
+
+# From this many seats on, the event page opens on the section overview instead of every seat.
+LARGE_VENUE_SEATS = 5000
+
+_VIEW_STATE = """
+    CASE WHEN es.state = 'sold' THEN 'sold'
+         WHEN es.state = 'held' AND es.hold_expires_at > :now
+              THEN IF(es.hold_owner <=> :owner, 'mine', 'held')
+         ELSE 'available' END"""
+
+
+@dataclass(frozen=True)
+class Category:
+    category_id: int
+    name: str
+    colour: str
+    rank: int
+    price: Decimal
+    seats_available: int
+
+
+@dataclass(frozen=True)
+class SeatView:
+    seat_id: int
+    section_name: str
+    row_label: str
+    seat_number: int
+    category: Category
+    state: str
+    is_wheelchair: bool
+    is_companion: bool
+
+    @property
+    def label(self) -> str:
+        """What a screen reader says for the seat."""
+        extras = " wheelchair space," if self.is_wheelchair else (" companion seat," if self.is_companion else "")
+        state = {"available": "available", "held": "held by someone else", "sold": "sold",
+                 "mine": "held for you"}[self.state]
+        return (f"{self.section_name}, row {self.row_label}, seat {self.seat_number}, {self.category.name},"
+                f"{extras} €{self.category.price:,.2f}, {state}")
+
+
+@dataclass
+class RowView:
+    label: str
+    seats: list[SeatView] = field(default_factory=list)
+
+
+@dataclass
+class SectionView:
+    section_id: int
+    name: str
+    rows: list[RowView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SectionSummary:
+    section_id: int
+    name: str
+    seats_total: int
+    seats_available: int
+    from_price: Decimal | None
+
+    @property
+    def availability(self) -> str:
+        if self.seats_available == 0:
+            return "sold_out"
+        return "few_left" if self.seats_available <= max(5, self.seats_total // 10) else "on_sale"
+
+
+@dataclass(frozen=True)
+class SeatMap:
+    event_id: int
+    version: int
+    as_of: dt.datetime
+    categories: dict[int, Category]
+    sections: list[SectionView]
+
+
+@dataclass(frozen=True)
+class SeatChanges:
+    version: int
+    as_of: dt.datetime
+    seats: list[SeatView]
+
+
+def _now() -> dt.datetime:
+    return db.session.scalar(sa.text("SELECT UTC_TIMESTAMP(3)"))
+
+
+def categories(event_id: int) -> dict[int, Category]:
+    rows = db.session.execute(sa.text("""
+        SELECT c.category_id, c.name, c.colour, c.`rank`, ep.price, ep.seats_available
+          FROM event_prices ep JOIN seat_categories c ON c.category_id = ep.category_id
+         WHERE ep.event_id = :event_id ORDER BY c.`rank`"""), {"event_id": event_id}).all()
+    return {r.category_id: Category(r.category_id, r.name, r.colour, r.rank, r.price, r.seats_available)
+            for r in rows}
+
+
+def _seat_rows(event_id: int, owner: str | None, now: dt.datetime, condition: str, params: dict):
+    return db.session.execute(sa.text(f"""
+        SELECT es.seat_id, sec.section_id, sec.name AS section_name, r.label AS row_label, s.seat_number,
+               es.category_id, s.is_wheelchair, s.is_companion, {_VIEW_STATE} AS view_state
+          FROM event_seats es
+          JOIN seats s ON s.seat_id = es.seat_id
+          JOIN seat_rows r ON r.row_id = s.row_id
+          JOIN sections sec ON sec.section_id = es.section_id
+         WHERE es.event_id = :event_id AND {condition}
+         ORDER BY sec.sort_order, r.sort_order, s.seat_number"""),
+        {"event_id": event_id, "owner": owner, "now": now, **params}).all()
+
+
+def _seat_view(row, cats: dict[int, Category]) -> SeatView:
+    return SeatView(row.seat_id, row.section_name, row.row_label, row.seat_number, cats[row.category_id],
+                    row.view_state, bool(row.is_wheelchair), bool(row.is_companion))
+
+
+def seat_version(event_id: int) -> int:
+    return db.session.scalar(sa.text("SELECT seat_version FROM events WHERE event_id = :e"), {"e": event_id})
+
+
+def seat_map(event_id: int, owner: str | None, section_id: int | None = None) -> SeatMap:
+    """Every seat of the event (or of one section), grouped by section and row, as `owner` sees them."""
+    now = _now()
+    version = seat_version(event_id)
+    cats = categories(event_id)
+    condition, params = ("es.section_id = :section_id", {"section_id": section_id}) if section_id else ("TRUE", {})
+    sections: list[SectionView] = []
+    for row in _seat_rows(event_id, owner, now, condition, params):
+        if not sections or sections[-1].section_id != row.section_id:
+            sections.append(SectionView(row.section_id, row.section_name))
+        rows = sections[-1].rows
+        if not rows or rows[-1].label != row.row_label:
+            rows.append(RowView(row.row_label))
+        rows[-1].seats.append(_seat_view(row, cats))
+    return SeatMap(event_id, version, now, cats, sections)
+
+
+def section_overview(event_id: int) -> list[SectionSummary]:
+    """Seats and free seats per section, for the overview of a large venue."""
+    rows = db.session.execute(sa.text("""
+        SELECT sec.section_id, sec.name, COUNT(*) AS seats_total,
+               SUM(es.state = 'available' OR (es.state = 'held' AND es.hold_expires_at <= UTC_TIMESTAMP(3))) AS free,
+               MIN(ep.price) AS from_price
+          FROM event_seats es
+          JOIN sections sec ON sec.section_id = es.section_id
+          JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
+         WHERE es.event_id = :event_id
+         GROUP BY sec.section_id, sec.name, sec.sort_order
+         ORDER BY sec.sort_order"""), {"event_id": event_id}).all()
+    return [SectionSummary(r.section_id, r.name, int(r.seats_total), int(r.free or 0), r.from_price) for r in rows]
+
+
+def changes_since(event_id: int, owner: str | None, version: int, as_of: dt.datetime,
+                  section_id: int | None = None) -> SeatChanges | None:
+    """Seats whose state changed after `version` (a write) or whose hold ran out after `as_of` (no write
+    happens when a hold expires). None when nothing changed: the poll then answers with no content."""
+    now = _now()
+    current = seat_version(event_id)
+    expired = db.session.scalar(sa.text("""
+        SELECT EXISTS (SELECT 1 FROM event_seats WHERE event_id = :event_id
+                          AND hold_expires_at > :as_of AND hold_expires_at <= :now)"""),
+        {"event_id": event_id, "as_of": as_of, "now": now})
+    if current == version and not expired:
+        return None
+    condition = ("(es.version > :version OR (es.hold_expires_at > :as_of AND es.hold_expires_at <= :now))"
+                 + (" AND es.section_id = :section_id" if section_id else ""))
+    cats = categories(event_id)
+    rows = _seat_rows(event_id, owner, now, condition, {"version": version, "as_of": as_of, "section_id": section_id})
+    return SeatChanges(current, now, [_seat_view(r, cats) for r in rows])
+
+
+def held_seats(event_id: int, owner: str | None) -> list[SeatView]:
+    """The seats of the owner's live hold, for the basket beside the map."""
+    if not owner:
+        return []
+    now = _now()
+    cats = categories(event_id)
+    rows = _seat_rows(event_id, owner, now,
+                      "es.hold_owner = :owner AND es.state = 'held' AND es.hold_expires_at > :now", {})
+    return [_seat_view(r, cats) for r in rows]

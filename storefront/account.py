@@ -1,0 +1,149 @@
+"""The customer's account: register, sign in and out, orders and e-tickets, saved cards, password."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import login_user, logout_user
+
+from boxoffice.auth import safe_next, sign_in
+from boxoffice.errors import BoxOfficeError, DuplicateRecord, InvalidCredentials
+from boxoffice.forms import SignInForm
+from boxoffice.services import accounts, customers, orders, refunds
+from boxoffice.services.payments import CardDetails
+from boxoffice.templating import render_page
+
+from .blueprint import bp, customer_required, signed_in_customer
+from .forms import ChangePasswordForm, RegisterForm, SavedCardForm
+
+
+
+
+@bp.route("/account/login", methods=["GET", "POST"])
+def login():
+    form = SignInForm()
+    outcome = sign_in(form, accounts.authenticate_customer, url_for("storefront.account"))
+    if not isinstance(outcome, tuple):
+        return outcome
+    error, status = outcome
+    return render_page("account/login.html", form=form, error=error), status
+
+
+@bp.route("/account/register", methods=["GET", "POST"])
+def register():
+    form = RegisterForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            customer = accounts.register_customer(form.email.data, form.full_name.data, form.password.data,
+                                                  city=form.city.data or None)
+        except DuplicateRecord as refusal:
+            form.email.errors = [refusal.message]
+            status = 422
+        else:
+            login_user(customer)
+            flash("Welcome! Your account is ready.", "ok")
+            return redirect(safe_next(request.args.get("next"), url_for("storefront.account")))
+    elif form.is_submitted():
+        status = 422
+    return render_page("account/register.html", form=form), status
+
+
+@bp.post("/account/logout")
+def logout():
+    logout_user()
+    return redirect(url_for("storefront.index"))
+
+
+@bp.get("/account/")
+@customer_required
+def account():
+    customer = signed_in_customer()
+    return render_page("account/index.html", customer=customer, vip=customers.vip_status(customer),
+                       offers=customers.offers_for(customer),
+                       orders=orders.orders_of(customer.customer_id, request.args.get("page", 1, type=int)))
+
+
+@bp.get("/account/orders/<booking_code>")
+@customer_required
+def order(booking_code: str):
+    booking = orders.order_of(signed_in_customer().customer_id, booking_code)
+    if booking is None:
+        abort(404)
+    return render_page("account/order.html", booking=booking, tickets=orders.tickets_of(booking.booking_id),
+                       cancellable_until=orders.cancellable_until(booking), new=request.args.get("new") == "1")
+
+
+@bp.get("/account/orders/<booking_code>/tickets")
+@customer_required
+def printable_tickets(booking_code: str):
+    booking = orders.order_of(signed_in_customer().customer_id, booking_code)
+    if booking is None:
+        abort(404)
+    return render_page("account/tickets.html", booking=booking, tickets=orders.tickets_of(booking.booking_id))
+
+
+@bp.post("/account/orders/<booking_code>/cancel")
+@customer_required
+def cancel_order(booking_code: str):
+    booking = orders.order_of(signed_in_customer().customer_id, booking_code)
+    if booking is None:
+        abort(404)
+    try:
+        result = refunds.cancel_booking(booking)
+    except BoxOfficeError as refusal:
+        flash(refusal.message, "error")
+    else:
+        flash(f"Booking {result.booking_code} is cancelled and €{result.amount:,.2f} is on its way back to you.", "ok")
+    return redirect(url_for("storefront.order", booking_code=booking_code))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@customer_required
+def change_password():
+    form = ChangePasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            customers.change_password(signed_in_customer(), form.current.data, form.password.data)
+        except InvalidCredentials as refusal:
+            form.current.errors = [refusal.message]
+            status = 422
+        else:
+            flash("Your password has been changed.", "ok")
+            return redirect(url_for("storefront.account"))
+    elif form.is_submitted():
+        status = 422
+    return render_page("account/password.html", form=form), status
+
+
+@bp.route("/account/cards", methods=["GET", "POST"])
+@customer_required
+def cards():
+    customer = signed_in_customer()
+    form = SavedCardForm()
+    status = 200
+    if form.validate_on_submit():
+        if not (form.card_number.data and form.exp_month.data and form.exp_year.data and form.cvv.data):
+            form.card_number.errors = ["Enter the card number, its expiry month and year, and the security code."]
+            status = 422
+        else:
+            try:
+                customers.save_card(customer.customer_id, CardDetails(
+                    form.card_number.data, form.exp_month.data, form.exp_year.data, form.cvv.data, form.holder.data))
+            except BoxOfficeError as refusal:
+                form.card_number.errors = [refusal.message]
+                status = 422
+            else:
+                flash("Your card has been saved. Only its last four digits are kept.", "ok")
+                return redirect(url_for("storefront.cards"))
+    elif form.is_submitted():
+        status = 422
+    return render_page("account/cards.html", form=form, cards=customers.saved_cards(customer.customer_id)), status
+
+
+@bp.post("/account/cards/<int:saved_method_id>/remove")
+@customer_required
+def remove_card(saved_method_id: int):
+    if not customers.remove_card(signed_in_customer().customer_id, saved_method_id):
+        abort(404)
+    flash("The card has been removed.", "ok")
+    return redirect(url_for("storefront.cards"))

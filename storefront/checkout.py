@@ -1,0 +1,159 @@
+"""Checkout: the price breakdown, promo codes, payment and the confirmation."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask import current_app, flash, redirect, request, session, url_for
+
+from boxoffice.errors import BoxOfficeError, HoldExpired, InvalidCard, NoSeatsHeld, PaymentDeclined, PriceChanged
+from boxoffice.services import checkout as checkout_service
+from boxoffice.services import customers, holds, seatmap
+from boxoffice.services.payments import CardDetails, PaymentRequest
+from boxoffice.templating import render_page
+
+from .blueprint import bp, customer_required, hold_owner, signed_in_customer
+from .forms import PaymentForm, PromoForm
+from .views import event_or_404
+
+METHODS = [("card", "New card"), ("wallet", "Mobile wallet"), ("paypal", "PayPal"), ("gift_card", "Gift card")]
+
+
+def _promo_code(event_id: int) -> str | None:
+    return session.get("promo_codes", {}).get(str(event_id))
+
+
+def _remember_promo(event_id: int, code: str | None) -> None:
+    codes = dict(session.get("promo_codes", {}))
+    if code:
+        codes[str(event_id)] = code
+    else:
+        codes.pop(str(event_id), None)
+    session["promo_codes"] = codes
+
+
+def _payment_form(customer, formdata=None) -> PaymentForm:
+    form = PaymentForm(formdata=formdata)
+    saved = [(f"saved:{c.saved_method_id}", f"{c.card_brand.title()} ending {c.last_four} "
+              f"(expires {c.exp_month:02d}/{c.exp_year})") for c in customers.saved_cards(customer.customer_id)]
+    form.method.choices = saved + METHODS
+    if formdata is None:
+        form.method.data = saved[0][0] if saved else "card"
+    return form
+
+
+def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoForm | None = None,
+          error: str | None = None, status: int = 200, fragment: str | None = None):
+    customer = signed_in_customer()
+    event, venue = event_or_404(event_id)
+    owner = hold_owner()
+    promo_form = promo_form or PromoForm(formdata=None, promo_code=_promo_code(event_id))
+    promo_error = None
+    try:
+        quote = checkout_service.quote(event_id, owner, customer.customer_id, _promo_code(event_id))
+    except BoxOfficeError as refusal:
+        # A remembered code that no longer applies (used up meanwhile): drop it, say so, price without it.
+        _remember_promo(event_id, None)
+        promo_error = refusal.message
+        quote = checkout_service.quote(event_id, owner, customer.customer_id, None)
+    form = form or _payment_form(customer)
+    form.expected_total.data = str(quote.total)
+    form.promo_code.data = quote.promo_code or ""
+    if not form.idempotency_key.data or error:
+        form.idempotency_key.data = checkout_service.new_idempotency_key()
+    return render_page(
+        "storefront/checkout.html", fragment=fragment, event=event, venue=venue, quote=quote, form=form,
+        promo_form=promo_form, promo_error=promo_error, error=error, customer=customer,
+        hold=holds.current_hold(event_id, owner), seats=seatmap.held_seats(event_id, owner),
+        vip=customers.vip_status(customer), hold_minutes=current_app.config["HOLD_MINUTES"],
+    ), status
+
+
+def _hold_or_redirect(event_id: int):
+    if holds.current_hold(event_id, hold_owner()).is_empty:
+        flash("You are not holding any seats for this event (a hold lasts "
+              f"{current_app.config['HOLD_MINUTES']} minutes). Please choose your seats.", "error")
+        return redirect(url_for("storefront.event", event_id=event_id))
+    return None
+
+
+@bp.get("/checkout/<int:event_id>")
+@customer_required
+def checkout(event_id: int):
+    gone = _hold_or_redirect(event_id)
+    if gone:
+        return gone
+    # Reaching the payment step buys the buyer a little more time, once.
+    holds.extend_for_payment(event_id, hold_owner())
+    return _page(event_id)
+
+
+@bp.post("/checkout/<int:event_id>/promo")
+@customer_required
+def apply_promo(event_id: int):
+    gone = _hold_or_redirect(event_id)
+    if gone:
+        return gone
+    promo_form = PromoForm()
+    customer = signed_in_customer()
+    code = (promo_form.promo_code.data or "").strip().upper() or None
+    if promo_form.validate() and code:
+        try:
+            checkout_service.quote(event_id, hold_owner(), customer.customer_id, code)
+        except BoxOfficeError as refusal:
+            promo_form.promo_code.errors = [refusal.message]
+        else:
+            _remember_promo(event_id, code)
+    elif promo_form.validate():
+        _remember_promo(event_id, None)
+    return _page(event_id, promo_form=promo_form, fragment="order_summary",
+                 status=422 if promo_form.promo_code.errors else 200)
+
+
+def _payment_request(form: PaymentForm, customer) -> PaymentRequest:
+    """What the form says about paying; InvalidCard names what is missing."""
+    method = form.method.data or ""
+    if method.startswith("saved:"):
+        card = customers.saved_card(customer.customer_id, int(method.split(":", 1)[1]))
+        if card is None:
+            raise InvalidCard("Choose one of your saved cards.")
+        return PaymentRequest("card", saved_token=card.gateway_token, saved_brand=card.card_brand,
+                              saved_last_four=card.last_four)
+    if method == "card":
+        if not (form.card_number.data and form.exp_month.data and form.exp_year.data and form.cvv.data):
+            raise InvalidCard("Enter the card number, its expiry month and year, and the security code.")
+        return PaymentRequest("card", card=CardDetails(form.card_number.data, form.exp_month.data,
+                                                       form.exp_year.data, form.cvv.data, form.holder.data or ""))
+    if method == "gift_card":
+        return PaymentRequest("gift_card", gift_card_code=form.gift_card_code.data)
+    return PaymentRequest(method)
+
+
+@bp.post("/checkout/<int:event_id>")
+@customer_required
+def pay(event_id: int):
+    customer = signed_in_customer()
+    form = _payment_form(customer, formdata=request.form)
+    if not form.validate():
+        return _page(event_id, form=form, error="Please check the highlighted fields.", status=422)
+    try:
+        expected = Decimal(form.expected_total.data)
+    except InvalidOperation:
+        return _page(event_id, form=form, error="Please review your order and pay again.", status=422)
+    try:
+        payment = _payment_request(form, customer)
+        confirmation = checkout_service.pay(event_id, hold_owner(), customer, form.promo_code.data or None,
+                                            payment, form.idempotency_key.data, expected)
+    except (HoldExpired, NoSeatsHeld) as refusal:
+        flash(refusal.message, "error")
+        return redirect(url_for("storefront.event", event_id=event_id))
+    except (InvalidCard, PaymentDeclined, PriceChanged) as refusal:
+        if isinstance(refusal, InvalidCard):
+            form.card_number.errors = [refusal.message]
+        return _page(event_id, form=form, error=refusal.message, status=402 if isinstance(refusal, PaymentDeclined) else 422)
+    except BoxOfficeError as refusal:
+        flash(refusal.message, "error")
+        return redirect(url_for("storefront.event", event_id=event_id))
+    if form.save_card.data and payment.card is not None and not confirmation.replayed:
+        customers.save_card(customer.customer_id, payment.card)
+    _remember_promo(event_id, None)
+    return redirect(url_for("storefront.order", booking_code=confirmation.booking_code, new=1), code=303)

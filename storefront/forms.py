@@ -1,0 +1,75 @@
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DateField, DecimalField, EmailField, HiddenField, IntegerField, PasswordField,
+                     RadioField, SelectField, StringField)
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional, ValidationError
+
+from boxoffice.models import EVENT_GENRES
+
+
+class CatalogueFilterForm(FlaskForm):
+    """The catalogue's search and filters: a GET form, so every filtered view is a link."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", validators=[Optional(), Length(max=100)])
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
+    venue = SelectField("Venue", coerce=str, validators=[Optional()])
+    genre = SelectField("Category", choices=[("", "All categories")] + [(g, g.capitalize()) for g in EVENT_GENRES],
+                        validators=[Optional()])
+    max_price = DecimalField("Max price (€)", places=2, validators=[Optional(), NumberRange(min=0)])
+    sort = SelectField("Sort by", choices=[("date", "Date"), ("price", "Lowest price"), ("title", "Title"),
+                                           ("availability", "Most seats left")], default="date")
+
+    def validate_date_to(self, field):
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("The end date is before the start date.")
+
+
+class BestAvailableForm(FlaskForm):
+    count = IntegerField("Seats", default=2, validators=[DataRequired(), NumberRange(min=1, max=50)])
+    category = SelectField("Category", coerce=int)
+
+
+class RegisterForm(FlaskForm):
+    full_name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    city = StringField("City", validators=[Optional(), Length(max=80)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=200,
+                             message="Use at least 10 characters.")])
+    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")])
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired()])
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=200,
+                             message="Use at least 10 characters.")])
+    confirm = PasswordField("Repeat new password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")])
+
+
+class PromoForm(FlaskForm):
+    promo_code = StringField("Promo code", validators=[Optional(), Length(max=32)])
+
+
+class CardFieldsMixin:
+    card_number = StringField("Card number", validators=[Optional(), Length(max=23)])
+    exp_month = IntegerField("Expiry month", validators=[Optional(), NumberRange(min=1, max=12)])
+    exp_year = IntegerField("Expiry year", validators=[Optional(), NumberRange(min=2000, max=2100)])
+    cvv = PasswordField("Security code", validators=[Optional(), Length(min=3, max=4)])
+
+
+class PaymentForm(CardFieldsMixin, FlaskForm):
+    """The payment step. The card number and security code are never written back into the page."""
+
+    method = RadioField("Payment method", validators=[DataRequired(message="Choose how to pay.")])
+    promo_code = HiddenField()
+    expected_total = HiddenField(validators=[DataRequired()])
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=64)])
+    holder = StringField("Name on card", validators=[Optional(), Length(max=120)])
+    save_card = BooleanField("Save this card for next time")
+    gift_card_code = StringField("Gift card code", validators=[Optional(), Length(max=32)])
+
+
+class SavedCardForm(CardFieldsMixin, FlaskForm):
+    holder = StringField("Name on card", validators=[DataRequired(), Length(max=120)])
