@@ -1,0 +1,225 @@
+"""The storefront's pages through the Flask test client: what a buyer sees and can do, with and without HTMX."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from boxoffice.services import holds
+from tests.builders import PREMIUM, make_customer, make_discount, make_event, make_venue, new_hold_owner, rows
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def event(db_session):
+    venue = make_venue(db_session, rows=2, seats_per_row=5, categories={"A": PREMIUM}, wheelchair=["B1"],
+                       companion=["B2"], name="The Velvet Room", city="Lisbon")
+    event = make_event(db_session, venue, title="Midnight Strings", performer="The Nocturnes")
+    db_session.commit()
+    return event
+
+
+@pytest.fixture
+def buyer(db_session, client, forms):
+    made = make_customer(db_session, vip=True, rate=Decimal("0.1000"), password="a-long-password")
+    db_session.commit()
+    response = forms.post("/account/login", {"email": made.email, "password": "a-long-password"})
+    assert response.status_code == 302
+    return made
+
+
+def seat_button(html: str, seat_id: int) -> str:
+    match = re.search(rf'<button[^>]*id="seat-{seat_id}"[^>]*>', html)
+    assert match, f"seat {seat_id} is not on the page"
+    return match.group(0)
+
+
+def test_the_catalogue_finds_an_event_by_venue_city_and_title(client, event):
+    for term in ("Velvet", "lisbon", "midnight"):
+        assert "Midnight Strings" in client.get("/", query_string={"q": term}).get_data(as_text=True)
+    assert "Midnight Strings" not in client.get("/", query_string={"q": "no such show"}).get_data(as_text=True)
+
+
+def test_a_filtered_catalogue_request_from_htmx_returns_only_the_results(client, event):
+    html = client.get("/", query_string={"q": "Velvet"}, headers=HX).get_data(as_text=True)
+    assert "Midnight Strings" in html and "<html" not in html and 'class="filters"' not in html
+
+
+def test_a_price_filter_below_every_price_finds_nothing(client, event):
+    html = client.get("/", query_string={"q": "Velvet", "max_price": "5"}).get_data(as_text=True)
+    assert "No events match" in html
+
+
+def test_an_impossible_date_range_is_explained_and_keeps_what_was_typed(client, event):
+    html = client.get("/", query_string={"q": "Velvet", "date_from": "2030-05-02", "date_to": "2030-05-01"}).get_data(as_text=True)
+    assert "The end date is before the start date." in html and 'value="Velvet"' in html
+
+
+def test_the_event_page_shows_prices_and_an_accessible_seat_map(client, event):
+    html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+    assert "Midnight Strings" in html and "€80.00" in html
+    button = seat_button(html, event.seat_ids("B1")[0])
+    assert 'aria-label="Stalls, row B, seat 1, Standard, wheelchair space, €50.00, available"' in button
+    assert "♿" in html and 'id="seat-poller"' in html
+
+
+def test_a_draft_event_is_not_public(client, db_session):
+    draft = make_event(db_session, make_venue(db_session), status="draft")
+    db_session.commit()
+    assert client.get(f"/events/{draft.event_id}").status_code == 404
+
+
+def test_pressing_a_seat_without_javascript_holds_it_and_comes_back_to_the_map(client, forms, event):
+    seat_id = event.seat_ids("A3")[0]
+    response = forms.post(f"/events/{event.event_id}", {"seat": seat_id}, action=f"/events/{event.event_id}/seats")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/events/{event.event_id}")
+    html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+    assert 'aria-pressed="true"' in seat_button(html, seat_id) and "Continue to checkout" in html
+
+
+def test_pressing_a_seat_with_htmx_returns_the_seat_picker_only(client, forms, event):
+    seat_id = event.seat_ids("A3")[0]
+    html = forms.post(f"/events/{event.event_id}", {"seat": seat_id}, action=f"/events/{event.event_id}/seats",
+                      headers=HX).get_data(as_text=True)
+    assert html.lstrip().startswith('<section id="seat-picker"')
+    assert "held for you" in seat_button(html, seat_id)
+    html = forms.post(f"/events/{event.event_id}", {"seat": seat_id}, action=f"/events/{event.event_id}/seats",
+                      headers=HX).get_data(as_text=True)
+    assert ", available" in seat_button(html, seat_id), "pressing it again gives it back"
+
+
+def test_a_seat_taken_a_moment_earlier_gets_a_clear_message_and_a_fresh_map(client, forms, event):
+    seat_id = event.seat_ids("A1")[0]
+    holds.hold_seats(event.event_id, [seat_id], new_hold_owner(), 10)
+    html = forms.post(f"/events/{event.event_id}", {"seat": seat_id}, action=f"/events/{event.event_id}/seats",
+                      headers=HX).get_data(as_text=True)
+    assert "someone else has just taken" in html
+    assert "held by someone else" in seat_button(html, seat_id)
+
+
+def test_the_poll_answers_no_content_when_nothing_changed_and_only_the_changed_seats_otherwise(client, event):
+    html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+    poll_url = re.search(r'hx-get="([^"]*seats/changes[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert client.get(poll_url, headers=HX).status_code == 204
+    taken = event.seat_ids("A2")[0]
+    holds.hold_seats(event.event_id, [taken], new_hold_owner(), 10)
+    response = client.get(poll_url, headers=HX)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert re.findall(r'id="seat-(\d+)"', body) == [str(taken)]
+    assert 'hx-swap-oob="true"' in seat_button(body, taken) and "held by someone else" in body
+    next_poll = re.search(r'hx-get="([^"]*seats/changes[^"]*)"', body).group(1).replace("&amp;", "&")
+    assert client.get(next_poll, headers=HX).status_code == 204
+
+
+def test_a_hold_that_runs_out_reaches_the_poll_without_any_write(client, db_session, event):
+    owner = new_hold_owner()
+    seat_id = event.seat_ids("A4")[0]
+    holds.hold_seats(event.event_id, [seat_id], owner, 10)
+    poll_url = re.search(r'hx-get="([^"]*seats/changes[^"]*)"', client.get(f"/events/{event.event_id}").get_data(as_text=True)).group(1).replace("&amp;", "&")
+    db_session.execute(sa.text("UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 10000 MICROSECOND "
+                               "WHERE hold_owner = :o"), {"o": owner})
+    db_session.commit()
+    body = client.get(poll_url, headers=HX).get_data(as_text=True)
+    assert ", available" in seat_button(body, seat_id)
+
+
+def test_checkout_asks_a_signed_out_buyer_to_sign_in_and_keeps_the_seats(client, forms, db_session, event):
+    seat_id = event.seat_ids("A1")[0]
+    forms.post(f"/events/{event.event_id}", {"seat": seat_id}, action=f"/events/{event.event_id}/seats")
+    response = client.get(f"/checkout/{event.event_id}")
+    assert response.status_code == 302 and "/account/login" in response.headers["Location"]
+    made = make_customer(db_session, password="a-long-password")
+    db_session.commit()
+    response = forms.post(f"/account/login?next=/checkout/{event.event_id}", {"email": made.email, "password": "a-long-password"})
+    assert response.headers["Location"] == f"/checkout/{event.event_id}"
+    html = client.get(f"/checkout/{event.event_id}").get_data(as_text=True)
+    assert "Stalls · Row A · Seat 1" in html and "€80.00" in html
+
+
+def test_a_vip_pays_with_a_promo_code_and_gets_e_tickets(client, forms, db_session, event, buyer):
+    code = make_discount(db_session, kind="fixed", value=Decimal("5.00")).code
+    db_session.commit()
+    for label in ("A1", "A2"):
+        forms.post(f"/events/{event.event_id}", {"seat": event.seat_ids(label)[0]}, action=f"/events/{event.event_id}/seats")
+    html = forms.post(f"/checkout/{event.event_id}", {"promo_code": code.lower()},
+                      action=f"/checkout/{event.event_id}/promo", headers=HX).get_data(as_text=True)
+    # 160.00 - 10% VIP (16.00) - 5.00 promo = 139.00
+    assert "−€16.00" in html and "−€5.00" in html and "€139.00" in html
+    page = client.get(f"/checkout/{event.event_id}").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    response = forms.post(f"/checkout/{event.event_id}", {
+        "method": "card", "holder": "Ada Lovelace", "card_number": "4242 4242 4242 4242", "exp_month": "12",
+        "exp_year": "2035", "cvv": "123", "expected_total": "139.00", "promo_code": code, "idempotency_key": key})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    confirmation = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "is confirmed" in confirmation and "€139.00" in confirmation
+    code_on_page = re.search(r'class="booking-code">([0-9A-Z]{10})<', confirmation).group(1)
+    tickets = client.get(f"/account/orders/{code_on_page}/tickets").get_data(as_text=True)
+    assert tickets.count('src="data:image/svg+xml') == 2
+
+
+def test_a_declined_card_keeps_what_was_typed_except_the_card_number(client, forms, db_session, event, buyer):
+    forms.post(f"/events/{event.event_id}", {"seat": event.seat_ids("A5")[0]}, action=f"/events/{event.event_id}/seats")
+    page = client.get(f"/checkout/{event.event_id}").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    response = forms.post(f"/checkout/{event.event_id}", {
+        "method": "card", "holder": "Grace Hopper", "card_number": "4000 0000 0000 0002", "exp_month": "11",
+        "exp_year": "2034", "cvv": "999", "expected_total": "72.00", "idempotency_key": key})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 402 and "declined" in html
+    assert 'value="Grace Hopper"' in html and 'value="2034"' in html
+    assert 'value="4000 0000 0000 0002"' not in html and 'value="999"' not in html
+    assert re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1) != key, "a fresh attempt gets a fresh key"
+
+
+def test_someone_elses_order_is_not_found(client, db_session, buyer):
+    assert client.get("/account/orders/NOTMINE000").status_code == 404
+
+
+def test_every_form_needs_its_csrf_token(client, event):
+    response = client.post(f"/events/{event.event_id}/seats", data={"seat": event.seat_ids("A1")[0]})
+    assert response.status_code == 400
+    assert client.post("/account/login", data={"email": "a@b.c", "password": "x"}).status_code == 400
+
+
+def test_every_page_carries_the_security_headers(client, event):
+    headers = client.get(f"/events/{event.event_id}").headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_sign_in_is_rate_limited_after_repeated_failures(client, forms, db_session):
+    made = make_customer(db_session)
+    db_session.commit()
+    statuses = [forms.post("/account/login", {"email": made.email, "password": "wrong password"}).status_code
+                for _ in range(6)]
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429
+    right = forms.post("/account/login", {"email": made.email, "password": made.password})
+    assert right.status_code == 429, "even the right password waits until the window has passed"
+
+
+def test_passwords_are_stored_as_argon2_hashes(db_session, client, forms):
+    forms.post("/account/register", {"full_name": "New Buyer", "email": "new.buyer@example.com",
+                                     "password": "a-long-password", "confirm": "a-long-password"})
+    (password_hash,) = rows(db_session, "SELECT password_hash FROM customers WHERE email = 'new.buyer@example.com'")[0]
+    assert password_hash.startswith("$argon2id$")
+
+
+def test_a_registration_with_mistakes_shows_them_and_keeps_what_was_typed(forms):
+    html = forms.post("/account/register", {"full_name": "Typo Person", "email": "not-an-email",
+                                            "password": "short", "confirm": "other"}).get_data(as_text=True)
+    assert 'value="Typo Person"' in html and "Use at least 10 characters." in html and "Invalid email" in html
+
+
+def test_a_saved_card_keeps_only_its_last_four_digits(client, forms, db_session, buyer):
+    response = forms.post("/account/cards", {"holder": "Ada", "card_number": "5555 5555 5555 4444", "exp_month": "10",
+                                             "exp_year": "2031", "cvv": "123"})
+    assert response.status_code == 302
+    html = client.get("/account/cards").get_data(as_text=True)
+    assert "ending 4444" in html and "5555 5555 5555 4444" not in html
+    assert rows(db_session, "SELECT card_brand, last_four FROM saved_payment_methods WHERE customer_id = :c",
+                c=buyer.customer_id) == [("mastercard", "4444")]
