@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from boxoffice.clock import utcnow
 from boxoffice.passwords import hash_password
@@ -36,11 +36,12 @@ _DEFAULT_PASSWORD_HASH = hash_password(DEFAULT_PASSWORD)
 # Passed as `provider_reference` / `expected_total` to `book` to let it work them out.
 AUTO: Any = object()
 
-Executor = Session | Connection
+# A Session, db.session (a scoped session) or a Connection.
+Executor = Session | scoped_session | Connection
 
 
 def _connection(s: Executor) -> Connection:
-    return s.connection() if isinstance(s, Session) else s
+    return s if isinstance(s, Connection) else s.connection()
 
 
 def _run(s: Executor, sql: str, params: dict | list | None = None) -> sa.CursorResult:
@@ -62,7 +63,7 @@ def _unique() -> str:
 
 
 def now() -> dt.datetime:
-    """The current UTC time to the second, as the DATETIME columns keep it."""
+    """The app's current UTC time (boxoffice.clock) to the second, as the DATETIME columns keep it."""
     return utcnow().replace(microsecond=0)
 
 
