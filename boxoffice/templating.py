@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from jinja2_fragments.flask import render_block
 
 
@@ -30,7 +30,12 @@ def short_date(value: dt.datetime | dt.date) -> str:
     return value.strftime("%d %b %Y")
 
 
+def endpoint_exists(endpoint: str) -> bool:
+    return endpoint in current_app.view_functions
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["endpoint_exists"] = endpoint_exists
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["event_date"] = event_date
     app.jinja_env.filters["short_date"] = short_date
