@@ -380,26 +380,24 @@ def refund_tickets(s: Executor, booking_id: int, ticket_ids: Sequence[int], at: 
 
 # ---------------------------------------------------------------- committing for real
 
-# Tables with an AUTO_INCREMENT key, children before parents: rows made after a mark are deleted in this order.
+# Children before parents, each with its key. Rows above the key's mark (taken before the test) are deleted
+# in this order; the subtype and inventory tables, keyed by their parent's id, go by the parent's mark.
 _CLEANUP_ORDER = [
-    ("outbox_emails", "email_id"), ("gateway_charges", "charge_id"), ("payments", "payment_id"), ("tickets", "ticket_id"), ("bookings", "booking_id"),
-    ("discounts", "discount_id"), ("event_seats", "event_id"), ("event_prices", "event_id"), ("events", "event_id"),
+    ("outbox_emails", "email_id"), ("gateway_charges", "charge_id"), ("payments", "payment_id"),
+    ("tickets", "ticket_id"), ("bookings", "booking_id"), ("discounts", "discount_id"),
+    ("event_seats", "event_id"), ("event_prices", "event_id"), ("events", "event_id"),
     ("seats", "seat_id"), ("seat_rows", "row_id"), ("sections", "section_id"), ("venues", "venue_id"),
     ("saved_payment_methods", "saved_method_id"), ("vip_customers", "customer_id"),
     ("regular_customers", "customer_id"), ("customers", "customer_id"), ("staff_users", "staff_id"),
     ("login_failures", "failure_id"),
 ]
-_MARKED = {"outbox_emails": "email_id", "gateway_charges": "charge_id", "payments": "payment_id", "tickets": "ticket_id", "bookings": "booking_id", "discounts": "discount_id",
-           "events": "event_id", "seats": "seat_id", "seat_rows": "row_id", "sections": "section_id",
-           "venues": "venue_id", "saved_payment_methods": "saved_method_id", "customers": "customer_id",
-           "staff_users": "staff_id", "login_failures": "failure_id"}
 _MARK_OF = {"event_seats": "events", "event_prices": "events", "vip_customers": "customers",
             "regular_customers": "customers"}
 
 
 def _marks(connection: Connection) -> dict[str, int]:
     return {table: connection.execute(sa.text(f"SELECT COALESCE(MAX({key}), 0) FROM {table}")).scalar_one()
-            for table, key in _MARKED.items()}
+            for table, key in _CLEANUP_ORDER if table not in _MARK_OF}
 
 
 @contextmanager
