@@ -19,10 +19,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
 
     from . import assets, auth, cli, security, templating
-    from .extensions import csrf, db
+    from .extensions import csrf, db, htmx
 
     db.init_app(app)
     csrf.init_app(app)
+    htmx.init_app(app)
     auth.init_app(app)
     assets.init_app(app)
     security.init_app(app)

@@ -4,16 +4,27 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, Response, current_app, make_response, render_template
 from jinja2_fragments.flask import render_block
 
+from .extensions import htmx
 
-def render_page(template: str, fragment: str | None = None, **context) -> str:
-    """The whole page, or only its block `fragment` when HTMX asks for a part of the page (and not when
-    HTMX is boosting a whole-page navigation)."""
-    if fragment and request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true":
-        return render_block(template, fragment, **context)
-    return render_template(template, **context)
+
+def wants_fragment() -> bool:
+    """HTMX asking for a part of the page (not boosting a navigation, not restoring history)."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render_page(template: str, fragment: str | None = None, **context) -> Response:
+    """The whole page, or only its block `fragment` when HTMX asks for a part of the page. One view, one
+    template, so the fragment and the page can never disagree."""
+    if fragment and wants_fragment():
+        response = make_response(render_block(template, fragment, **context))
+    else:
+        response = make_response(render_template(template, **context))
+    # The same URL answers with a page or a fragment: caches must tell them apart.
+    response.vary.add("HX-Request")
+    return response
 
 
 def money(value: Decimal | float | int | None) -> str:

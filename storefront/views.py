@@ -7,7 +7,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 
 from boxoffice.errors import BoxOfficeError
 from boxoffice.services import best_available, catalogue, holds, seatmap
-from boxoffice.templating import render_page
+from boxoffice.templating import render_page, wants_fragment
 
 from .blueprint import bp, hold_owner
 from .forms import BestAvailableForm, CatalogueFilterForm
@@ -122,7 +122,7 @@ def choose_seats(event_id: int):
                 holds.hold_seats(event_id, [seat_id], owner, minutes)
     except BoxOfficeError as refusal:
         error = refusal.message
-    if request.headers.get("HX-Request") != "true":
+    if not wants_fragment():
         if error:
             flash(error, "error")
         elif message:
