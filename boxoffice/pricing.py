@@ -12,8 +12,9 @@ The stacking rule, step by step, exactly as the procedures do it:
   3. at most one promo code, on what is left after the VIP discount: 'percent' takes
      ROUND(left * value / 100, 2), 'fixed' takes LEAST(value, left), so the total is never below zero;
   4. total = subtotal - vip_discount - promo_discount;
-  5. each ticket's paid share = ROUND(face * total / subtotal, 2) (0 when the subtotal is 0), in seat_id
-     order, and the rounding remainder (total - sum of shares) is added to the LAST ticket.
+  5. each ticket's paid share = face * total / subtotal rounded DOWN to the cent (0 when the subtotal is
+     0), in seat_id order, and the remainder (total - sum of shares, never negative) is added to the LAST
+     ticket.
 """
 from __future__ import annotations
 
@@ -56,13 +57,9 @@ def _cents(value: Decimal) -> int:
 
 
 def _share(face: Decimal, total: Decimal, subtotal: Decimal) -> Decimal:
-    """ROUND(face * total / subtotal, 2), computed exactly in whole cents: MariaDB rounds the true quotient
-    here (its division keeps more digits than it shows), so a float or a short Decimal context could
-    round differently near a half cent."""
-    numerator = _cents(face) * _cents(total)
-    denominator = _cents(subtotal)
-    # Half-up rounding of numerator / denominator cents, in integers.
-    return Decimal((2 * numerator + denominator) // (2 * denominator)) * CENT
+    """face * total / subtotal rounded down to the cent, in whole-cent integers, as InsertBooking does
+    (rounding down means the shares never exceed the total, so no ticket is left with a negative one)."""
+    return Decimal(_cents(face) * _cents(total) // _cents(subtotal)) * CENT
 
 
 def price_order(face_prices: list[Decimal], vip_rate: Decimal = ZERO, promo: PromoRule | None = None) -> PriceBreakdown:

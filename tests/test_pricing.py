@@ -54,10 +54,10 @@ def test_fixed_promo_smaller_than_the_order_is_taken_whole():
 
 
 def test_rounding_remainder_goes_to_the_last_ticket():
-    # 20.00 over three 10.00 seats: 6.67 each would be 20.01, so the last ticket gets 6.66.
+    # 20.00 over three 10.00 seats: shares round down to 6.66, and the last ticket takes the 2 cents left.
     priced = price_order([D("10.00")] * 3, D("0"), PromoRule("fixed", D("10.00")))
     assert priced.total == D("20.00")
-    assert priced.paid_shares == [D("6.67"), D("6.67"), D("6.66")]
+    assert priced.paid_shares == [D("6.66"), D("6.66"), D("6.68")]
 
 
 def test_shares_follow_the_face_prices_and_add_up_to_the_total():

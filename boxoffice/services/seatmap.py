@@ -170,13 +170,16 @@ def changes_since(event_id: int, owner: str | None, version: int, as_of: dt.date
                   section_id: int | None = None) -> SeatChanges | None:
     """Seats whose state changed after `version` (a write) or whose hold ran out after `as_of` (no write
     happens when a hold expires). None when nothing changed: the poll then answers with no content."""
-    now = _now()
-    current = seat_version(event_id)
-    expired = db.session.scalar(sa.text("""
-        SELECT EXISTS (SELECT 1 FROM event_seats WHERE event_id = :event_id
-                          AND hold_expires_at > :as_of AND hold_expires_at <= :now)"""),
-        {"event_id": event_id, "as_of": as_of, "now": now})
-    if current == version and not expired:
+    # One round trip answers the common case, "nothing changed".
+    state = db.session.execute(sa.text("""
+        SELECT e.seat_version, UTC_TIMESTAMP(3) AS now,
+               EXISTS (SELECT 1 FROM event_seats es WHERE es.event_id = e.event_id
+                          AND es.hold_expires_at > :as_of AND es.hold_expires_at <= UTC_TIMESTAMP(3)) AS expired
+          FROM events e WHERE e.event_id = :event_id"""), {"event_id": event_id, "as_of": as_of}).one_or_none()
+    if state is None:
+        return None
+    current, now = state.seat_version, state.now
+    if current == version and not state.expired:
         return None
     condition = ("(es.version > :version OR (es.hold_expires_at > :as_of AND es.hold_expires_at <= :now))"
                  + (" AND es.section_id = :section_id" if section_id else ""))

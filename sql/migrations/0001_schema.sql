@@ -1,6 +1,6 @@
 -- Box office schema, version 1: the tables, keys and constraints.
 --
--- Applies with `mariadb boxoffice < sql/001_schema.sql` or through `flask --app wsgi db upgrade`.
+-- Applies with `mariadb boxoffice < sql/migrations/0001_schema.sql` or through `flask --app wsgi db upgrade`.
 -- All times are UTC (the app sets time_zone = '+00:00'; SQL objects use UTC_TIMESTAMP()).
 -- Money is DECIMAL(10,2) everywhere. Codes and tokens that stored procedures compare with their
 -- parameters are CHARACTER SET ascii on both sides: MariaDB and MySQL give routine parameters different

@@ -84,9 +84,10 @@ END$$
 -- Returns the booking as one row. A retry with the same idempotency key returns the booking the first
 -- call made (replayed = 1) and writes nothing.
 --
--- Every broken rule is a SIGNAL and leaves nothing behind: called with autocommit on, the procedure runs
--- its own transaction and rolls it back; called inside the caller's transaction (as the app does), it
--- rolls back to its own savepoint and leaves the caller's transaction as it was.
+-- Every broken rule is a SIGNAL and leaves nothing behind: called outside any transaction (autocommit on),
+-- the procedure runs its own transaction and rolls it back; called inside the caller's transaction (as the
+-- app does, or after START TRANSACTION in the client), it rolls back to its own savepoint and leaves the
+-- caller's transaction as it was, uncommitted.
 CREATE PROCEDURE InsertBooking(
     IN p_customer_id        INT UNSIGNED,
     IN p_event_id           INT UNSIGNED,
@@ -102,7 +103,7 @@ CREATE PROCEDURE InsertBooking(
     IN p_code_salt          VARCHAR(64) CHARACTER SET ascii)
     MODIFIES SQL DATA
 BEGIN
-    DECLARE v_own_tx BOOLEAN DEFAULT @@autocommit = 1;
+    DECLARE v_own_tx BOOLEAN DEFAULT FALSE;
     DECLARE v_now DATETIME DEFAULT UTC_TIMESTAMP();
     DECLARE v_salt VARCHAR(64) CHARACTER SET ascii;
     DECLARE v_booking_id INT UNSIGNED;
@@ -128,10 +129,16 @@ BEGIN
         RESIGNAL;
     END;
 
+    -- Is the caller inside a transaction? A savepoint survives only there (with autocommit on and no
+    -- transaction, the statement ends it at once). This works on MariaDB and MySQL alike, unlike
+    -- MariaDB's @@in_transaction.
+    BEGIN
+        DECLARE CONTINUE HANDLER FOR SQLEXCEPTION SET v_own_tx = TRUE;
+        SAVEPOINT insert_booking;
+        ROLLBACK TO SAVEPOINT insert_booking;
+    END;
     IF v_own_tx THEN
         START TRANSACTION;
-    ELSE
-        SAVEPOINT insert_booking;
     END IF;
 
     -- The event row is locked first by everything that changes seats (see update_seat_availability):
@@ -208,11 +215,14 @@ BEGIN
         END IF;
 
         -- Each ticket carries its share of what was paid, so a partial refund gives back exactly that
-        -- share; the rounding remainder goes to the last ticket so the shares add up to the total.
+        -- share. Shares are rounded down to the cent, in whole-cent integer arithmetic (exact), so they
+        -- never add up to more than the total; the remainder, zero or more cents, goes to the last ticket.
         INSERT INTO tickets (ticket_code, booking_id, event_id, seat_id, category_id, face_price, paid_amount)
         SELECT UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':', es.seat_id), 256), 15), 16, 36), 12, '0')),
                v_booking_id, es.event_id, es.seat_id, es.category_id, ep.price,
-               IF(v_subtotal = 0, 0, ROUND(ep.price * v_total / v_subtotal, 2))
+               IF(v_subtotal = 0, 0,
+                  (CAST(ep.price * 100 AS SIGNED) * CAST(v_total * 100 AS SIGNED)
+                   DIV CAST(v_subtotal * 100 AS SIGNED)) / 100)
           FROM event_seats es
           JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
          WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held'
