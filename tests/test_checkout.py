@@ -45,6 +45,21 @@ def pay(event, owner, buyer, *, promo=None, card=GOOD_CARD, key=None, expected=N
                         quote.total if expected is None else expected)
 
 
+def while_paying(monkeypatch, session, owner, then) -> None:
+    """Make the owner's hold run out while the (real) gateway is taking the payment, then do `then()`."""
+    charge = checkout.gateway.charge
+
+    def charge_slowly(amount, payment, key):
+        result = charge(amount, payment, key)
+        session.execute(sa.text("UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND "
+                                "WHERE hold_owner = :o"), {"o": owner})
+        session.commit()
+        then()
+        return result
+
+    monkeypatch.setattr(checkout.gateway, "charge", charge_slowly)
+
+
 def counts(session, event_id):
     return rows(session, """SELECT (SELECT COUNT(*) FROM bookings WHERE event_id = :e),
                                    (SELECT COUNT(*) FROM tickets WHERE event_id = :e),
@@ -170,17 +185,8 @@ def test_a_payment_that_completes_after_the_seats_were_taken_is_refunded_at_once
     owner = held(event, "A5")
     quote = checkout.quote(event.event_id, owner, buyer.customer_id, None)
     # The hold runs out while the buyer is at the payment provider, and someone else takes the seat.
-    original_charge = checkout.gateway.charge
-
-    def slow_charge(amount, payment, key):
-        result = original_charge(amount, payment, key)
-        db_session.execute(sa.text("UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND "
-                                   "WHERE hold_owner = :o"), {"o": owner})
-        db_session.commit()
-        holds.hold_seats(event.event_id, event.seat_ids("A5"), new_hold_owner(), 10)
-        return result
-
-    monkeypatch.setattr(checkout.gateway, "charge", slow_charge)
+    while_paying(monkeypatch, db_session, owner,
+                 lambda: holds.hold_seats(event.event_id, event.seat_ids("A5"), new_hold_owner(), 10))
     key = checkout.new_idempotency_key()
     with pytest.raises(SeatsLostRefunded):
         checkout.pay(event.event_id, owner, buyer, None, PaymentRequest("card", card=GOOD_CARD), key, quote.total)
@@ -193,16 +199,7 @@ def test_a_payment_that_completes_after_expiry_is_booked_when_the_seats_are_stil
     buyer = customer(db_session)
     owner = held(event, "A6")
     quote = checkout.quote(event.event_id, owner, buyer.customer_id, None)
-    original_charge = checkout.gateway.charge
-
-    def slow_charge(amount, payment, key):
-        result = original_charge(amount, payment, key)
-        db_session.execute(sa.text("UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND "
-                                   "WHERE hold_owner = :o"), {"o": owner})
-        db_session.commit()
-        return result
-
-    monkeypatch.setattr(checkout.gateway, "charge", slow_charge)
+    while_paying(monkeypatch, db_session, owner, lambda: None)
     confirmation = checkout.pay(event.event_id, owner, buyer, None, PaymentRequest("card", card=GOOD_CARD),
                                 checkout.new_idempotency_key(), quote.total)
     assert db.session.get(Booking, confirmation.booking_id).total == Decimal("80.00")

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from ..errors import NotBookable, SeatUnavailable, StrandedSeat, TooManySeats
 from ..extensions import db
+from .locking import FREE_SEAT, seat_change
 
 # Extra time the payment step gives a hold, once.
 PAYMENT_EXTENSION = dt.timedelta(minutes=5)
@@ -43,10 +44,7 @@ def database_now() -> dt.datetime:
     return db.session.scalar(sa.text("SELECT UTC_TIMESTAMP(3)"))
 
 
-def _lock_bookable_event(event_id: int):
-    event = db.session.execute(sa.text("""
-        SELECT event_id, status, starts_at, sales_start, sales_end, max_seats_per_order
-          FROM events WHERE event_id = :event_id FOR UPDATE"""), {"event_id": event_id}).one_or_none()
+def _check_bookable(event) -> None:
     if event is None:
         raise NotBookable("This event does not exist.")
     now = database_now()
@@ -58,7 +56,6 @@ def _lock_bookable_event(event_id: int):
         raise NotBookable("Ticket sales for this event have not opened yet.")
     if now > event.sales_end:
         raise NotBookable("Ticket sales for this event have closed.")
-    return event
 
 
 def current_hold(event_id: int, owner: str | None) -> Hold:
@@ -115,13 +112,12 @@ def hold_seats(event_id: int, seat_ids, owner: str, minutes: int) -> Hold:
 
     Raises NotBookable, TooManySeats, SeatUnavailable (someone else has one of them) or StrandedSeat."""
     wanted = sorted(set(int(s) for s in seat_ids))
-    try:
-        event = _lock_bookable_event(event_id)
+    with seat_change(event_id) as event:
+        _check_bookable(event)
         # Seats left over from the owner's own expired hold are given back first, so that the booking
         # procedure never finds an expired seat in a hold that is otherwise live.
-        db.session.execute(sa.text("""
-            UPDATE event_seats SET state = 'available', hold_owner = NULL, hold_expires_at = NULL,
-                   hold_extended = FALSE
+        db.session.execute(sa.text(f"""
+            UPDATE event_seats SET {FREE_SEAT}
              WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'
                AND hold_expires_at <= UTC_TIMESTAMP(3)"""), {"owner": owner, "event_id": event_id})
         held = current_hold(event_id, owner)
@@ -143,10 +139,6 @@ def hold_seats(event_id: int, seat_ids, owner: str, minutes: int) -> Hold:
                 raise SeatUnavailable("Sorry, someone else has just taken one of those seats. "
                                       "The seat map now shows what is still free.")
             _check_no_stranded_seat(event_id, owner, new)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return current_hold(event_id, owner)
 
 
@@ -154,43 +146,30 @@ def release_seats(event_id: int, seat_ids, owner: str) -> Hold:
     """Give back some of the owner's held seats. Raises StrandedSeat if that would leave one seat alone
     between two taken ones."""
     seat_ids = sorted(set(int(s) for s in seat_ids))
-    try:
-        db.session.execute(sa.text("SELECT event_id FROM events WHERE event_id = :e FOR UPDATE"), {"e": event_id})
-        db.session.execute(sa.text("""
-            UPDATE event_seats SET state = 'available', hold_owner = NULL, hold_expires_at = NULL,
-                   hold_extended = FALSE
+    with seat_change(event_id):
+        db.session.execute(sa.text(f"""
+            UPDATE event_seats SET {FREE_SEAT}
              WHERE event_id = :event_id AND hold_owner = :owner AND state = 'held' AND seat_id IN :seat_ids
         """).bindparams(sa.bindparam("seat_ids", expanding=True)),
             {"event_id": event_id, "owner": owner, "seat_ids": seat_ids})
         if current_hold(event_id, owner).seat_ids:
             _check_no_stranded_seat(event_id, owner, seat_ids)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return current_hold(event_id, owner)
 
 
 def release_hold(event_id: int, owner: str) -> None:
     """Give back every seat of the owner's hold for the event (one click)."""
-    try:
-        db.session.execute(sa.text("SELECT event_id FROM events WHERE event_id = :e FOR UPDATE"), {"e": event_id})
-        db.session.execute(sa.text("""
-            UPDATE event_seats SET state = 'available', hold_owner = NULL, hold_expires_at = NULL,
-                   hold_extended = FALSE
+    with seat_change(event_id):
+        db.session.execute(sa.text(f"""
+            UPDATE event_seats SET {FREE_SEAT}
              WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'"""),
             {"owner": owner, "event_id": event_id})
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def extend_for_payment(event_id: int, owner: str) -> Hold:
     """Reaching the payment step gives the hold PAYMENT_EXTENSION more time, once per hold, so a buyer
     who is paying is not cut off. A hold that has expired is not revived."""
-    try:
-        db.session.execute(sa.text("SELECT event_id FROM events WHERE event_id = :e FOR UPDATE"), {"e": event_id})
+    with seat_change(event_id):
         db.session.execute(sa.text("""
             UPDATE event_seats
                SET hold_expires_at = GREATEST(hold_expires_at, UTC_TIMESTAMP(3) + INTERVAL :seconds SECOND),
@@ -198,10 +177,6 @@ def extend_for_payment(event_id: int, owner: str) -> Hold:
              WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'
                AND hold_expires_at > UTC_TIMESTAMP(3) AND NOT hold_extended"""),
             {"seconds": int(PAYMENT_EXTENSION.total_seconds()), "owner": owner, "event_id": event_id})
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return current_hold(event_id, owner)
 
 
@@ -209,8 +184,7 @@ def reclaim_expired_hold(event_id: int, owner: str, seat_ids) -> bool:
     """After a payment that completed once the hold had expired: take the same seats again if they are
     still free (or still ours). True if every seat was reclaimed; nothing changes otherwise."""
     seat_ids = sorted(set(seat_ids))
-    try:
-        db.session.execute(sa.text("SELECT event_id FROM events WHERE event_id = :e FOR UPDATE"), {"e": event_id})
+    with seat_change(event_id):
         claimed = db.session.execute(sa.text("""
             UPDATE event_seats
                SET state = 'held', hold_owner = :owner, hold_expires_at = UTC_TIMESTAMP(3) + INTERVAL 2 MINUTE,
@@ -222,8 +196,4 @@ def reclaim_expired_hold(event_id: int, owner: str, seat_ids) -> bool:
         if claimed != len(seat_ids):
             db.session.rollback()
             return False
-        db.session.commit()
-        return True
-    except Exception:
-        db.session.rollback()
-        raise
+    return True

@@ -18,6 +18,7 @@ from ..clock import utcnow
 from ..errors import NothingToRefund, RefundNotAllowed
 from ..extensions import db
 from ..models import Booking, Payment
+from .locking import FREE_SEAT, seat_change
 from .payments import gateway
 
 
@@ -31,11 +32,10 @@ class RefundResult:
 
 def refund_tickets(booking_id: int, ticket_ids: list[int] | None = None) -> RefundResult:
     """Refund some (or, with None, all) still-valid tickets of a booking. Raises NothingToRefund."""
-    try:
-        event_id = db.session.scalar(sa.text("SELECT event_id FROM bookings WHERE booking_id = :b"), {"b": booking_id})
-        if event_id is None:
-            raise NothingToRefund("There is no such booking.")
-        db.session.execute(sa.text("SELECT event_id FROM events WHERE event_id = :e FOR UPDATE"), {"e": event_id})
+    event_id = db.session.scalar(sa.text("SELECT event_id FROM bookings WHERE booking_id = :b"), {"b": booking_id})
+    if event_id is None:
+        raise NothingToRefund("There is no such booking.")
+    with seat_change(event_id):
         booking = db.session.execute(sa.text(
             "SELECT booking_id, booking_code FROM bookings WHERE booking_id = :b FOR UPDATE"), {"b": booking_id}).one()
         tickets = db.session.execute(sa.text("""
@@ -56,13 +56,11 @@ def refund_tickets(booking_id: int, ticket_ids: list[int] | None = None) -> Refu
                                    customer_id=charge.customer_id, method_id=charge.method_id, amount=amount,
                                    card_brand=charge.card_brand, last_four=charge.last_four,
                                    provider_reference=reference, refund_of=charge.payment_id, created_at=now))
-        ids = [t.ticket_id for t in tickets]
         db.session.execute(sa.text("""
             UPDATE tickets SET status = 'refunded', refunded_at = :now WHERE ticket_id IN :ids
-        """).bindparams(sa.bindparam("ids", expanding=True)), {"now": now, "ids": ids})
-        db.session.execute(sa.text("""
-            UPDATE event_seats SET state = 'available', hold_owner = NULL, hold_expires_at = NULL,
-                   hold_extended = FALSE
+        """).bindparams(sa.bindparam("ids", expanding=True)), {"now": now, "ids": [t.ticket_id for t in tickets]})
+        db.session.execute(sa.text(f"""
+            UPDATE event_seats SET {FREE_SEAT}
              WHERE event_id = :event_id AND state = 'sold' AND seat_id IN :seats
         """).bindparams(sa.bindparam("seats", expanding=True)),
             {"event_id": event_id, "seats": [t.seat_id for t in tickets]})
@@ -71,10 +69,6 @@ def refund_tickets(booking_id: int, ticket_ids: list[int] | None = None) -> Refu
         status = "partially_refunded" if remaining else "refunded"
         db.session.execute(sa.text("UPDATE bookings SET status = :s WHERE booking_id = :b"),
                            {"s": status, "b": booking_id})
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return RefundResult(booking.booking_code, len(tickets), amount, status)
 
 
