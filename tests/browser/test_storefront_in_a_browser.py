@@ -255,3 +255,31 @@ def test_the_seat_map_works_without_javascript(no_js_page, live_server, committe
     expect(no_js_page.locator("#cart")).to_contain_text("Row C · Seat 5")
     assert rows(committed_db, "SELECT state FROM event_seats WHERE event_id = :e AND seat_id = :s",
                 e=event.event_id, s=event.venue.seat("C5").seat_id) == [("held",)]
+
+
+def test_pages_fit_a_phone_screen_and_only_the_seat_map_scrolls_sideways(phone_page, live_server, committed_db):
+    page = phone_page
+    page.set_default_timeout(5_000)
+    event = scenario.small_event(committed_db)
+    arena = scenario.arena_event(committed_db)
+    buyer = scenario.buyers(committed_db).regular
+
+    def overflow() -> int:
+        return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+    too_wide = {}
+    page.goto(f"{live_server}/")
+    too_wide["catalogue"] = overflow()
+    page.goto(f"{live_server}/events/{arena.event_id}?section={arena.venue.seat('AN1').section_id}")
+    too_wide["arena section"] = overflow()
+    seat_map = page.locator(".seat-map")
+    assert seat_map.evaluate("map => map.scrollWidth > map.clientWidth"), "a 100-seat row should scroll in its box"
+    sign_in(page, live_server, buyer, next_path=f"/events/{event.event_id}")
+    hold_by_clicking(page, event, "A1")
+    too_wide["event page"] = overflow()
+    page.get_by_role("link", name="Continue to checkout").click()
+    page.get_by_label("New card").check()
+    too_wide["checkout"] = overflow()
+    page.goto(f"{live_server}/account/cards")
+    too_wide["saved cards"] = overflow()
+    assert {name: px for name, px in too_wide.items() if px > 0} == {}
