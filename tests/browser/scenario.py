@@ -15,20 +15,22 @@ from sqlalchemy.engine import Connection
 from tests.builders import (ECONOMY, PREMIUM, RESTRICTED, STANDARD, Customer, Discount, Event, make_customer,
                             make_discount, make_event, make_venue)
 
-SMALL_HALL_PRICES = {PREMIUM: Decimal("64.00"), STANDARD: Decimal("42.50"), ECONOMY: Decimal("28.00")}
+SMALL_HALL_PRICES = {PREMIUM: Decimal("64.00"), STANDARD: Decimal("42.50"), ECONOMY: Decimal("28.00"),
+                     RESTRICTED: Decimal("19.00")}
 ARENA_PRICES = {PREMIUM: Decimal("120.00"), STANDARD: Decimal("85.00"), ECONOMY: Decimal("55.00"),
                 RESTRICTED: Decimal("35.00")}
 
 
 def small_event(c: Connection, *, title: str | None = None, performer: str = "The Test Ensemble",
                 genre: str = "concert", venue_name: str | None = None, city: str = "Testville",
-                starts_in: dt.timedelta = dt.timedelta(days=30), description: str | None = None) -> Event:
+                starts_in: dt.timedelta = dt.timedelta(days=30), description: str | None = None,
+                categories: dict[str, int] | None = None) -> Event:
     """An on-sale event in a hall of four rows of ten seats: row A premium, row D economy with a wheelchair
-    space (D1) and its companion seat (D2)."""
-    venue = make_venue(c, rows=4, seats_per_row=10, categories={"A": PREMIUM, "D": ECONOMY},
+    space (D1) and its companion seat (D2), the others standard (or rows by `categories`, as make_venue)."""
+    venue = make_venue(c, rows=4, seats_per_row=10, categories=categories or {"A": PREMIUM, "D": ECONOMY},
                        wheelchair=("D1",), companion=("D2",), name=venue_name, city=city)
-    event = make_event(c, venue, prices=SMALL_HALL_PRICES, title=title, performer=performer, genre=genre,
-                       starts_in=starts_in)
+    event = make_event(c, venue, prices={category: SMALL_HALL_PRICES[category] for category in venue.categories},
+                       title=title, performer=performer, genre=genre, starts_in=starts_in)
     if description:
         c.execute(sa.text("UPDATE events SET description = :d WHERE event_id = :e"),
                   {"d": description, "e": event.event_id})
