@@ -1,0 +1,84 @@
+"""Check-in at the doors: a ticket code goes in, an answer comes out, and a ticket lets one person in.
+
+Two doors may scan the same ticket at the same moment (a copied e-ticket). The check-in is one
+conditional UPDATE, valid -> checked_in, and its row count decides: InnoDB makes the second UPDATE wait
+for the first's row lock and then re-reads the row, finds it no longer valid and changes nothing, so
+exactly one door says "valid". Nothing is read before the write that the write depends on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..clock import utcnow
+from ..extensions import db
+from .refusals import transaction
+
+# What a ticket's QR code holds (orders.TicketView.qr_svg_data_uri); a scanner types it like a keyboard.
+QR_PREFIX = "BOXOFFICE-TICKET:"
+_TICKET_CODE = re.compile(r"[A-Z0-9]{1,12}")
+
+OUTCOMES = {
+    "valid": "Valid: let them in",
+    "already_checked_in": "Already checked in",
+    "refunded": "Refunded: not valid",
+    "unknown": "Unknown ticket",
+}
+
+
+@dataclass(frozen=True)
+class CheckInAnswer:
+    outcome: str  # a key of OUTCOMES
+    ticket_code: str
+    checked_in_at: dt.datetime | None = None
+    event_title: str | None = None
+    starts_at: dt.datetime | None = None
+    seat_label: str | None = None
+    holder: str | None = None
+
+    @property
+    def headline(self) -> str:
+        return OUTCOMES[self.outcome]
+
+
+def ticket_code_from_scan(text: str) -> str:
+    """The ticket code in what was typed or scanned: the QR prefix dropped, spaces gone, upper-case."""
+    text = text.strip()
+    if text.upper().startswith(QR_PREFIX):
+        text = text[len(QR_PREFIX):]
+    return re.sub(r"\s+", "", text).upper()
+
+
+def check_in(scanned: str) -> CheckInAnswer:
+    """Admit the ticket if it is valid, now and once: 'valid' (it is checked in from now),
+    'already_checked_in' (with when), 'refunded' or 'unknown'."""
+    code = ticket_code_from_scan(scanned)
+    if not _TICKET_CODE.fullmatch(code):
+        return CheckInAnswer("unknown", code)
+    with transaction({}):
+        admitted = db.session.execute(sa.text("""
+            UPDATE tickets SET status = 'checked_in', checked_in_at = :now
+             WHERE ticket_code = :code AND status = 'valid'"""),
+            {"code": code, "now": utcnow().replace(microsecond=0)}).rowcount
+        # A locking read, so that it sees the row as it is now (with the other door's check-in), not as this
+        # transaction's snapshot may have seen it before.
+        ticket = db.session.execute(sa.text("""
+            SELECT t.status, t.checked_in_at, e.title, e.starts_at, sec.name AS section, r.label AS row_label,
+                   s.seat_number, c.full_name
+              FROM tickets t
+              JOIN bookings b ON b.booking_id = t.booking_id
+              JOIN customers c ON c.customer_id = b.customer_id
+              JOIN events e ON e.event_id = t.event_id
+              JOIN seats s ON s.seat_id = t.seat_id
+              JOIN seat_rows r ON r.row_id = s.row_id
+              JOIN sections sec ON sec.section_id = s.section_id
+             WHERE t.ticket_code = :code
+              LOCK IN SHARE MODE"""), {"code": code}).one_or_none()
+    if ticket is None:
+        return CheckInAnswer("unknown", code)
+    outcome = "valid" if admitted == 1 else {"checked_in": "already_checked_in", "refunded": "refunded"}[ticket.status]
+    return CheckInAnswer(outcome, code, ticket.checked_in_at, ticket.title, ticket.starts_at,
+                         f"{ticket.section}, row {ticket.row_label}, seat {ticket.seat_number}", ticket.full_name)

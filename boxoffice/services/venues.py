@@ -1,0 +1,267 @@
+"""Venues and their seating layouts.
+
+A new venue's layout is generated, not drawn: sections of equal size, each of some rows of some seats;
+seat categories given by row ranges; wheelchair spaces at both ends of chosen rows, each with a companion
+seat beside it; and map coordinates for every seat and section box. `plan_layout` works the plan out
+without touching the database (so the admin page can preview it as it is typed); `create_venue` saves a
+plan. Every section labels its rows A, B, C... as theatres do (skipping I and O), so a row range such as
+A-C means the first three rows of every section.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..clock import utcnow
+from ..errors import BoxOfficeError
+from ..extensions import db
+from ..models import Event, Seat, SeatCategory, SeatRow, Section, Venue
+from ..pagination import Page, paginate
+from .refusals import transaction
+
+MAX_SECTIONS = 8
+MAX_ROWS_PER_SECTION = 30
+MAX_SEATS_PER_ROW = 60
+# Both end seats of a row become wheelchair spaces, each with a companion seat beside it.
+MIN_SEATS_FOR_WHEELCHAIR_ROW = 4
+ARRANGEMENTS = {"stacked": "One behind the other (stalls, circle, balcony)",
+                "side_by_side": "Side by side (left, centre, right blocks)"}
+
+# Map units, as the demo venues use them: the stage fills the top of the map.
+SEAT_PITCH = 10
+ROW_PITCH = 12
+BOX_PAD = 10
+GAP = 30
+STAGE_DEPTH = 60
+ROW_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+VENUE_REFUSALS = {"uq_venues_name_city": "There is already a venue of that name in that city."}
+
+
+def row_labels(count: int) -> list[str]:
+    """The labels of a section's rows, front first: A to Z without I and O, then AA, BB, ..."""
+    return [ROW_LETTERS[i % len(ROW_LETTERS)] * (i // len(ROW_LETTERS) + 1) for i in range(count)]
+
+
+@dataclass(frozen=True)
+class LayoutRequest:
+    """What the admin asks for. `category_rows` gives each category its row ranges, as (first, last)
+    labels; rows in no range get `other_rows_category`. `wheelchair_rows` are row ranges too: both end
+    seats of those rows are wheelchair spaces."""
+
+    section_names: Sequence[str]
+    rows_per_section: int
+    seats_per_row: int
+    category_rows: Mapping[int, Sequence[tuple[str, str]]]
+    other_rows_category: int
+    wheelchair_rows: Sequence[tuple[str, str]] = ()
+    arrangement: str = "stacked"
+
+
+@dataclass(frozen=True)
+class SeatPlan:
+    number: int
+    category_id: int
+    is_wheelchair: bool
+    is_companion: bool
+    map_x: int
+    map_y: int
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    label: str
+    seats: tuple[SeatPlan, ...]
+
+
+@dataclass(frozen=True)
+class SectionPlan:
+    name: str
+    map_x: int
+    map_y: int
+    map_width: int
+    map_height: int
+    rows: tuple[RowPlan, ...]
+
+    @property
+    def seats(self) -> list[SeatPlan]:
+        return [seat for row in self.rows for seat in row.seats]
+
+
+@dataclass(frozen=True)
+class VenuePlan:
+    sections: tuple[SectionPlan, ...]
+    width: int
+    height: int
+
+    @property
+    def seats(self) -> list[SeatPlan]:
+        return [seat for section in self.sections for seat in section.seats]
+
+    @property
+    def capacity(self) -> int:
+        return len(self.seats)
+
+    @property
+    def seats_by_category(self) -> dict[int, int]:
+        return dict(sorted(Counter(seat.category_id for seat in self.seats).items()))
+
+    @property
+    def wheelchair_spaces(self) -> int:
+        return sum(seat.is_wheelchair for seat in self.seats)
+
+    @property
+    def companion_seats(self) -> int:
+        return sum(seat.is_companion for seat in self.seats)
+
+
+def _rows_in(ranges: Sequence[tuple[str, str]], labels: list[str]) -> list[str]:
+    """The labels of the rows in `ranges` ((first, last) pairs, both ends included)."""
+    position = {label: index for index, label in enumerate(labels)}
+    rows = []
+    for first, last in ranges:
+        for label in (first, last):
+            if label not in position:
+                raise BoxOfficeError(f"There is no row {label}: each section has rows {labels[0]} to {labels[-1]}.")
+        if position[last] < position[first]:
+            raise BoxOfficeError(f"The row range {first}-{last} runs backwards; write it as {last}-{first}.")
+        rows.extend(labels[position[first]:position[last] + 1])
+    return rows
+
+
+def _category_of_rows(request: LayoutRequest, labels: list[str]) -> dict[str, int]:
+    category_of: dict[str, int] = {}
+    for category_id, ranges in request.category_rows.items():
+        for label in _rows_in(ranges, labels):
+            if category_of.setdefault(label, category_id) != category_id:
+                raise BoxOfficeError(f"Row {label} is given two seat categories.")
+    return {label: category_of.get(label, request.other_rows_category) for label in labels}
+
+
+def _section_origins(count: int, arrangement: str, width: int, height: int) -> list[tuple[int, int]]:
+    """Where each section's box goes: below the stage, one behind the other or side by side."""
+    if arrangement == "side_by_side":
+        return [(i * (width + GAP), STAGE_DEPTH) for i in range(count)]
+    return [(0, STAGE_DEPTH + i * (height + GAP)) for i in range(count)]
+
+
+def plan_layout(request: LayoutRequest) -> VenuePlan:
+    """Work out every section, row and seat of a layout, with categories, wheelchair and companion seats
+    and map coordinates. Reads nothing and writes nothing. Raises BoxOfficeError when the request does
+    not make a layout (too big, unknown rows, a row in two categories...)."""
+    names = [name.strip() for name in request.section_names if name.strip()]
+    if not 1 <= len(names) <= MAX_SECTIONS:
+        raise BoxOfficeError(f"A venue has from 1 to {MAX_SECTIONS} sections.")
+    if len({name.casefold() for name in names}) != len(names):
+        raise BoxOfficeError("Give every section a different name.")
+    if not 1 <= request.rows_per_section <= MAX_ROWS_PER_SECTION:
+        raise BoxOfficeError(f"A section has from 1 to {MAX_ROWS_PER_SECTION} rows.")
+    if not 1 <= request.seats_per_row <= MAX_SEATS_PER_ROW:
+        raise BoxOfficeError(f"A row has from 1 to {MAX_SEATS_PER_ROW} seats.")
+    if request.arrangement not in ARRANGEMENTS:
+        raise BoxOfficeError("Choose how the sections are arranged.")
+    labels = row_labels(request.rows_per_section)
+    category_of = _category_of_rows(request, labels)
+    wheelchair_rows = set(_rows_in(request.wheelchair_rows, labels))
+    if wheelchair_rows and request.seats_per_row < MIN_SEATS_FOR_WHEELCHAIR_ROW:
+        raise BoxOfficeError(f"Wheelchair spaces with a companion seat need rows of at least "
+                             f"{MIN_SEATS_FOR_WHEELCHAIR_ROW} seats.")
+
+    n = request.seats_per_row
+    width = n * SEAT_PITCH + 2 * BOX_PAD
+    height = request.rows_per_section * ROW_PITCH + 2 * BOX_PAD
+    sections = []
+    for name, (x, y) in zip(names, _section_origins(len(names), request.arrangement, width, height)):
+        rows = []
+        for r, label in enumerate(labels):
+            accessible = label in wheelchair_rows
+            rows.append(RowPlan(label, tuple(
+                SeatPlan(number, category_of[label],
+                         is_wheelchair=accessible and number in (1, n),
+                         is_companion=accessible and number in (2, n - 1),
+                         map_x=x + BOX_PAD + (number - 1) * SEAT_PITCH,
+                         map_y=y + BOX_PAD + r * ROW_PITCH)
+                for number in range(1, n + 1))))
+        sections.append(SectionPlan(name, x, y, width, height, tuple(rows)))
+    last = sections[-1]
+    return VenuePlan(tuple(sections), last.map_x + width, last.map_y + height)
+
+
+def create_venue(name: str, city: str, address: str, plan: VenuePlan) -> int:
+    """Save a venue with its layout: the venue and its capacity, sections, rows and seats, in one
+    transaction. Returns the venue's id. Raises DuplicateRecord if the city already has a venue of that
+    name."""
+    with transaction(VENUE_REFUSALS):
+        venue = Venue(name=name, city=city, address=address, capacity=plan.capacity)
+        db.session.add(venue)
+        db.session.flush()
+        seats = []
+        for order, section_plan in enumerate(plan.sections, start=1):
+            section = Section(venue_id=venue.venue_id, name=section_plan.name, sort_order=order,
+                              map_x=section_plan.map_x, map_y=section_plan.map_y,
+                              map_width=section_plan.map_width, map_height=section_plan.map_height)
+            db.session.add(section)
+            db.session.flush()
+            for row_order, row_plan in enumerate(section_plan.rows, start=1):
+                row = SeatRow(section_id=section.section_id, label=row_plan.label, sort_order=row_order)
+                db.session.add(row)
+                db.session.flush()
+                seats.extend({"venue_id": venue.venue_id, "section_id": section.section_id, "row_id": row.row_id,
+                              "seat_number": seat.number, "category_id": seat.category_id,
+                              "is_wheelchair": seat.is_wheelchair, "is_companion": seat.is_companion,
+                              "map_x": seat.map_x, "map_y": seat.map_y} for seat in row_plan.seats)
+        db.session.execute(sa.insert(Seat), seats)
+    return venue.venue_id
+
+
+def saved_plan(venue_id: int) -> VenuePlan:
+    """A saved venue's layout as a plan (for its map), read from its sections, rows and seats."""
+    sections = db.session.scalars(sa.select(Section).where(Section.venue_id == venue_id)
+                                  .order_by(Section.sort_order)).all()
+    seats = db.session.execute(
+        sa.select(Seat.section_id, SeatRow.label, Seat.seat_number, Seat.category_id, Seat.is_wheelchair,
+                  Seat.is_companion, Seat.map_x, Seat.map_y)
+        .join(SeatRow, SeatRow.row_id == Seat.row_id)
+        .where(Seat.venue_id == venue_id)
+        .order_by(Seat.section_id, SeatRow.sort_order, Seat.seat_number)).all()
+    rows_of: dict[int, dict[str, list[SeatPlan]]] = {section.section_id: {} for section in sections}
+    for seat in seats:
+        rows_of[seat.section_id].setdefault(seat.label, []).append(SeatPlan(
+            seat.seat_number, seat.category_id, bool(seat.is_wheelchair), bool(seat.is_companion),
+            seat.map_x, seat.map_y))
+    plans = tuple(SectionPlan(s.name, s.map_x, s.map_y, s.map_width, s.map_height,
+                              tuple(RowPlan(label, tuple(row)) for label, row in rows_of[s.section_id].items()))
+                  for s in sections)
+    width = max((s.map_x + s.map_width for s in plans), default=0)
+    height = max((s.map_y + s.map_height for s in plans), default=0)
+    return VenuePlan(plans, width, height)
+
+
+def seat_categories() -> list[SeatCategory]:
+    """Every seat category, best first."""
+    return list(db.session.scalars(sa.select(SeatCategory).order_by(SeatCategory.rank)))
+
+
+@dataclass(frozen=True)
+class VenueListing:
+    venue: Venue
+    sections: int
+    upcoming_events: int
+
+
+def list_venues(page: int, per_page: int) -> Page[VenueListing]:
+    """Venues by city and name, with their number of sections and of events still to come."""
+    sections = (sa.select(sa.func.count()).where(Section.venue_id == Venue.venue_id)
+                .correlate(Venue).scalar_subquery())
+    upcoming = (sa.select(sa.func.count()).where(Event.venue_id == Venue.venue_id, Event.status != "cancelled",
+                                                 Event.starts_at > utcnow())
+                .correlate(Venue).scalar_subquery())
+    query = sa.select(Venue, sections, upcoming).order_by(Venue.city, Venue.name, Venue.venue_id)
+    return paginate(query, page, per_page, lambda row: VenueListing(*row))
+
+
+def venue(venue_id: int) -> Venue | None:
+    return db.session.get(Venue, venue_id)
