@@ -1,5 +1,6 @@
-"""Box-office administration: sign-in and the admin landing page."""
-from flask import Blueprint, redirect, request, url_for
+"""Box-office administration: sign-in and the admin landing page. The admin package's other modules add
+their areas to the same blueprint, `bp`."""
+from flask import redirect, url_for
 from flask_login import current_user, logout_user
 
 from boxoffice.auth import admin_required, sign_in
@@ -7,7 +8,7 @@ from boxoffice.forms import SignInForm
 from boxoffice.services import accounts, overview
 from boxoffice.templating import render_page
 
-bp = Blueprint("admin", __name__)
+from .blueprint import bp
 
 
 @bp.route("/login", methods=["GET", "POST"])

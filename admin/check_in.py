@@ -1,0 +1,22 @@
+"""Check-in at the doors: type or scan a ticket code and get the answer in place, big and in colour."""
+from __future__ import annotations
+
+from boxoffice.auth import admin_required
+from boxoffice.services import checkin
+from boxoffice.templating import render_page
+
+from .blueprint import bp
+from .forms import CheckInForm
+
+
+@bp.route("/check-in", methods=["GET", "POST"], endpoint="check_in")
+@admin_required
+def check_in():
+    """With HTMX only the door desk (the form and the answer) comes back, ready for the next scan;
+    without JavaScript the whole page does."""
+    form = CheckInForm()
+    answer = checkin.check_in(form.ticket_code.data) if form.validate_on_submit() else None
+    # An empty field for the next ticket: the answer shows which code it was about.
+    form.ticket_code.data = ""
+    status = 422 if form.is_submitted() and answer is None else 200
+    return render_page("admin/check_in.html", fragment="desk", form=form, answer=answer), status

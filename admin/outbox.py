@@ -1,0 +1,14 @@
+"""The development mail outbox: every message the box office has sent, newest first."""
+from __future__ import annotations
+
+from boxoffice.auth import admin_required
+from boxoffice.services import mail
+from boxoffice.templating import render_page
+
+from .blueprint import bp, page_number
+
+
+@bp.get("/outbox", endpoint="outbox")
+@admin_required
+def outbox():
+    return render_page("admin/outbox.html", messages=mail.outbox(page_number()))

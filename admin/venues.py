@@ -1,0 +1,53 @@
+"""Venues: the list, one venue's map, and a new venue from the layout generator with a live preview."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+
+from boxoffice.auth import admin_required
+from boxoffice.errors import BoxOfficeError
+from boxoffice.services import venues
+from boxoffice.templating import render_page
+
+from .blueprint import PAGE_SIZE, bp, page_number
+from .forms import VenueForm, layout_form
+
+
+@bp.get("/venues", endpoint="venues")
+@admin_required
+def venue_list():
+    return render_page("admin/venues.html", venues=venues.list_venues(page_number(), PAGE_SIZE))
+
+
+@bp.get("/venues/<int:venue_id>", endpoint="venues_show")
+@admin_required
+def show_venue(venue_id: int):
+    venue = venues.venue(venue_id) or abort(404)
+    return render_page("admin/venue.html", venue=venue, plan=venues.saved_plan(venue_id),
+                       categories=venues.seat_categories())
+
+
+@bp.route("/venues/new", methods=["GET", "POST"], endpoint="venues_new")
+@admin_required
+def new_venue():
+    """The layout generator. A change in the form (HTMX) or the Preview button (without JavaScript) posts
+    it here and gets the map of the layout back; the Save button saves venue and layout."""
+    categories = venues.seat_categories()
+    form, layout = VenueForm(), layout_form(categories)
+    plan, layout_error = None, None
+    if request.method == "GET" or layout.validate_on_submit():
+        try:
+            plan = venues.plan_layout(layout.layout())
+        except BoxOfficeError as refusal:
+            layout_error = refusal.message
+    saving = request.form.get("action") == "save"
+    if saving and form.validate_on_submit() and plan is not None:
+        try:
+            venue_id = venues.create_venue(form.name.data.strip(), form.city.data.strip(), form.address.data.strip(),
+                                           plan)
+        except BoxOfficeError as refusal:
+            form.form_errors.append(refusal.message)
+        else:
+            flash(f"{form.name.data.strip()} has been saved with {plan.capacity:,} seats.", "ok")
+            return redirect(url_for("admin.venues_show", venue_id=venue_id))
+    return render_page("admin/venue_new.html", fragment="preview", form=form, layout=layout, plan=plan,
+                       layout_error=layout_error, categories=categories), 422 if saving else 200
