@@ -1,0 +1,69 @@
+"""Check-in at the doors: the four answers (valid, already checked in with the time, refunded, unknown),
+given in place with HTMX, big, colour-coded and in words."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from boxoffice.services import checkin, refunds
+from tests.admin_support import HX, paid_booking
+from tests.builders import make_customer, make_event, make_venue, rows
+
+
+@pytest.fixture
+def booking(db_session):
+    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=4), title="Opening Night")
+    buyer = make_customer(db_session, full_name="Grace Holloway")
+    db_session.commit()
+    return paid_booking(event, buyer, "A1", "A2", "A3")
+
+
+def verdict(html: str) -> str:
+    match = re.search(r'<div class="verdict verdict--(\w+)" role="alert">', html)
+    assert match, "no answer on the page"
+    return match.group(1)
+
+
+def test_a_valid_ticket_is_checked_in_once_and_then_is_already_checked_in_with_the_time(db_session, booking):
+    code = booking.tickets[0].ticket_code
+    first = checkin.check_in(code)
+    assert (first.outcome, first.seat_label, first.holder) == ("valid", "Stalls, row A, seat 1", "Grace Holloway")
+    [(status, at)] = rows(db_session, "SELECT status, checked_in_at FROM tickets WHERE ticket_code = :c", c=code)
+    assert status == "checked_in" and at is not None
+    again = checkin.check_in(code)
+    assert (again.outcome, again.checked_in_at) == ("already_checked_in", at)
+
+
+def test_a_refunded_ticket_and_an_unknown_code_are_refused(db_session, booking):
+    refunded = booking.tickets[1]
+    refunds.refund_tickets(booking.booking_id, [refunded.ticket_id])
+    assert checkin.check_in(refunded.ticket_code).outcome == "refunded"
+    assert rows(db_session, "SELECT status FROM tickets WHERE ticket_id = :t", t=refunded.ticket_id) == [("refunded",)]
+    for nonsense in ("ZZZZZZZZZZZZ", "é€", "", "A" * 40):
+        assert checkin.check_in(nonsense).outcome == "unknown"
+
+
+def test_a_scanned_qr_code_and_a_code_typed_in_lower_case_are_the_ticket(booking):
+    code = booking.tickets[2].ticket_code
+    assert checkin.check_in(f"BOXOFFICE-TICKET:{code}").outcome == "valid"
+    assert checkin.check_in(f"  {code.lower()} ").outcome == "already_checked_in"
+
+
+def test_with_htmx_the_desk_answers_in_place_ready_for_the_next_ticket(admin_client, forms, booking):
+    code = booking.tickets[0].ticket_code
+    response = forms.post("/admin/check-in", {"ticket_code": code}, headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html
+    assert verdict(html) == "valid" and "Valid: let them in" in html and "Opening Night" in html
+    assert re.search(r'<input[^>]*autofocus[^>]*value=""', html), "an empty field, focused, for the next scan"
+    html = forms.post("/admin/check-in", {"ticket_code": code}, headers=HX).get_data(as_text=True)
+    assert verdict(html) == "already_checked_in" and "Already checked in" in html and "Checked in at" in html
+
+
+def test_without_javascript_the_whole_page_answers(admin_client, forms):
+    response = forms.post("/admin/check-in", {"ticket_code": "NOSUCHTICKET"})
+    html = response.get_data(as_text=True)
+    assert "<html" in html and verdict(html) == "unknown" and "Unknown ticket" in html
+    response = forms.post("/admin/check-in", {"ticket_code": ""})
+    assert response.status_code == 422 and "Type or scan a ticket code." in response.get_data(as_text=True)
