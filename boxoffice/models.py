@@ -501,3 +501,169 @@ class OutboxEmail(db.Model):
         sa.Index("ix_outbox_emails_recipient", "recipient", "created_at"),
         sa.Index("ix_outbox_emails_created", "created_at"),
     )
+
+
+# ---------------------------------------------------------------- reports (sql/migrations/0004_reporting.sql)
+
+GRAIN = sa.Enum("day", "month")
+CUSTOMER_TYPE = sa.Enum("regular", "vip")
+TOTAL = sa.Numeric(14, 2)
+
+
+def _counter() -> Mapped[int]:
+    return mapped_column(sa.Integer, server_default="0")
+
+
+def _amount() -> Mapped[Decimal]:
+    return mapped_column(TOTAL, server_default="0")
+
+
+class SalesByPeriod(db.Model):
+    """Bookings, tickets and their money per event, customer type and day or month of booking (a summary
+    kept by the triggers of sql/objects/40_sales_summary.sql)."""
+
+    __tablename__ = "sales_by_period"
+
+    grain: Mapped[str] = mapped_column(GRAIN, primary_key=True)
+    period: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("events.event_id", name="fk_sales_by_period_event", ondelete="CASCADE"),
+        primary_key=True, autoincrement=False)
+    customer_type: Mapped[str] = mapped_column(CUSTOMER_TYPE, primary_key=True)
+    venue_id: Mapped[int] = mapped_column(UINT)
+    bookings: Mapped[int] = _counter()
+    booked_total: Mapped[Decimal] = _amount()
+    tickets: Mapped[int] = _counter()
+    tickets_refunded: Mapped[int] = _counter()
+    charged: Mapped[Decimal] = _amount()
+    refunded: Mapped[Decimal] = _amount()
+    booked_seconds: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+
+    __table_args__ = (
+        sa.Index("ix_sales_by_period_event", "event_id", "grain", "period"),
+        sa.Index("ix_sales_by_period_venue", "venue_id", "grain", "period"),
+    )
+
+
+class CategorySalesByPeriod(db.Model):
+    """Tickets per event, seat category and day or month of booking (a trigger-kept summary)."""
+
+    __tablename__ = "category_sales_by_period"
+
+    grain: Mapped[str] = mapped_column(GRAIN, primary_key=True)
+    period: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("events.event_id", name="fk_category_sales_by_period_event", ondelete="CASCADE"),
+        primary_key=True, autoincrement=False)
+    category_id: Mapped[int] = mapped_column(
+        UTINY, sa.ForeignKey("seat_categories.category_id", name="fk_category_sales_by_period_category"),
+        primary_key=True, autoincrement=False)
+    venue_id: Mapped[int] = mapped_column(UINT)
+    tickets: Mapped[int] = _counter()
+    tickets_refunded: Mapped[int] = _counter()
+    revenue: Mapped[Decimal] = _amount()
+
+    __table_args__ = (
+        sa.Index("ix_category_sales_by_period_event", "event_id", "grain", "period"),
+        sa.Index("ix_category_sales_by_period_venue", "venue_id", "grain", "period"),
+        sa.Index("ix_category_sales_by_period_category", "category_id"),
+    )
+
+
+class PaymentsByPeriod(db.Model):
+    """Payments per day or month made, method, payer's customer type and venue (0: no booking)."""
+
+    __tablename__ = "payments_by_period"
+
+    grain: Mapped[str] = mapped_column(GRAIN, primary_key=True)
+    period: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    method_id: Mapped[int] = mapped_column(
+        UTINY, sa.ForeignKey("payment_methods.method_id", name="fk_payments_by_period_method"),
+        primary_key=True, autoincrement=False)
+    customer_type: Mapped[str] = mapped_column(CUSTOMER_TYPE, primary_key=True)
+    venue_id: Mapped[int] = mapped_column(UINT, primary_key=True, autoincrement=False)
+    charges: Mapped[int] = _counter()
+    captured: Mapped[int] = _counter()
+    captured_amount: Mapped[Decimal] = _amount()
+    declines: Mapped[int] = _counter()
+    failures: Mapped[int] = _counter()
+    refunds: Mapped[int] = _counter()
+    refunded_amount: Mapped[Decimal] = _amount()
+
+    __table_args__ = (
+        sa.Index("ix_payments_by_period_venue", "venue_id", "grain", "period"),
+        sa.Index("ix_payments_by_period_method", "method_id"),
+    )
+
+
+class CustomerSales(db.Model):
+    """Each buyer's bookings over all time (a trigger-kept summary)."""
+
+    __tablename__ = "customer_sales"
+
+    customer_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("customers.customer_id", name="fk_customer_sales_customer", ondelete="CASCADE"),
+        primary_key=True, autoincrement=False)
+    customer_type: Mapped[str] = mapped_column(CUSTOMER_TYPE)
+    bookings: Mapped[int] = _counter()
+    booked_total: Mapped[Decimal] = _amount()
+    refunded: Mapped[Decimal] = _amount()
+
+    __table_args__ = (sa.Index("ix_customer_sales_type", "customer_type", "bookings"),)
+
+
+class BookingHour(db.Model):
+    """Bookings per venue, weekday (0 Monday) and hour they were made, over all time."""
+
+    __tablename__ = "booking_hours"
+
+    venue_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("venues.venue_id", name="fk_booking_hours_venue", ondelete="CASCADE"),
+        primary_key=True, autoincrement=False)
+    weekday: Mapped[int] = mapped_column(UTINY, primary_key=True, autoincrement=False)
+    hour: Mapped[int] = mapped_column(UTINY, primary_key=True, autoincrement=False)
+    bookings: Mapped[int] = _counter()
+    booked_total: Mapped[Decimal] = _amount()
+    refunded: Mapped[Decimal] = _amount()
+
+
+class PromoSales(db.Model):
+    """The bookings each promo code was used for, over all time."""
+
+    __tablename__ = "promo_sales"
+
+    discount_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("discounts.discount_id", name="fk_promo_sales_discount", ondelete="CASCADE"),
+        primary_key=True, autoincrement=False)
+    bookings: Mapped[int] = _counter()
+    booked_total: Mapped[Decimal] = _amount()
+    promo_discount: Mapped[Decimal] = _amount()
+    refunded: Mapped[Decimal] = _amount()
+
+
+class ReportShare(db.Model):
+    """A read-only link to a dashboard: the SHA-256 of its token, the frozen filters, expiry and revocation."""
+
+    __tablename__ = "report_shares"
+
+    share_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(ascii_char(64))
+    label: Mapped[str] = mapped_column(sa.String(120))
+    date_from: Mapped[dt.date] = mapped_column(sa.Date)
+    date_to: Mapped[dt.date] = mapped_column(sa.Date)
+    venue_id: Mapped[int | None] = mapped_column(
+        UINT, sa.ForeignKey("venues.venue_id", name="fk_report_shares_venue", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(
+        UINT, sa.ForeignKey("events.event_id", name="fk_report_shares_event", ondelete="CASCADE"))
+    created_by: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("staff_users.staff_id", name="fk_report_shares_staff", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+
+    creator: Mapped[StaffUser] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("token_hash", name="uq_report_shares_token"),
+        sa.Index("ix_report_shares_created", "created_at"),
+    )

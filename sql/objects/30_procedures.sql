@@ -263,6 +263,10 @@ END$$
 -- everything (NULL filters), between two dates inclusive. Revenue is net: what was charged less what has
 -- been refunded since; tickets count those still valid or checked in. Runs with the caller's rights, so
 -- the read-only reporting user can call it and it can never write.
+--
+-- Reads the sales summary (sql/objects/40_sales_summary.sql): the whole months of the range from its month
+-- rows, the days before the first whole month and after the last one from its day rows. (The reports
+-- service splits a range the same way: boxoffice/services/reporting.py, Period.)
 CREATE PROCEDURE GetEventRevenueByMonth(
     IN p_event_id INT UNSIGNED,
     IN p_venue_id INT UNSIGNED,
@@ -271,23 +275,25 @@ CREATE PROCEDURE GetEventRevenueByMonth(
     READS SQL DATA
     SQL SECURITY INVOKER
 BEGIN
-    SELECT DATE_FORMAT(b.booked_at, '%Y-%m-01') AS month,
-           COUNT(*) AS bookings,
-           CAST(SUM(t.live_tickets) AS SIGNED) AS tickets,
-           SUM(b.total) AS gross_revenue,
-           COALESCE(SUM(r.refunded), 0) AS refunded,
-           SUM(b.total) - COALESCE(SUM(r.refunded), 0) AS net_revenue
-      FROM bookings b
-      JOIN events e ON e.event_id = b.event_id
-      JOIN (SELECT booking_id, SUM(status <> 'refunded') AS live_tickets
-              FROM tickets GROUP BY booking_id) t ON t.booking_id = b.booking_id
-      LEFT JOIN (SELECT booking_id, SUM(amount) AS refunded
-                   FROM payments WHERE kind = 'refund' GROUP BY booking_id) r ON r.booking_id = b.booking_id
-     WHERE (p_event_id IS NULL OR b.event_id = p_event_id)
-       AND (p_venue_id IS NULL OR e.venue_id = p_venue_id)
-       AND b.booked_at >= p_from
-       AND b.booked_at < p_to + INTERVAL 1 DAY
-     GROUP BY DATE_FORMAT(b.booked_at, '%Y-%m-01')
+    -- The first day of the first whole month, the last day of the last whole month, and the ragged ends.
+    DECLARE v_months_from DATE DEFAULT IF(DAYOFMONTH(p_from) = 1, p_from, LAST_DAY(p_from) + INTERVAL 1 DAY);
+    DECLARE v_months_to DATE DEFAULT IF(p_to = LAST_DAY(p_to), p_to, p_to - INTERVAL DAYOFMONTH(p_to) DAY);
+    DECLARE v_head_to DATE DEFAULT LEAST(p_to, v_months_from - INTERVAL 1 DAY);
+    DECLARE v_tail_from DATE DEFAULT GREATEST(v_head_to, v_months_to) + INTERVAL 1 DAY;
+
+    SELECT DATE_FORMAT(period, '%Y-%m-01') AS month,
+           CAST(SUM(bookings) AS SIGNED) AS bookings,
+           CAST(SUM(tickets) AS SIGNED) AS tickets,
+           SUM(booked_total) AS gross_revenue,
+           SUM(refunded) AS refunded,
+           SUM(booked_total) - SUM(refunded) AS net_revenue
+      FROM sales_by_period
+     WHERE ((grain = 'month' AND period BETWEEN v_months_from AND v_months_to)
+            OR (grain = 'day' AND (period BETWEEN p_from AND v_head_to OR period BETWEEN v_tail_from AND p_to)))
+       AND (p_event_id IS NULL OR event_id = p_event_id)
+       AND (p_venue_id IS NULL OR venue_id = p_venue_id)
+     GROUP BY DATE_FORMAT(period, '%Y-%m-01')
+    HAVING SUM(bookings) > 0
      ORDER BY month;
 END$$
 

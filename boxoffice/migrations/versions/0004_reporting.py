@@ -1,0 +1,22 @@
+"""Reporting: the sales summary tables (filled from the rows already there) and shared dashboard links.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-25
+"""
+from alembic import op
+
+from boxoffice.sqlfiles import run_sql_file
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    run_sql_file(op.get_bind(), "migrations/0004_reporting.sql")
+
+
+def downgrade() -> None:
+    raise NotImplementedError("The box office only moves forward; restore a backup to go back.")

@@ -1,0 +1,371 @@
+-- The sales summaries (tables made by sql/migrations/0004_reporting.sql) kept exact by triggers: every
+-- insert, update and delete of a booking, ticket or payment adds its share to the running totals, or takes
+-- it back. Whatever writes the rows - InsertBooking, the refunds, the demo generator's bulk INSERTs, a
+-- test cleaning up - the summaries always equal the raw rows added up, as tests/test_reports_summaries.py
+-- checks. Repeatable (dropped and re-created).
+--
+-- Each trigger works out a row's share and hands it to one of three writers (AddBookingSales,
+-- AddCategorySales, AddPayment), the only statements that write the summaries. The shared rows are always
+-- taken in the same order (sales, customer, hour, promo code, payments), so two checkouts never wait on
+-- each other in opposite orders. Error 30020 refuses a change the summaries cannot follow.
+
+DROP TRIGGER IF EXISTS summarise_new_booking;
+DROP TRIGGER IF EXISTS summarise_changed_booking;
+DROP TRIGGER IF EXISTS summarise_deleted_booking;
+DROP TRIGGER IF EXISTS summarise_new_ticket;
+DROP TRIGGER IF EXISTS summarise_changed_ticket;
+DROP TRIGGER IF EXISTS summarise_deleted_ticket;
+DROP TRIGGER IF EXISTS summarise_new_payment;
+DROP TRIGGER IF EXISTS summarise_changed_payment;
+DROP TRIGGER IF EXISTS summarise_deleted_payment;
+DROP TRIGGER IF EXISTS summarise_customer_type;
+DROP PROCEDURE IF EXISTS AddBookingSales;
+DROP PROCEDURE IF EXISTS AddCategorySales;
+DROP PROCEDURE IF EXISTS AddPayment;
+DROP PROCEDURE IF EXISTS BookingFacts;
+DROP PROCEDURE IF EXISTS SummariseBooking;
+DROP PROCEDURE IF EXISTS SummariseTicket;
+DROP PROCEDURE IF EXISTS SummarisePayment;
+DROP PROCEDURE IF EXISTS MoveCustomerSales;
+
+DELIMITER $$
+
+-- ---------------------------------------------------------------- the writers
+
+-- Adds to the sales of a booking's event, day and month, customer type; and, for its bookings, money and
+-- refunds, to its customer's totals, the hour it was made in and its promo code's totals.
+CREATE PROCEDURE AddBookingSales(
+    IN p_event_id         INT UNSIGNED,
+    IN p_venue_id         INT UNSIGNED,
+    IN p_customer_id      INT UNSIGNED,
+    IN p_customer_type    VARCHAR(8),
+    IN p_booked_at        DATETIME,
+    IN p_discount_id      INT UNSIGNED,
+    IN p_bookings         INT,
+    IN p_booked_total     DECIMAL(12,2),
+    IN p_tickets          INT,
+    IN p_tickets_refunded INT,
+    IN p_charged          DECIMAL(12,2),
+    IN p_refunded         DECIMAL(12,2),
+    IN p_promo_discount   DECIMAL(12,2))
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_day DATE DEFAULT DATE(p_booked_at);
+    DECLARE v_seconds BIGINT DEFAULT p_bookings * TIMESTAMPDIFF(SECOND, '2000-01-01', p_booked_at);
+
+    INSERT INTO sales_by_period (grain, period, event_id, customer_type, venue_id, bookings, booked_total, tickets,
+                                 tickets_refunded, charged, refunded, booked_seconds)
+    VALUES ('day', v_day, p_event_id, p_customer_type, p_venue_id, p_bookings, p_booked_total, p_tickets,
+            p_tickets_refunded, p_charged, p_refunded, v_seconds),
+           ('month', v_day - INTERVAL (DAYOFMONTH(v_day) - 1) DAY, p_event_id, p_customer_type, p_venue_id,
+            p_bookings, p_booked_total, p_tickets, p_tickets_refunded, p_charged, p_refunded, v_seconds)
+    ON DUPLICATE KEY UPDATE bookings = bookings + VALUES(bookings),
+                            booked_total = booked_total + VALUES(booked_total),
+                            tickets = tickets + VALUES(tickets),
+                            tickets_refunded = tickets_refunded + VALUES(tickets_refunded),
+                            charged = charged + VALUES(charged),
+                            refunded = refunded + VALUES(refunded),
+                            booked_seconds = booked_seconds + VALUES(booked_seconds);
+
+    IF p_bookings <> 0 OR p_booked_total <> 0 OR p_refunded <> 0 THEN
+        INSERT INTO customer_sales (customer_id, customer_type, bookings, booked_total, refunded)
+        VALUES (p_customer_id, p_customer_type, p_bookings, p_booked_total, p_refunded)
+        ON DUPLICATE KEY UPDATE bookings = bookings + VALUES(bookings),
+                                booked_total = booked_total + VALUES(booked_total),
+                                refunded = refunded + VALUES(refunded);
+
+        INSERT INTO booking_hours (venue_id, weekday, hour, bookings, booked_total, refunded)
+        VALUES (p_venue_id, WEEKDAY(p_booked_at), HOUR(p_booked_at), p_bookings, p_booked_total, p_refunded)
+        ON DUPLICATE KEY UPDATE bookings = bookings + VALUES(bookings),
+                                booked_total = booked_total + VALUES(booked_total),
+                                refunded = refunded + VALUES(refunded);
+
+        IF p_discount_id IS NOT NULL THEN
+            INSERT INTO promo_sales (discount_id, bookings, booked_total, promo_discount, refunded)
+            VALUES (p_discount_id, p_bookings, p_booked_total, p_promo_discount, p_refunded)
+            ON DUPLICATE KEY UPDATE bookings = bookings + VALUES(bookings),
+                                    booked_total = booked_total + VALUES(booked_total),
+                                    promo_discount = promo_discount + VALUES(promo_discount),
+                                    refunded = refunded + VALUES(refunded);
+        END IF;
+    END IF;
+END$$
+
+-- Adds tickets of one seat category to their event's day and month.
+CREATE PROCEDURE AddCategorySales(
+    IN p_event_id         INT UNSIGNED,
+    IN p_venue_id         INT UNSIGNED,
+    IN p_booked_at        DATETIME,
+    IN p_category_id      TINYINT UNSIGNED,
+    IN p_tickets          INT,
+    IN p_tickets_refunded INT,
+    IN p_revenue          DECIMAL(12,2))
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_day DATE DEFAULT DATE(p_booked_at);
+
+    INSERT INTO category_sales_by_period (grain, period, event_id, category_id, venue_id, tickets, tickets_refunded,
+                                          revenue)
+    VALUES ('day', v_day, p_event_id, p_category_id, p_venue_id, p_tickets, p_tickets_refunded, p_revenue),
+           ('month', v_day - INTERVAL (DAYOFMONTH(v_day) - 1) DAY, p_event_id, p_category_id, p_venue_id, p_tickets,
+            p_tickets_refunded, p_revenue)
+    ON DUPLICATE KEY UPDATE tickets = tickets + VALUES(tickets),
+                            tickets_refunded = tickets_refunded + VALUES(tickets_refunded),
+                            revenue = revenue + VALUES(revenue);
+END$$
+
+-- Adds (p_sign 1) or takes back (-1) one payment in the payments ledger: on the day it was made, by method,
+-- payer's customer type and the venue of the booking paid for (0: none).
+CREATE PROCEDURE AddPayment(
+    IN p_created_at    DATETIME,
+    IN p_method_id     TINYINT UNSIGNED,
+    IN p_customer_type VARCHAR(8),
+    IN p_venue_id      INT UNSIGNED,
+    IN p_kind          VARCHAR(8),
+    IN p_status        VARCHAR(10),
+    IN p_amount        DECIMAL(10,2),
+    IN p_sign          INT)
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_day DATE DEFAULT DATE(p_created_at);
+    DECLARE v_charge INT DEFAULT p_sign * (p_kind = 'charge');
+    DECLARE v_captured INT DEFAULT p_sign * (p_kind = 'charge' AND p_status = 'captured');
+    DECLARE v_refund INT DEFAULT p_sign * (p_kind = 'refund');
+
+    INSERT INTO payments_by_period (grain, period, method_id, customer_type, venue_id, charges, captured,
+                                    captured_amount, declines, failures, refunds, refunded_amount)
+    VALUES ('day', v_day, p_method_id, p_customer_type, p_venue_id, v_charge, v_captured, v_captured * p_amount,
+            p_sign * (p_kind = 'charge' AND p_status = 'declined'), p_sign * (p_kind = 'charge' AND p_status = 'failed'),
+            v_refund, v_refund * p_amount),
+           ('month', v_day - INTERVAL (DAYOFMONTH(v_day) - 1) DAY, p_method_id, p_customer_type, p_venue_id, v_charge,
+            v_captured, v_captured * p_amount, p_sign * (p_kind = 'charge' AND p_status = 'declined'),
+            p_sign * (p_kind = 'charge' AND p_status = 'failed'), v_refund, v_refund * p_amount)
+    ON DUPLICATE KEY UPDATE charges = charges + VALUES(charges),
+                            captured = captured + VALUES(captured),
+                            captured_amount = captured_amount + VALUES(captured_amount),
+                            declines = declines + VALUES(declines),
+                            failures = failures + VALUES(failures),
+                            refunds = refunds + VALUES(refunds),
+                            refunded_amount = refunded_amount + VALUES(refunded_amount);
+END$$
+
+-- ---------------------------------------------------------------- what a row adds
+
+-- What the summaries key a ticket or payment of this booking by.
+CREATE PROCEDURE BookingFacts(
+    IN  p_booking_id    INT UNSIGNED,
+    OUT p_event_id      INT UNSIGNED,
+    OUT p_venue_id      INT UNSIGNED,
+    OUT p_customer_id   INT UNSIGNED,
+    OUT p_customer_type VARCHAR(8),
+    OUT p_booked_at     DATETIME,
+    OUT p_discount_id   INT UNSIGNED)
+    READS SQL DATA
+BEGIN
+    SELECT b.event_id, e.venue_id, b.customer_id, c.customer_type, b.booked_at, b.discount_id
+      INTO p_event_id, p_venue_id, p_customer_id, p_customer_type, p_booked_at, p_discount_id
+      FROM bookings b
+      JOIN events e ON e.event_id = b.event_id
+      JOIN customers c ON c.customer_id = b.customer_id
+     WHERE b.booking_id = p_booking_id;
+END$$
+
+-- A booking: one booking and its total (and its promo discount) on the day it was made.
+CREATE PROCEDURE SummariseBooking(
+    IN p_event_id       INT UNSIGNED,
+    IN p_customer_id    INT UNSIGNED,
+    IN p_booked_at      DATETIME,
+    IN p_total          DECIMAL(10,2),
+    IN p_discount_id    INT UNSIGNED,
+    IN p_promo_discount DECIMAL(10,2),
+    IN p_sign           INT)
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_venue_id INT UNSIGNED;
+    DECLARE v_customer_type VARCHAR(8);
+
+    SELECT venue_id INTO v_venue_id FROM events WHERE event_id = p_event_id;
+    SELECT customer_type INTO v_customer_type FROM customers WHERE customer_id = p_customer_id;
+    CALL AddBookingSales(p_event_id, v_venue_id, p_customer_id, v_customer_type, p_booked_at, p_discount_id,
+                         p_sign, p_sign * p_total, 0, 0, 0, 0, p_sign * p_promo_discount);
+END$$
+
+-- A ticket: sold (valid or checked in) or refunded, with its paid share while it is sold; counted on its
+-- booking's day, under its booking's event.
+CREATE PROCEDURE SummariseTicket(
+    IN p_booking_id  INT UNSIGNED,
+    IN p_category_id TINYINT UNSIGNED,
+    IN p_status      VARCHAR(10),
+    IN p_paid_amount DECIMAL(10,2),
+    IN p_sign        INT)
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_event_id INT UNSIGNED;
+    DECLARE v_venue_id INT UNSIGNED;
+    DECLARE v_customer_id INT UNSIGNED;
+    DECLARE v_customer_type VARCHAR(8);
+    DECLARE v_booked_at DATETIME;
+    DECLARE v_discount_id INT UNSIGNED;
+    DECLARE v_sold INT DEFAULT p_status <> 'refunded';
+
+    CALL BookingFacts(p_booking_id, v_event_id, v_venue_id, v_customer_id, v_customer_type, v_booked_at,
+                      v_discount_id);
+    CALL AddBookingSales(v_event_id, v_venue_id, v_customer_id, v_customer_type, v_booked_at, v_discount_id,
+                         0, 0, p_sign * v_sold, p_sign * (1 - v_sold), 0, 0, 0);
+    CALL AddCategorySales(v_event_id, v_venue_id, v_booked_at, p_category_id, p_sign * v_sold,
+                          p_sign * (1 - v_sold), p_sign * v_sold * p_paid_amount);
+END$$
+
+-- A payment: in the payments ledger; and, a captured charge or a refund of a booking, in that booking's sales.
+CREATE PROCEDURE SummarisePayment(
+    IN p_booking_id  INT UNSIGNED,
+    IN p_customer_id INT UNSIGNED,
+    IN p_method_id   TINYINT UNSIGNED,
+    IN p_kind        VARCHAR(8),
+    IN p_status      VARCHAR(10),
+    IN p_amount      DECIMAL(10,2),
+    IN p_created_at  DATETIME,
+    IN p_sign        INT)
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_event_id INT UNSIGNED;
+    DECLARE v_venue_id INT UNSIGNED DEFAULT 0;
+    DECLARE v_customer_id INT UNSIGNED;
+    DECLARE v_customer_type VARCHAR(8);
+    DECLARE v_booked_at DATETIME;
+    DECLARE v_discount_id INT UNSIGNED;
+    DECLARE v_payer_type VARCHAR(8);
+
+    IF p_booking_id IS NOT NULL THEN
+        CALL BookingFacts(p_booking_id, v_event_id, v_venue_id, v_customer_id, v_customer_type, v_booked_at,
+                          v_discount_id);
+        CALL AddBookingSales(v_event_id, v_venue_id, v_customer_id, v_customer_type, v_booked_at, v_discount_id,
+                             0, 0, 0, 0, p_sign * IF(p_kind = 'charge' AND p_status = 'captured', p_amount, 0),
+                             p_sign * IF(p_kind = 'refund', p_amount, 0), 0);
+    END IF;
+    SELECT customer_type INTO v_payer_type FROM customers WHERE customer_id = p_customer_id;
+    CALL AddPayment(p_created_at, p_method_id, v_payer_type, v_venue_id, p_kind, p_status, p_amount, p_sign);
+END$$
+
+-- A customer whose type changed (a regular customer became a VIP): their bookings, tickets and payments
+-- move from the old type's rows to the new type's, as the summaries count by the customer's type now.
+CREATE PROCEDURE MoveCustomerSales(
+    IN p_customer_id INT UNSIGNED,
+    IN p_from_type   VARCHAR(8),
+    IN p_to_type     VARCHAR(8))
+    MODIFIES SQL DATA
+BEGIN
+    FOR sale IN (SELECT b.event_id, e.venue_id, b.booked_at, b.discount_id, b.total, b.promo_discount,
+                     (SELECT COUNT(*) FROM tickets t WHERE t.booking_id = b.booking_id AND t.status <> 'refunded') AS sold,
+                     (SELECT COUNT(*) FROM tickets t WHERE t.booking_id = b.booking_id AND t.status = 'refunded') AS returned,
+                     (SELECT COALESCE(SUM(p.amount), 0) FROM payments p
+                       WHERE p.booking_id = b.booking_id AND p.kind = 'charge' AND p.status = 'captured') AS charged,
+                     (SELECT COALESCE(SUM(p.amount), 0) FROM payments p
+                       WHERE p.booking_id = b.booking_id AND p.kind = 'refund') AS refunded
+                FROM bookings b JOIN events e ON e.event_id = b.event_id
+               WHERE b.customer_id = p_customer_id)
+    DO
+        CALL AddBookingSales(sale.event_id, sale.venue_id, p_customer_id, p_from_type, sale.booked_at,
+                             sale.discount_id, -1, -sale.total, -sale.sold, -sale.returned, -sale.charged,
+                             -sale.refunded, -sale.promo_discount);
+        CALL AddBookingSales(sale.event_id, sale.venue_id, p_customer_id, p_to_type, sale.booked_at,
+                             sale.discount_id, 1, sale.total, sale.sold, sale.returned, sale.charged,
+                             sale.refunded, sale.promo_discount);
+    END FOR;
+    FOR payment IN (SELECT p.created_at, p.method_id, COALESCE(e.venue_id, 0) AS venue_id, p.kind, p.status, p.amount
+                FROM payments p
+                LEFT JOIN bookings b ON b.booking_id = p.booking_id
+                LEFT JOIN events e ON e.event_id = b.event_id
+               WHERE p.customer_id = p_customer_id)
+    DO
+        CALL AddPayment(payment.created_at, payment.method_id, p_from_type, payment.venue_id, payment.kind,
+                        payment.status, payment.amount, -1);
+        CALL AddPayment(payment.created_at, payment.method_id, p_to_type, payment.venue_id, payment.kind,
+                        payment.status, payment.amount, 1);
+    END FOR;
+    UPDATE customer_sales SET customer_type = p_to_type WHERE customer_id = p_customer_id;
+END$$
+
+-- ---------------------------------------------------------------- the triggers
+
+CREATE TRIGGER summarise_new_booking AFTER INSERT ON bookings
+FOR EACH ROW
+    CALL SummariseBooking(NEW.event_id, NEW.customer_id, NEW.booked_at, NEW.total, NEW.discount_id,
+                          NEW.promo_discount, 1)$$
+
+-- Tickets and payments are counted under their booking's event, customer and day, so those never change
+-- once a booking is made (refund it and book again instead); its money may.
+CREATE TRIGGER summarise_changed_booking AFTER UPDATE ON bookings
+FOR EACH ROW
+BEGIN
+    IF NOT (NEW.event_id <=> OLD.event_id AND NEW.customer_id <=> OLD.customer_id
+            AND NEW.booked_at <=> OLD.booked_at) THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30020,
+            MESSAGE_TEXT = 'A booking''s event, customer and booking time cannot be changed.';
+    END IF;
+    IF NOT (NEW.total <=> OLD.total AND NEW.discount_id <=> OLD.discount_id
+            AND NEW.promo_discount <=> OLD.promo_discount) THEN
+        CALL SummariseBooking(OLD.event_id, OLD.customer_id, OLD.booked_at, OLD.total, OLD.discount_id,
+                              OLD.promo_discount, -1);
+        CALL SummariseBooking(NEW.event_id, NEW.customer_id, NEW.booked_at, NEW.total, NEW.discount_id,
+                              NEW.promo_discount, 1);
+    END IF;
+END$$
+
+CREATE TRIGGER summarise_deleted_booking AFTER DELETE ON bookings
+FOR EACH ROW
+    CALL SummariseBooking(OLD.event_id, OLD.customer_id, OLD.booked_at, OLD.total, OLD.discount_id,
+                          OLD.promo_discount, -1)$$
+
+CREATE TRIGGER summarise_new_ticket AFTER INSERT ON tickets
+FOR EACH ROW
+    CALL SummariseTicket(NEW.booking_id, NEW.category_id, NEW.status, NEW.paid_amount, 1)$$
+
+-- A check-in changes nothing the summaries count; a refund, a corrected paid share (InsertBooking gives the
+-- last ticket the rounding remainder) or another category does.
+CREATE TRIGGER summarise_changed_ticket AFTER UPDATE ON tickets
+FOR EACH ROW
+BEGIN
+    IF NOT (NEW.booking_id <=> OLD.booking_id AND NEW.category_id <=> OLD.category_id
+            AND (NEW.status = 'refunded') <=> (OLD.status = 'refunded') AND NEW.paid_amount <=> OLD.paid_amount) THEN
+        CALL SummariseTicket(OLD.booking_id, OLD.category_id, OLD.status, OLD.paid_amount, -1);
+        CALL SummariseTicket(NEW.booking_id, NEW.category_id, NEW.status, NEW.paid_amount, 1);
+    END IF;
+END$$
+
+CREATE TRIGGER summarise_deleted_ticket AFTER DELETE ON tickets
+FOR EACH ROW
+    CALL SummariseTicket(OLD.booking_id, OLD.category_id, OLD.status, OLD.paid_amount, -1)$$
+
+CREATE TRIGGER summarise_new_payment AFTER INSERT ON payments
+FOR EACH ROW
+    CALL SummarisePayment(NEW.booking_id, NEW.customer_id, NEW.method_id, NEW.kind, NEW.status, NEW.amount,
+                          NEW.created_at, 1)$$
+
+CREATE TRIGGER summarise_changed_payment AFTER UPDATE ON payments
+FOR EACH ROW
+BEGIN
+    IF NOT (NEW.booking_id <=> OLD.booking_id AND NEW.customer_id <=> OLD.customer_id
+            AND NEW.method_id <=> OLD.method_id AND NEW.kind <=> OLD.kind AND NEW.status <=> OLD.status
+            AND NEW.amount <=> OLD.amount AND NEW.created_at <=> OLD.created_at) THEN
+        CALL SummarisePayment(OLD.booking_id, OLD.customer_id, OLD.method_id, OLD.kind, OLD.status, OLD.amount,
+                              OLD.created_at, -1);
+        CALL SummarisePayment(NEW.booking_id, NEW.customer_id, NEW.method_id, NEW.kind, NEW.status, NEW.amount,
+                              NEW.created_at, 1);
+    END IF;
+END$$
+
+CREATE TRIGGER summarise_deleted_payment AFTER DELETE ON payments
+FOR EACH ROW
+    CALL SummarisePayment(OLD.booking_id, OLD.customer_id, OLD.method_id, OLD.kind, OLD.status, OLD.amount,
+                          OLD.created_at, -1)$$
+
+CREATE TRIGGER summarise_customer_type AFTER UPDATE ON customers
+FOR EACH ROW
+BEGIN
+    IF NEW.customer_type <> OLD.customer_type THEN
+        CALL MoveCustomerSales(NEW.customer_id, OLD.customer_type, NEW.customer_type);
+    END IF;
+END$$
+
+DELIMITER ;
