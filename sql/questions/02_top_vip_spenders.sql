@@ -1,0 +1,17 @@
+-- Question: Who are the top VIP spenders?
+-- About: The ten VIP members who have spent the most, net of refunds, over all their bookings.
+-- Columns: customer, city, tier, member_since:date, bookings:count, net_spend:money, average_order:money
+SELECT c.full_name AS customer,
+       c.city,
+       vc.tier,
+       vc.member_since,
+       cs.bookings,
+       cs.booked_total - cs.refunded AS net_spend,
+       ROUND(cs.booked_total / cs.bookings, 2) AS average_order
+  FROM customer_sales cs
+  JOIN customers c ON c.customer_id = cs.customer_id
+  JOIN vip_customers vc ON vc.customer_id = cs.customer_id
+ WHERE cs.customer_type = 'vip'
+   AND cs.bookings > 0
+ ORDER BY net_spend DESC, cs.customer_id
+ LIMIT 10;
