@@ -84,6 +84,10 @@ class TooManyAttempts(BoxOfficeError):
     default_message = "Too many failed sign-ins. Please wait a few minutes and try again."
 
 
+class Busy(BoxOfficeError):
+    default_message = "The box office is very busy right now. Nothing was changed: please try again."
+
+
 class DuplicateRecord(BoxOfficeError):
     default_message = "That already exists."
 
@@ -101,6 +105,8 @@ SIGNALLED_ERRORS: dict[int, type[BoxOfficeError]] = {
 }
 DUPLICATE_KEY = 1062
 CHECK_CONSTRAINT_FAILED = 4025
+LOCK_WAIT_TIMEOUT = 1205
+DEADLOCK = 1213
 
 
 def from_database_error(error: DBAPIError) -> BoxOfficeError | None:
@@ -113,4 +119,6 @@ def from_database_error(error: DBAPIError) -> BoxOfficeError | None:
         return SIGNALLED_ERRORS[errno](message)
     if errno == DUPLICATE_KEY:
         return DuplicateRecord()
+    if errno in (LOCK_WAIT_TIMEOUT, DEADLOCK):
+        return Busy()
     return None

@@ -73,24 +73,27 @@ def _replayed(idempotency_key: str) -> Confirmation | None:
     return Confirmation(done.booking_id, done.booking_code, done.total, True) if done else None
 
 
-def _record_unsuccessful_charge(customer: Customer, method_id: int, amount: Decimal, result) -> None:
+def _record_unsuccessful_charge(customer_id: int, method_id: int, amount: Decimal, result) -> None:
     """Declines and failures are kept (reports count them); a retry of the same charge is kept once."""
     if db.session.scalar(sa.select(Payment.payment_id).where(Payment.provider_reference == result.reference)):
         return
-    db.session.add(Payment(kind="charge", status=result.status, booking_id=None, customer_id=customer.customer_id,
+    db.session.add(Payment(kind="charge", status=result.status, booking_id=None, customer_id=customer_id,
                            method_id=method_id, amount=amount, card_brand=result.card_brand,
                            last_four=result.last_four, provider_reference=result.reference,
                            failure_reason=result.reason, created_at=utcnow()))
     db.session.commit()
 
 
-def _insert_booking(event_id: int, owner: str, customer: Customer, promo_code: str | None,
+def _insert_booking(event_id: int, owner: str, customer_id: int, promo_code: str | None,
                     payment: PaymentRequest, result, total: Decimal, idempotency_key: str):
+    # A fresh transaction, opened by the CALL itself: InsertBooking's reads then see everything committed
+    # by the checkouts that held the event lock before it (see the procedure's comments).
+    db.session.commit()
     try:
         row = db.session.execute(sa.text("""
             CALL InsertBooking(:customer_id, :event_id, :owner, :promo, :method, :brand, :last_four,
                                :reference, :total, :key, :salt)"""),
-            {"customer_id": customer.customer_id, "event_id": event_id, "owner": owner, "promo": promo_code,
+            {"customer_id": customer_id, "event_id": event_id, "owner": owner, "promo": promo_code,
              "method": payment.method_code, "brand": result.card_brand if result else None,
              "last_four": result.last_four if result else None, "reference": result.reference if result else None,
              "total": total, "key": idempotency_key, "salt": secrets.token_hex(32)}).mappings().one()
@@ -100,6 +103,24 @@ def _insert_booking(event_id: int, owner: str, customer: Customer, promo_code: s
         raise _database_refusal(error) from error
 
 
+def _book_paid_hold(event_id: int, owner: str, customer_id: int, promo_code: str | None, payment: PaymentRequest,
+                    result, total: Decimal, idempotency_key: str, held_seat_ids) -> Confirmation:
+    """InsertBooking for a hold that has been paid for (or costs nothing). Raises what InsertBooking
+    refuses, or SeatsLostRefunded."""
+    try:
+        row = _insert_booking(event_id, owner, customer_id, promo_code, payment, result, total, idempotency_key)
+    except (HoldExpired, NoSeatsHeld):
+        # An identical request may have booked the seats meanwhile: then this is its confirmation.
+        done = _replayed(idempotency_key)
+        if done is not None:
+            return done
+        # Paid just after the hold ran out: book anyway if the very same seats are still free.
+        if not holds.reclaim_expired_hold(event_id, owner, held_seat_ids):
+            raise SeatsLostRefunded()
+        row = _insert_booking(event_id, owner, customer_id, promo_code, payment, result, total, idempotency_key)
+    return Confirmation(row["booking_id"], row["booking_code"], Decimal(row["total"]), bool(row["replayed"]))
+
+
 def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, payment: PaymentRequest,
         idempotency_key: str, expected_total: Decimal) -> Confirmation:
     """Charge the customer for their hold and book it.
@@ -107,7 +128,8 @@ def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, p
     Raises PriceChanged (the total is not what the buyer saw), NoSeatsHeld / HoldExpired (nothing to
     book, nothing charged), InvalidCard, PaymentDeclined (nothing booked, the hold stays until it
     expires), SeatsLostRefunded (paid after the hold ran out and the seats were gone: refunded at once),
-    or any rule InsertBooking refuses (refunded at once as well)."""
+    Busy, or any rule InsertBooking refuses (refunded at once as well)."""
+    customer_id = customer.customer_id
     done = _replayed(idempotency_key)
     if done is not None:
         return done
@@ -115,45 +137,35 @@ def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, p
     held_seat_ids = db.session.scalars(sa.text("""
         SELECT seat_id FROM event_seats WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'"""),
         {"owner": owner, "event_id": event_id}).all()
-    live = holds.current_hold(event_id, owner)
-    if not live.seat_ids:
-        # An identical request may have booked these seats a moment ago: answer as it did.
-        done = _replayed(idempotency_key)
-        if done is not None:
-            return done
+    if holds.current_hold(event_id, owner).is_empty:
         raise HoldExpired() if held_seat_ids else NoSeatsHeld()
-    priced = quote(event_id, owner, customer.customer_id, promo_code)
+    priced = quote(event_id, owner, customer_id, promo_code)
     if priced.total != expected_total:
         raise PriceChanged(f"The total is now €{priced.total:,.2f}. Please check your order and pay again.")
 
-    method = db.session.scalar(sa.select(PaymentMethod).where(PaymentMethod.code == payment.method_code))
-    if method is None:
+    method_id = db.session.scalar(sa.select(PaymentMethod.method_id).where(PaymentMethod.code == payment.method_code))
+    if method_id is None:
         raise PaymentDeclined("Please choose a payment method.")
     result = None
     if priced.total > 0:
         result = gateway.charge(priced.total, payment, idempotency_key)
         if not result.captured:
-            _record_unsuccessful_charge(customer, method.method_id, priced.total, result)
+            _record_unsuccessful_charge(customer_id, method_id, priced.total, result)
             raise PaymentDeclined(f"{result.reason} Nothing has been charged and your seats are still held.")
 
     try:
-        try:
-            row = _insert_booking(event_id, owner, customer, priced.promo_code, payment, result, priced.total,
-                                  idempotency_key)
-        except (HoldExpired, NoSeatsHeld):
-            # Paid just after the hold ran out: book anyway if the very same seats are still free.
-            if not holds.reclaim_expired_hold(event_id, owner, held_seat_ids):
-                raise SeatsLostRefunded()
-            row = _insert_booking(event_id, owner, customer, priced.promo_code, payment, result, priced.total,
-                                  idempotency_key)
-    except BoxOfficeError:
-        # Money was taken and no booking made: it goes straight back.
-        if result is not None:
+        confirmation = _book_paid_hold(event_id, owner, customer_id, priced.promo_code, payment, result,
+                                       priced.total, idempotency_key, held_seat_ids)
+    except Exception as failure:
+        # Money was taken and no booking holds it: it goes straight back, whatever went wrong.
+        if result is not None and _replayed(idempotency_key) is None:
             gateway.refund(result.reference, priced.total)
             db.session.commit()
-        raise
+        if isinstance(failure, BoxOfficeError):
+            raise
+        raise SeatsLostRefunded("Something went wrong while booking your seats, so your payment has been "
+                                "refunded in full. Please try again.") from failure
 
-    confirmation = Confirmation(row["booking_id"], row["booking_code"], Decimal(row["total"]), bool(row["replayed"]))
     if not confirmation.replayed:
         mail.send_booking_confirmation(confirmation.booking_id)
     return confirmation

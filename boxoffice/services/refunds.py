@@ -65,7 +65,7 @@ def refund_tickets(booking_id: int, ticket_ids: list[int] | None = None) -> Refu
         """).bindparams(sa.bindparam("seats", expanding=True)),
             {"event_id": event_id, "seats": [t.seat_id for t in tickets]})
         remaining = db.session.scalar(sa.text(
-            "SELECT COUNT(*) FROM tickets WHERE booking_id = :b AND status <> 'refunded'"), {"b": booking_id})
+            "SELECT COUNT(*) FROM tickets WHERE booking_id = :b AND status <> 'refunded' FOR UPDATE"), {"b": booking_id})
         status = "partially_refunded" if remaining else "refunded"
         db.session.execute(sa.text("UPDATE bookings SET status = :s WHERE booking_id = :b"),
                            {"s": status, "b": booking_id})

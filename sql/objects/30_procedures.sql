@@ -104,7 +104,9 @@ CREATE PROCEDURE InsertBooking(
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_own_tx BOOLEAN DEFAULT FALSE;
-    DECLARE v_now DATETIME DEFAULT UTC_TIMESTAMP();
+    DECLARE v_errno INT;
+    DECLARE v_now_ms DATETIME(3);
+    DECLARE v_now DATETIME;
     DECLARE v_salt VARCHAR(64) CHARACTER SET ascii;
     DECLARE v_booking_id INT UNSIGNED;
     DECLARE v_max_seats INT;
@@ -112,6 +114,7 @@ BEGIN
     DECLARE v_method_id TINYINT UNSIGNED;
     DECLARE v_takes_card BOOLEAN;
     DECLARE v_seat_count INT;
+    DECLARE v_priced_count INT;
     DECLARE v_subtotal DECIMAL(10,2);
     DECLARE v_vip_discount DECIMAL(10,2);
     DECLARE v_promo_discount DECIMAL(10,2);
@@ -121,9 +124,11 @@ BEGIN
 
     DECLARE EXIT HANDLER FOR SQLEXCEPTION
     BEGIN
+        GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO;
         IF v_own_tx THEN
             ROLLBACK;
-        ELSE
+        ELSEIF v_errno <> 1213 THEN
+            -- (A deadlock, 1213, has already rolled back the caller's whole transaction, savepoint and all.)
             ROLLBACK TO SAVEPOINT insert_booking;
         END IF;
         RESIGNAL;
@@ -144,11 +149,18 @@ BEGIN
     -- The event row is locked first by everything that changes seats (see update_seat_availability):
     -- checkouts for one event queue here instead of deadlocking on each other's seats.
     SELECT max_seats_per_order INTO v_max_seats FROM events WHERE event_id = p_event_id FOR UPDATE;
+    -- The clock is read once the lock is ours (waiting for it may take a while): holds expire to the
+    -- millisecond; the booking itself is dated to the second.
+    SET v_now_ms = UTC_TIMESTAMP(3), v_now = UTC_TIMESTAMP();
 
-    -- A locking read sees bookings committed after this transaction began: a retry that waited on the
-    -- lock above finds the booking its first attempt made.
+    -- A retry that waited on the lock above finds the booking its first attempt made. A plain read, on
+    -- purpose: a locking read of a key that does not exist yet would lock a gap of the unique index, and
+    -- two checkouts of different events that both insert into that gap would deadlock. The caller starts
+    -- this transaction just before the CALL, so the read's snapshot is taken after the event lock; should
+    -- a caller's older snapshot miss the booking, the seats are sold by then and the locking seat read
+    -- below refuses (30002), and the unique key on idempotency_key stops a second booking in any case.
     IF p_idempotency_key IS NOT NULL THEN
-        SELECT booking_id INTO v_booking_id FROM bookings WHERE idempotency_key = p_idempotency_key FOR UPDATE;
+        SELECT booking_id INTO v_booking_id FROM bookings WHERE idempotency_key = p_idempotency_key;
     END IF;
 
     IF v_booking_id IS NULL THEN
@@ -159,7 +171,7 @@ BEGIN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30008, MESSAGE_TEXT = 'There is no such customer.';
         END IF;
 
-        SELECT COUNT(*), COALESCE(SUM(hold_expires_at <= v_now), 0) INTO v_seat_count, v_expired
+        SELECT COUNT(*), COALESCE(SUM(hold_expires_at <= v_now_ms), 0) INTO v_seat_count, v_expired
           FROM event_seats
          WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held'
            FOR UPDATE;
@@ -183,8 +195,10 @@ BEGIN
         END IF;
 
         CALL PriceHold(p_event_id, p_hold_owner, p_customer_id, p_promo_code,
-                       v_seat_count, v_subtotal, v_vip_discount, v_promo_discount, v_total, v_discount_id);
-        IF p_expected_total IS NULL OR v_total <> p_expected_total THEN
+                       v_priced_count, v_subtotal, v_vip_discount, v_promo_discount, v_total, v_discount_id);
+        -- PriceHold reads without locks; pricing other seats than the ones locked above would charge for
+        -- seats the booking does not get.
+        IF v_priced_count <> v_seat_count OR p_expected_total IS NULL OR v_total <> p_expected_total THEN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30005,
                 MESSAGE_TEXT = 'The price of your seats has changed. Please review your order.';
         END IF;
