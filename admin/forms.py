@@ -58,7 +58,7 @@ class EventForm(FlaskForm):
     sales_end = _datetime("Sales close")
     max_seats_per_order = IntegerField("Most seats in one order", default=10,
                                        validators=[InputRequired(), NumberRange(min=1, max=50)])
-    refundable_until_hours = IntegerField("Customers may cancel until (hours before the start)", default=48,
+    refundable_until_hours = IntegerField("Cancellation cut-off (hours)", default=48,
                                           validators=[InputRequired(), NumberRange(min=0, max=8760)])
 
     categories: Sequence[SeatCategory] = ()
