@@ -58,10 +58,12 @@ def questions():
     return render_page("reports/questions.html", answers=reports_questions.answers())
 
 
-@bp.get("/export/<name>.csv")
+@bp.get("/export.csv")
 @admin_required
-def export(name: str):
-    """Any table of the dashboards (with the request's filters) or of the business questions, as CSV."""
+def export():
+    """A table as CSV: ?table= names one of the dashboards (shown with the request's filters) or a business
+    question (question-<its name>)."""
+    name = request.args.get("table", "")
     _, report_filter = _filter(request.args)
     try:
         if name.startswith("question-"):
@@ -71,7 +73,7 @@ def export(name: str):
     except (reporting.UnknownTable, reports_questions.UnknownQuestion):
         abort(404)
     return Response(csv_text(found), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{name}.csv"'})
+        "Content-Disposition": f'attachment; filename="{found.name}.csv"'})
 
 
 def _inline_bundle(name: str) -> Markup:
@@ -118,11 +120,11 @@ def create_share():
     return redirect(url_for("reports.shares"))
 
 
-@bp.post("/shares/<int:share_id>/revoke")
+@bp.post("/shares/revoke")
 @admin_required
-def revoke_share(share_id: int):
+def revoke_share():
     try:
-        share = sharing.revoke_share(share_id)
+        share = sharing.revoke_share(request.form.get("share_id", type=int))
     except sharing.ShareLinkNotFound:
         abort(404)
     flash(f"The link “{share.label}” no longer opens.", "ok")

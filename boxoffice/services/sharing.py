@@ -65,9 +65,9 @@ def open_share(token: str) -> tuple[ReportShare, ReportFilter]:
     return share, ReportFilter(share.date_from, share.date_to, share.venue_id, share.event_id)
 
 
-def revoke_share(share_id: int) -> ReportShare:
+def revoke_share(share_id: int | None) -> ReportShare:
     """Stop a link from opening (from now on; revoking twice keeps the first time). Raises ShareLinkNotFound."""
-    share = db.session.get(ReportShare, share_id)
+    share = db.session.get(ReportShare, share_id) if share_id is not None else None
     if share is None:
         raise ShareLinkNotFound()
     if share.revoked_at is None:
