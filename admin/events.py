@@ -60,8 +60,9 @@ def edit_event(event_id: int):
         else:
             flash("The event has been saved.", "ok")
             return redirect(url_for("admin.events_edit", event_id=event_id))
+    to_refund = events.bookings_to_refund(event_id) if event.status == "cancelled" else None
     return render_page("admin/event_form.html", form=form, event=event, cancel_form=CancelEventForm(formdata=None),
-                       statuses=events.STATUSES), 422 if form.is_submitted() else 200
+                       to_refund=to_refund, statuses=events.STATUSES), 422 if form.is_submitted() else 200
 
 
 @bp.post("/events/<int:event_id>/publish", endpoint="events_publish")
@@ -91,4 +92,7 @@ def cancel_event(event_id: int):
         flash(f"The event is cancelled. {cancelled.bookings_refunded} booking(s) refunded: "
               f"{cancelled.tickets_refunded} ticket(s), €{cancelled.amount_refunded:,.2f} in all. "
               "Each customer has been told by e-mail.", "ok")
+        if cancelled.bookings_left:
+            flash(f"{cancelled.bookings_left:,} booking(s) are still to be refunded: tick the box and press "
+                  "“Refund the next bookings” to go on.", "error")
     return redirect(url_for("admin.events_edit", event_id=event_id))

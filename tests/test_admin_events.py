@@ -137,6 +137,22 @@ def test_cancelling_an_event_refunds_every_booking_and_puts_every_seat_back(admi
                 b=[b.booking_id for b in bookings + [partly]]) == [(3,)]
 
 
+def test_a_big_cancellation_refunds_a_batch_per_call_until_none_is_left(admin_client, forms, db_session, venue):
+    event = make_event(db_session, venue)
+    buyer = make_customer(db_session)
+    db_session.commit()
+    for label in ("A1", "A2", "A3"):
+        paid_booking(event, buyer, label)
+    first = events.cancel_event(event.event_id, batch=2)
+    assert (first.bookings_refunded, first.bookings_left) == (2, 1)
+    page = f"/admin/events/{event.event_id}"
+    assert "1 booking still to be refunded." in admin_client.get(page).get_data(as_text=True)
+    forms.post(page, {"confirm": "y"}, action=f"{page}/cancel")
+    assert "every booking has been refunded" in admin_client.get(page).get_data(as_text=True)
+    assert events.bookings_to_refund(event.event_id) == 0
+    assert counts(db_session, event.event_id)["available"] == 20
+
+
 def test_a_cancelled_event_cannot_be_sold_or_changed(db_session, venue):
     event = make_event(db_session, venue)
     db_session.commit()

@@ -30,6 +30,9 @@ EVENT_REFUSALS = {
     "ck_event_prices_price": "A price cannot be below zero.",
 }
 STATUSES = {"draft": "Draft", "on_sale": "On sale", "cancelled": "Cancelled"}
+# Each refund is a transaction of its own with the gateway (tens of milliseconds): a cancellation refunds
+# this many bookings per call, so that one web request stays short, and is called again for the rest.
+REFUNDS_PER_CALL = 100
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Cancellation:
     bookings_refunded: int
     tickets_refunded: int
     amount_refunded: Decimal
+    bookings_left: int
 
 
 def search_events(text: str | None, status: str | None, when: str, page: int, per_page: int) -> Page[EventListing]:
@@ -162,20 +166,28 @@ def publish_event(event_id: int) -> None:
             raise BoxOfficeError("Only a draft event can be put on sale.")
 
 
-def cancel_event(event_id: int) -> Cancellation:
-    """Cancel an event: its sales stop, and every booking with tickets still valid is refunded in full
-    through refunds.refund_tickets (which gives each booking a transaction of its own) and its customer
-    is told by mail. Cancelling a cancelled event again refunds whatever is still unrefunded. Raises
-    BoxOfficeError for an unknown event."""
+def _bookings_to_refund(event_id: int) -> sa.Select:
+    return (sa.select(Ticket.booking_id).where(Ticket.event_id == event_id, Ticket.status == "valid")
+            .group_by(Ticket.booking_id).order_by(Ticket.booking_id))
+
+
+def bookings_to_refund(event_id: int) -> int:
+    """How many bookings of the event still hold valid tickets."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(_bookings_to_refund(event_id).subquery()))
+
+
+def cancel_event(event_id: int, batch: int = REFUNDS_PER_CALL) -> Cancellation:
+    """Cancel an event: its sales stop, and bookings with tickets still valid are refunded in full through
+    refunds.refund_tickets (which gives each booking a transaction of its own), each customer told by mail.
+    At most `batch` bookings are refunded per call; calling again (the event is cancelled already) refunds
+    the next ones, and so does a call after a refund failed. Raises BoxOfficeError for an unknown event."""
     # Under the event lock every seat change takes first: a checkout under way finishes before this, and
     # any later one is refused by check_booking_date because the event is cancelled.
     with seat_change(event_id) as locked:
         if locked is None:
             raise BoxOfficeError("There is no such event.")
         db.session.execute(sa.update(Event).where(Event.event_id == event_id).values(status="cancelled"))
-    booking_ids = db.session.scalars(
-        sa.select(Ticket.booking_id).where(Ticket.event_id == event_id, Ticket.status == "valid")
-        .group_by(Ticket.booking_id).order_by(Ticket.booking_id)).all()
+    booking_ids = db.session.scalars(_bookings_to_refund(event_id).limit(batch)).all()
     bookings = tickets = 0
     amount = Decimal("0.00")
     for booking_id in booking_ids:
@@ -185,7 +197,7 @@ def cancel_event(event_id: int) -> Cancellation:
             continue  # refunded by someone else in the meantime
         bookings, tickets, amount = bookings + 1, tickets + refunded.tickets, amount + refunded.amount
         _tell_customer(booking_id, refunded)
-    return Cancellation(bookings, tickets, amount)
+    return Cancellation(bookings, tickets, amount, bookings_to_refund(event_id))
 
 
 def _tell_customer(booking_id: int, refunded: refunds.RefundResult) -> None:
