@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Booking, Customer, Event, Payment, PaymentMethod, Ticket
@@ -26,23 +27,27 @@ class BookingListing:
 
 
 def search_bookings(text: str | None, event_id: int | None, page: int, per_page: int) -> Page[BookingListing]:
-    """Bookings, newest first: those whose code is `text`, or whose customer's e-mail or event's title
-    contains it; only one event's when `event_id` is given."""
+    """Bookings, newest first: the one whose code is `text`, if there is one, else those whose customer's
+    e-mail or event's title contains `text`; only one event's when `event_id` is given."""
     tickets = (sa.select(sa.func.count()).where(Ticket.booking_id == Booking.booking_id)
                .correlate(Booking).scalar_subquery())
-    query = (sa.select(Booking, Customer, Event, tickets)
-             .join(Customer, Customer.customer_id == Booking.customer_id)
-             .join(Event, Event.event_id == Booking.event_id))
+    # Customers and events are matched in subqueries and loaded for the page only, so that the page's count
+    # reads bookings alone (a join to every booking's customer and event costs more than the list itself).
+    query = sa.select(Booking, tickets).options(selectinload(Booking.customer), selectinload(Booking.event))
     if text:
-        text = text.strip()
-        matches = [Customer.email.contains(text, autoescape=True), Event.title.contains(text, autoescape=True)]
-        if _BOOKING_CODE.fullmatch(text.upper()):
-            matches.append(Booking.booking_code == text.upper())
-        query = query.where(sa.or_(*matches))
+        text, code = text.strip(), text.strip().upper()
+        if _BOOKING_CODE.fullmatch(code) and db.session.scalar(
+                sa.select(Booking.booking_id).where(Booking.booking_code == code)):
+            query = query.where(Booking.booking_code == code)
+        else:
+            query = query.where(sa.or_(
+                Booking.customer_id.in_(sa.select(Customer.customer_id)
+                                        .where(Customer.email.contains(text, autoescape=True))),
+                Booking.event_id.in_(sa.select(Event.event_id).where(Event.title.contains(text, autoescape=True)))))
     if event_id:
         query = query.where(Booking.event_id == event_id)
     query = query.order_by(Booking.booked_at.desc(), Booking.booking_id.desc())
-    return paginate(query, page, per_page, lambda row: BookingListing(*row))
+    return paginate(query, page, per_page, lambda row: BookingListing(row[0], row[0].customer, row[0].event, row[1]))
 
 
 @dataclass(frozen=True)
