@@ -51,6 +51,7 @@ def search_customers(text: str | None, page: int, per_page: int) -> Page[Custome
 
 
 def customer(customer_id: int) -> Customer | None:
+    """The customer with this id (with their subtype row through .regular or .vip), or None."""
     return db.session.get(Customer, customer_id)
 
 

@@ -80,6 +80,7 @@ def list_promo_codes(text: str | None, page: int, per_page: int) -> Page[PromoLi
 
 
 def promo_code(discount_id: int) -> Discount | None:
+    """The promo code with this id, or None."""
     return db.session.get(Discount, discount_id)
 
 

@@ -96,6 +96,7 @@ def search_events(text: str | None, status: str | None, when: str, page: int, pe
 
 
 def event(event_id: int) -> Event | None:
+    """The event with this id (any status), or None."""
     return db.session.get(Event, event_id)
 
 
@@ -115,7 +116,7 @@ def venue_categories(venue_id: int) -> list[SeatCategory]:
 def _prices_for(categories: list[SeatCategory], prices: Mapping[int, Decimal]) -> dict[int, Decimal]:
     missing = [category.name for category in categories if prices.get(category.category_id) is None]
     if missing:
-        raise BoxOfficeError(f"Give every seat category of the venue a price: {', '.join(missing)} has none.")
+        raise BoxOfficeError(f"Give every seat category of the venue a price (missing: {', '.join(missing)}).")
     return {category.category_id: prices[category.category_id] for category in categories}
 
 

@@ -264,4 +264,5 @@ def list_venues(page: int, per_page: int) -> Page[VenueListing]:
 
 
 def venue(venue_id: int) -> Venue | None:
+    """The venue with this id, or None."""
     return db.session.get(Venue, venue_id)
