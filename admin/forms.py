@@ -18,6 +18,11 @@ DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 MAX_PRICE = Decimal("100000")
 
 
+def _optional_id(value) -> int | None:
+    """A select's value as an id; its empty first option ("choose...", "every...") as None."""
+    return int(value) if value not in (None, "") else None
+
+
 def _datetime(label: str) -> DateTimeLocalField:
     return DateTimeLocalField(label, format=DATETIME_FORMAT,
                               validators=[InputRequired("Give a date and time.")])
@@ -48,7 +53,7 @@ class BookingSearchForm(SearchForm):
 class EventForm(FlaskForm):
     """An event's details; `event_form` adds a price field per seat category."""
 
-    venue_id = SelectField("Venue", coerce=int, validators=[InputRequired("Choose a venue.")])
+    venue_id = SelectField("Venue", coerce=_optional_id, validators=[InputRequired("Choose a venue.")])
     title = StringField("Title", validators=[DataRequired(), Length(max=160)])
     performer = StringField("Performer", validators=[DataRequired(), Length(max=120)])
     genre = SelectField("Genre", choices=[(g, g.capitalize()) for g in EVENT_GENRES])
@@ -93,7 +98,8 @@ def event_form(categories: Sequence[SeatCategory], venue_choices: Sequence | Non
     if venue_choices is None:
         del form.venue_id
     else:
-        form.venue_id.choices = [(v.venue_id, f"{v.name}, {v.city} ({v.capacity:,} seats)") for v in venue_choices]
+        form.venue_id.choices = [("", "Choose a venue…")] + [
+            (str(v.venue_id), f"{v.name}, {v.city} ({v.capacity:,} seats)") for v in venue_choices]
     return form
 
 
@@ -203,7 +209,7 @@ class PromoCodeForm(FlaskForm):
     valid_until = _datetime("Valid until")
     usage_limit = IntegerField("Usage limit", validators=[Optional(), NumberRange(min=1, max=1_000_000)])
     vip_only = BooleanField("VIP members only")
-    event_id = SelectField("Event", coerce=lambda value: int(value) if value not in (None, "") else None)
+    event_id = SelectField("Event", coerce=_optional_id)
 
     def terms(self) -> discounts.PromoTerms:
         return discounts.PromoTerms(

@@ -74,6 +74,14 @@ def test_an_event_needs_a_price_for_every_category_of_its_venue(admin_client, fo
     assert "(missing: Economy)" in response.get_data(as_text=True)
 
 
+def test_an_event_needs_a_venue_and_a_venues_page_offers_itself(admin_client, forms, venue):
+    response = forms.post("/admin/events/new", event_form(venue, venue_id=""))
+    assert response.status_code == 422 and "Choose a venue." in response.get_data(as_text=True)
+    html = admin_client.get(f"/admin/venues/{venue.venue_id}").get_data(as_text=True)
+    link = re.search(r'href="(/admin/events/new\?venue_id=\d+)"', html).group(1)
+    assert f'<option selected value="{venue.venue_id}">' in admin_client.get(link).get_data(as_text=True)
+
+
 def test_choosing_a_venue_with_htmx_returns_its_price_fields_only(admin_client, venue):
     html = admin_client.get("/admin/events/new", query_string={"venue_id": venue.venue_id, f"price_{PREMIUM}": "70"},
                             headers=HX).get_data(as_text=True)
