@@ -45,6 +45,18 @@ aggregate UPDATEs open_inventory uses, in the same transaction: the counts equal
 first commit on. Events without sales (drafts, sales not open yet) get their inventory from
 open_inventory itself.
 
+How it is written
+-----------------
+Venues, customers, events and promo codes go in first. Then the sales are simulated event by event, in
+the order the events start, and each event is written in one transaction (its inventory and counts,
+bookings, tickets, payments and gateway charges, promo-code counts, and its cancellation if it is
+cancelled) by a writer thread with a connection of its own, while the main thread simulates the next
+event. The simulation alone decides every value, so the threads change the speed, never the data.
+
+The sales summaries of the reports (sql/objects/40_sales_summary.sql) are kept by triggers on bookings,
+tickets and payments, so they are exact after a load like after any checkout. Those triggers are most of
+the time a large load takes: see docs/benchmarks.md.
+
 Passwords
 ---------
 Every generated customer signs in with DEMO_PASSWORD. Argon2 is deliberately slow (tens of milliseconds a
@@ -460,11 +472,18 @@ COUNT_EVENT_SEATS = """
      WHERE e.event_id = %s"""
 COUNT_PROMO_USES = "UPDATE discounts SET times_used = times_used + %s WHERE discount_id = %s"
 CANCEL_EVENT = "UPDATE events SET status = 'cancelled' WHERE event_id = %s AND status = 'on_sale'"
-# Every table the generator writes rows with explicit ids into: new ids continue after the highest one.
-ID_COLUMNS = (("venues", "venue_id"), ("sections", "section_id"), ("seat_rows", "row_id"), ("seats", "seat_id"),
-              ("customers", "customer_id"), ("saved_payment_methods", "saved_method_id"), ("events", "event_id"),
-              ("discounts", "discount_id"), ("bookings", "booking_id"), ("tickets", "ticket_id"),
-              ("payments", "payment_id"))
+# The generator gives rows explicit ids (so that a seed always makes the same ones); they continue after
+# the highest id already in each table.
+ID_TABLES = ("venues", "sections", "seat_rows", "seats", "customers", "saved_payment_methods", "events",
+             "discounts", "bookings", "tickets", "payments")
+HIGHEST_IDS = """
+    SELECT (SELECT COALESCE(MAX(venue_id), 0) FROM venues), (SELECT COALESCE(MAX(section_id), 0) FROM sections),
+           (SELECT COALESCE(MAX(row_id), 0) FROM seat_rows), (SELECT COALESCE(MAX(seat_id), 0) FROM seats),
+           (SELECT COALESCE(MAX(customer_id), 0) FROM customers),
+           (SELECT COALESCE(MAX(saved_method_id), 0) FROM saved_payment_methods),
+           (SELECT COALESCE(MAX(event_id), 0) FROM events), (SELECT COALESCE(MAX(discount_id), 0) FROM discounts),
+           (SELECT COALESCE(MAX(booking_id), 0) FROM bookings), (SELECT COALESCE(MAX(ticket_id), 0) FROM tickets),
+           (SELECT COALESCE(MAX(payment_id), 0) FROM payments)"""
 
 
 # ---------------------------------------------------------------- public API
@@ -755,8 +774,7 @@ class _Generator:
     def run(self) -> None:
         with self.engine.connect() as connection:
             self.connection = connection
-            for table, column in ID_COLUMNS:
-                self.ids[table] = int(connection.scalar(sa.text(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")))
+            self.ids = dict(zip(ID_TABLES, (int(value) for value in connection.execute(sa.text(HIGHEST_IDS)).one())))
             self.categories = {name: (category_id, rank) for category_id, name, rank in connection.execute(
                 sa.text("SELECT category_id, name, `rank` FROM seat_categories"))}
             self.rank_of = {category_id: rank for category_id, rank in self.categories.values()}
