@@ -178,9 +178,10 @@ def test_payment_summary_equals_the_raw_payments_added_up_per_method_and_custome
     expected = expected_payment_summary(raw(tx))
 
     assert view == expected
+    # The data built for this test (other committed data may sit beside it) has declines, refunds, failures.
     card_regular = expected[1, "regular"]
-    assert (card_regular["declines"], card_regular["refunds"]) == (2, 1)
-    assert expected[1, "vip"]["failures"] == 1
+    assert card_regular["declines"] >= 2 and card_regular["refunds"] >= 1
+    assert expected[1, "vip"]["failures"] >= 1
 
 
 # ---------------------------------------------------------------- GetEventRevenueByMonth
