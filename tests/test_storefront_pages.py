@@ -180,6 +180,10 @@ def test_someone_elses_order_is_not_found(client, db_session, buyer):
     assert client.get("/account/orders/NOTMINE000").status_code == 404
 
 
+def test_a_booking_code_with_strange_characters_is_simply_not_found(client, buyer):
+    assert client.get("/account/orders/ÉÀ✓ü-ΩΣ").status_code == 404
+
+
 def test_every_form_needs_its_csrf_token(client, event):
     response = client.post(f"/events/{event.event_id}/seats", data={"seat": event.seat_ids("A1")[0]})
     assert response.status_code == 400

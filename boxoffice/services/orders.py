@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -71,10 +72,17 @@ def orders_of(customer_id: int, page: int, per_page: int = 10) -> Page[OrderSumm
     return paginate(query, page, per_page, lambda row: OrderSummary(*row))
 
 
+BOOKING_CODE = re.compile(r"[0-9A-Z]{10}")
+
+
 def order_of(customer_id: int, booking_code: str) -> Booking | None:
-    """The customer's own booking with this code (None for anyone else's: codes are not permissions)."""
+    """The customer's own booking with this code (None for anyone else's: codes are not permissions,
+    and None for anything that is not a booking code at all)."""
+    booking_code = booking_code.strip().upper()
+    if not BOOKING_CODE.fullmatch(booking_code):
+        return None
     return db.session.scalar(sa.select(Booking).where(
-        Booking.booking_code == booking_code.upper(), Booking.customer_id == customer_id))
+        Booking.booking_code == booking_code, Booking.customer_id == customer_id))
 
 
 def cancellable_until(booking: Booking) -> dt.datetime:
