@@ -144,8 +144,11 @@ def seat_version(event_id: int) -> int:
 
 def seat_map(event_id: int, owner: str | None, section_id: int | None = None) -> SeatMap:
     """Every seat of the event (or of one section), grouped by section and row, as `owner` sees them."""
-    now = _now()
-    version = seat_version(event_id)
+    # The clock and the version in one round trip, both read before the seats: a change committed while
+    # the seats are read then shows up again in the next poll instead of being missed.
+    now, version = db.session.execute(sa.text(
+        "SELECT UTC_TIMESTAMP(3), (SELECT seat_version FROM events WHERE event_id = :event_id)"),
+        {"event_id": event_id}).one()
     cats = categories(event_id)
     condition, params = ("es.section_id = :section_id", {"section_id": section_id}) if section_id else ("TRUE", {})
     # One result row per seat row, its seats packed in a JSON array: the pure-Python driver decodes a
