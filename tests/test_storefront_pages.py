@@ -227,3 +227,11 @@ def test_a_saved_card_keeps_only_its_last_four_digits(client, forms, db_session,
     assert "ending 4444" in html and "5555 5555 5555 4444" not in html
     assert rows(db_session, "SELECT card_brand, last_four FROM saved_payment_methods WHERE customer_id = :c",
                 c=buyer.customer_id) == [("mastercard", "4444")]
+
+
+def test_saving_the_same_card_twice_keeps_one_entry(client, forms, db_session, buyer):
+    card = {"holder": "Ada", "card_number": "4242 4242 4242 4242", "exp_month": "10", "exp_year": "2031", "cvv": "123"}
+    forms.post("/account/cards", card)
+    forms.post("/account/cards", card)
+    assert rows(db_session, "SELECT COUNT(*) FROM saved_payment_methods WHERE customer_id = :c",
+                c=buyer.customer_id) == [(1,)]

@@ -74,6 +74,13 @@ def save_card(customer_id: int, card: CardDetails) -> SavedPaymentMethod:
     """Keep a card for later: the gateway's token, the brand, last four digits and expiry, nothing more.
     Raises InvalidCard."""
     token, brand, last_four = gateway.tokenise(card)
+    same = db.session.scalar(sa.select(SavedPaymentMethod).where(
+        SavedPaymentMethod.customer_id == customer_id, SavedPaymentMethod.card_brand == brand,
+        SavedPaymentMethod.last_four == last_four, SavedPaymentMethod.exp_month == card.exp_month,
+        SavedPaymentMethod.exp_year == card.exp_year))
+    if same is not None:
+        # The same card again (as far as anything we keep can tell): keep one entry.
+        return same
     method_id = db.session.scalar(sa.select(PaymentMethod.method_id).where(PaymentMethod.code == "card"))
     saved = SavedPaymentMethod(customer_id=customer_id, method_id=method_id, card_brand=brand, last_four=last_four,
                                exp_month=card.exp_month, exp_year=card.exp_year, gateway_token=token)
