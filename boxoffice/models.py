@@ -519,8 +519,8 @@ def _amount() -> Mapped[Decimal]:
 
 
 class SalesByPeriod(db.Model):
-    """Bookings, tickets and their money per event, customer type and day or month of booking (a summary
-    kept by the triggers of sql/objects/40_sales_summary.sql)."""
+    """Bookings and their money per event, customer type and day or month of booking (a summary kept by the
+    triggers of sql/objects/40_sales_summary.sql)."""
 
     __tablename__ = "sales_by_period"
 
@@ -533,8 +533,6 @@ class SalesByPeriod(db.Model):
     venue_id: Mapped[int] = mapped_column(UINT)
     bookings: Mapped[int] = _counter()
     booked_total: Mapped[Decimal] = _amount()
-    tickets: Mapped[int] = _counter()
-    tickets_refunded: Mapped[int] = _counter()
     charged: Mapped[Decimal] = _amount()
     refunded: Mapped[Decimal] = _amount()
     booked_seconds: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")

@@ -179,64 +179,74 @@ class Kpis:
     events_held: int
 
 
+def _tickets_sold(c: Connection, f: ReportFilter) -> int:
+    """Tickets still sold of the bookings in the filter."""
+    s = CategorySalesByPeriod
+    return int(c.scalar(sa.select(sa.func.sum(s.tickets)).where(*_scope(s, f))) or 0)
+
+
 def _kpis(c: Connection, f: ReportFilter) -> Kpis:
     s = SalesByPeriod
-    bookings, booked, tickets, refunded = c.execute(
-        sa.select(sa.func.sum(s.bookings), sa.func.sum(s.booked_total), sa.func.sum(s.tickets),
-                  sa.func.sum(s.refunded)).where(*_scope(s, f))).one()
+    bookings, booked, refunded = c.execute(
+        sa.select(sa.func.sum(s.bookings), sa.func.sum(s.booked_total), sa.func.sum(s.refunded))
+        .where(*_scope(s, f))).one()
     held = _held_events(c, f)
     seats = sum(row["seats"] for row in held)
     sold = sum(row["sold"] for row in held)
     return Kpis(net_revenue=money(booked) - money(refunded), refunded=money(refunded), bookings=int(bookings or 0),
-                tickets_sold=int(tickets or 0), average_order=ratio(booked, bookings),
+                tickets_sold=_tickets_sold(c, f), average_order=ratio(booked, bookings),
                 occupancy_pct=percent(sold, seats), events_held=len(held))
 
 
 # ---------------------------------------------------------------- 1. top events and venues
 
-MONEY_COLUMNS = (Column("bookings", "Bookings", "count"), Column("tickets", "Tickets sold", "count"),
-                 Column("booked_total", "Sales", "money"), Column("refunded", "Refunded", "money"),
-                 Column("net_revenue", "Net revenue", "money"))
+MONEY_COLUMNS = (Column("bookings", "Bookings", "count"), Column("booked_total", "Sales", "money"),
+                 Column("refunded", "Refunded", "money"), Column("net_revenue", "Net revenue", "money"))
+TICKETS = Column("tickets", "Tickets sold", "count")
 
 
 def _sales_totals(s=SalesByPeriod) -> list:
-    return [sa.func.sum(s.bookings).label("bookings"), sa.func.sum(s.tickets).label("tickets"),
-            sa.func.sum(s.booked_total).label("booked_total"), sa.func.sum(s.refunded).label("refunded")]
+    return [sa.func.sum(s.bookings).label("bookings"), sa.func.sum(s.booked_total).label("booked_total"),
+            sa.func.sum(s.refunded).label("refunded")]
 
 
 def _money_row(row: sa.Row) -> dict[str, Any]:
-    return {"bookings": int(row.bookings), "tickets": int(row.tickets), "booked_total": money(row.booked_total),
-            "refunded": money(row.refunded), "net_revenue": money(row.booked_total) - money(row.refunded)}
+    return {"bookings": int(row.bookings), "booked_total": money(row.booked_total), "refunded": money(row.refunded),
+            "net_revenue": money(row.booked_total) - money(row.refunded)}
 
 
-def _top(c: Connection, f: ReportFilter, key, names: Callable[[sa.ColumnElement], tuple[list, Callable]]
+def _top(c: Connection, f: ReportFilter, key: str, names: Callable[[sa.ColumnElement], tuple[list, Callable]]
          ) -> list[dict[str, Any]]:
-    """The TOP best-earning groups of the summary by `key` (an event or venue id), with the columns `names`
-    gives for the group's id: (columns, a function joining their tables to a query)."""
-    totals = (sa.select(key.label("id"), *_sales_totals()).where(*_scope(SalesByPeriod, f))
-              .group_by(key).subquery())
+    """The TOP best-earning events or venues (`key`: event_id or venue_id) with their tickets sold, and the
+    columns `names` gives for their id: (columns, a function joining their tables to a query)."""
+    totals = (sa.select(getattr(SalesByPeriod, key).label("id"), *_sales_totals())
+              .where(*_scope(SalesByPeriod, f)).group_by(getattr(SalesByPeriod, key)).subquery())
     columns, join = names(totals.c.id)
     query = (join(sa.select(totals, *columns)).where(totals.c.bookings > 0)
              .order_by((totals.c.booked_total - totals.c.refunded).desc(), totals.c.id).limit(TOP))
-    return [{"id": row.id, **{column.key: getattr(row, column.key) for column in columns}, **_money_row(row)}
-            for row in c.execute(query)]
+    rows = c.execute(query).all()
+    by = getattr(CategorySalesByPeriod, key)
+    tickets = dict(c.execute(sa.select(by, sa.func.sum(CategorySalesByPeriod.tickets))
+                             .where(*_scope(CategorySalesByPeriod, f), by.in_([row.id for row in rows])).group_by(by)).all())
+    return [{"id": row.id, **{column.key: getattr(row, column.key) for column in columns}, **_money_row(row),
+             "tickets": int(tickets.get(row.id, 0))} for row in rows]
 
 
 def top_events_table(c: Connection, f: ReportFilter) -> Table:
-    rows = _top(c, f, SalesByPeriod.event_id, lambda event_id: (
+    rows = _top(c, f, "event_id", lambda event_id: (
         [Event.title, Event.starts_at, Venue.name.label("venue")],
         lambda q: q.join(Event, Event.event_id == event_id).join(Venue, Venue.venue_id == Event.venue_id)))
     return Table("top-events", "Top events by net revenue",
                  (Column("title", "Event"), Column("venue", "Venue"), Column("starts_at", "Starts", "datetime"),
-                  *MONEY_COLUMNS), rows,
+                  TICKETS, *MONEY_COLUMNS), rows,
                  note="Bookings made in the period and what has been refunded of them since.")
 
 
 def top_venues_table(c: Connection, f: ReportFilter) -> Table:
-    rows = _top(c, f, SalesByPeriod.venue_id, lambda venue_id: (
+    rows = _top(c, f, "venue_id", lambda venue_id: (
         [Venue.name.label("venue"), Venue.city], lambda q: q.join(Venue, Venue.venue_id == venue_id)))
     return Table("top-venues", "Venues by net revenue",
-                 (Column("venue", "Venue"), Column("city", "City"), *MONEY_COLUMNS), rows)
+                 (Column("venue", "Venue"), Column("city", "City"), TICKETS, *MONEY_COLUMNS), rows)
 
 
 def _revenue_group(c: Connection, f: ReportFilter) -> Group:
@@ -276,7 +286,8 @@ def monthly_table(c: Connection, f: ReportFilter) -> Table:
             previous = net
             month = (month + 32 * DAY).replace(day=1)
     return Table("monthly", "Revenue per month",
-                 (Column("month", "Month", "month"), *MONEY_COLUMNS, Column("growth_pct", "Growth", "percent")),
+                 (Column("month", "Month", "month"), TICKETS, *MONEY_COLUMNS,
+                  Column("growth_pct", "Growth", "percent")),
                  rows, note="Growth: the month's net revenue against the month before.")
 
 
@@ -418,13 +429,11 @@ def customer_types_table(c: Connection, f: ReportFilter) -> Table:
             row = _money_row(found[customer_type])
             rows.append({"customer_type": TYPE_NAMES[customer_type], "key": customer_type, **row,
                          "average_order": ratio(row["booked_total"], row["bookings"]),
-                         "tickets_per_booking": ratio(row["tickets"], row["bookings"]),
                          "share_pct": percent(row["net_revenue"], all_net)})
     return Table("customer-types", "Sales by customer type",
                  (Column("customer_type", "Customers"), *MONEY_COLUMNS,
                   Column("average_order", "Average order", "money"),
-                  Column("tickets_per_booking", "Tickets per order", "number"),
-                  Column("share_pct", "Share", "percent")), rows,
+                  Column("share_pct", "Share of net revenue", "percent")), rows,
                  note="Customers count under their type today: a customer who became a VIP brings their history.")
 
 

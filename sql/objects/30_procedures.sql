@@ -278,9 +278,9 @@ END$$
 -- been refunded since; tickets count those still valid or checked in. Runs with the caller's rights, so
 -- the read-only reporting user can call it and it can never write.
 --
--- Reads the sales summary (sql/objects/40_sales_summary.sql): the whole months of the range from its month
--- rows, the days before the first whole month and after the last one from its day rows. (The reports
--- service splits a range the same way: boxoffice/services/reporting.py, Period.)
+-- Reads the sales summaries (sql/migrations/0004_reporting.sql): the whole months of the range from their
+-- month rows, the days before the first whole month and after the last one from their day rows. (The
+-- reports service splits a range the same way: boxoffice/services/reporting.py, Period.)
 CREATE PROCEDURE GetEventRevenueByMonth(
     IN p_event_id INT UNSIGNED,
     IN p_venue_id INT UNSIGNED,
@@ -295,17 +295,28 @@ BEGIN
     DECLARE v_head_to DATE DEFAULT LEAST(p_to, v_months_from - INTERVAL 1 DAY);
     DECLARE v_tail_from DATE DEFAULT GREATEST(v_head_to, v_months_to) + INTERVAL 1 DAY;
 
+    WITH slices AS (
+        SELECT 'month' AS grain, v_months_from AS from_day, v_months_to AS to_day
+        UNION ALL SELECT 'day', p_from, v_head_to
+        UNION ALL SELECT 'day', v_tail_from, p_to
+    ), sales AS (
+        SELECT s.period, s.bookings, 0 AS tickets, s.booked_total, s.refunded
+          FROM slices
+          JOIN sales_by_period s ON s.grain = slices.grain AND s.period BETWEEN slices.from_day AND slices.to_day
+         WHERE (p_event_id IS NULL OR s.event_id = p_event_id) AND (p_venue_id IS NULL OR s.venue_id = p_venue_id)
+        UNION ALL
+        SELECT c.period, 0, c.tickets, 0, 0
+          FROM slices
+          JOIN category_sales_by_period c ON c.grain = slices.grain AND c.period BETWEEN slices.from_day AND slices.to_day
+         WHERE (p_event_id IS NULL OR c.event_id = p_event_id) AND (p_venue_id IS NULL OR c.venue_id = p_venue_id)
+    )
     SELECT DATE_FORMAT(period, '%Y-%m-01') AS month,
            CAST(SUM(bookings) AS SIGNED) AS bookings,
            CAST(SUM(tickets) AS SIGNED) AS tickets,
            SUM(booked_total) AS gross_revenue,
            SUM(refunded) AS refunded,
            SUM(booked_total) - SUM(refunded) AS net_revenue
-      FROM sales_by_period
-     WHERE ((grain = 'month' AND period BETWEEN v_months_from AND v_months_to)
-            OR (grain = 'day' AND (period BETWEEN p_from AND v_head_to OR period BETWEEN v_tail_from AND p_to)))
-       AND (p_event_id IS NULL OR event_id = p_event_id)
-       AND (p_venue_id IS NULL OR venue_id = p_venue_id)
+      FROM sales
      GROUP BY DATE_FORMAT(period, '%Y-%m-01')
     HAVING SUM(bookings) > 0
      ORDER BY month;

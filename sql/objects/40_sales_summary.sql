@@ -4,10 +4,13 @@
 -- test cleaning up - the summaries always equal the raw rows added up, as tests/test_reports_summaries.py
 -- checks. Repeatable (dropped and re-created).
 --
--- Each trigger works out a row's share and hands it to one of three writers (AddBookingSales,
--- AddCategorySales, AddPayment), the only statements that write the summaries. The shared rows are always
--- taken in the same order (sales, customer, hour, promo code, payments), so two checkouts never wait on
--- each other in opposite orders. Error 30020 refuses a change the summaries cannot follow.
+-- A booking's and a payment's shares go through two writers, AddBookingSales and AddPayment; a ticket's
+-- one row is written by SummariseTicket itself. The shared rows are always taken in the same order (sales,
+-- customer, hour, promo code, payments), so two checkouts never wait on each other in opposite orders.
+-- Error 30020 refuses a change the summaries cannot follow.
+--
+-- Cost: the demo generator inserts a million tickets, so a ticket costs one lookup and one INSERT (two
+-- rows), and every procedure does its own lookups rather than call another to do them.
 
 DROP TRIGGER IF EXISTS summarise_new_booking;
 DROP TRIGGER IF EXISTS summarise_changed_booking;
@@ -20,9 +23,7 @@ DROP TRIGGER IF EXISTS summarise_changed_payment;
 DROP TRIGGER IF EXISTS summarise_deleted_payment;
 DROP TRIGGER IF EXISTS summarise_customer_type;
 DROP PROCEDURE IF EXISTS AddBookingSales;
-DROP PROCEDURE IF EXISTS AddCategorySales;
 DROP PROCEDURE IF EXISTS AddPayment;
-DROP PROCEDURE IF EXISTS BookingFacts;
 DROP PROCEDURE IF EXISTS SummariseBooking;
 DROP PROCEDURE IF EXISTS SummariseTicket;
 DROP PROCEDURE IF EXISTS SummarisePayment;
@@ -32,37 +33,33 @@ DELIMITER $$
 
 -- ---------------------------------------------------------------- the writers
 
--- Adds to the sales of a booking's event, day and month, customer type; and, for its bookings, money and
--- refunds, to its customer's totals, the hour it was made in and its promo code's totals.
+-- Adds to the sales of a booking's event, day and month, customer type; and to its customer's totals, the
+-- hour it was made in and its promo code's totals.
 CREATE PROCEDURE AddBookingSales(
-    IN p_event_id         INT UNSIGNED,
-    IN p_venue_id         INT UNSIGNED,
-    IN p_customer_id      INT UNSIGNED,
-    IN p_customer_type    VARCHAR(8),
-    IN p_booked_at        DATETIME,
-    IN p_discount_id      INT UNSIGNED,
-    IN p_bookings         INT,
-    IN p_booked_total     DECIMAL(12,2),
-    IN p_tickets          INT,
-    IN p_tickets_refunded INT,
-    IN p_charged          DECIMAL(12,2),
-    IN p_refunded         DECIMAL(12,2),
-    IN p_promo_discount   DECIMAL(12,2))
+    IN p_event_id       INT UNSIGNED,
+    IN p_venue_id       INT UNSIGNED,
+    IN p_customer_id    INT UNSIGNED,
+    IN p_customer_type  VARCHAR(8),
+    IN p_booked_at      DATETIME,
+    IN p_discount_id    INT UNSIGNED,
+    IN p_bookings       INT,
+    IN p_booked_total   DECIMAL(12,2),
+    IN p_charged        DECIMAL(12,2),
+    IN p_refunded       DECIMAL(12,2),
+    IN p_promo_discount DECIMAL(12,2))
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_day DATE DEFAULT DATE(p_booked_at);
     DECLARE v_seconds BIGINT DEFAULT p_bookings * TIMESTAMPDIFF(SECOND, '2000-01-01', p_booked_at);
 
-    INSERT INTO sales_by_period (grain, period, event_id, customer_type, venue_id, bookings, booked_total, tickets,
-                                 tickets_refunded, charged, refunded, booked_seconds)
-    VALUES ('day', v_day, p_event_id, p_customer_type, p_venue_id, p_bookings, p_booked_total, p_tickets,
-            p_tickets_refunded, p_charged, p_refunded, v_seconds),
+    INSERT INTO sales_by_period (grain, period, event_id, customer_type, venue_id, bookings, booked_total, charged,
+                                 refunded, booked_seconds)
+    VALUES ('day', v_day, p_event_id, p_customer_type, p_venue_id, p_bookings, p_booked_total, p_charged, p_refunded,
+            v_seconds),
            ('month', v_day - INTERVAL (DAYOFMONTH(v_day) - 1) DAY, p_event_id, p_customer_type, p_venue_id,
-            p_bookings, p_booked_total, p_tickets, p_tickets_refunded, p_charged, p_refunded, v_seconds)
+            p_bookings, p_booked_total, p_charged, p_refunded, v_seconds)
     ON DUPLICATE KEY UPDATE bookings = bookings + VALUES(bookings),
                             booked_total = booked_total + VALUES(booked_total),
-                            tickets = tickets + VALUES(tickets),
-                            tickets_refunded = tickets_refunded + VALUES(tickets_refunded),
                             charged = charged + VALUES(charged),
                             refunded = refunded + VALUES(refunded),
                             booked_seconds = booked_seconds + VALUES(booked_seconds);
@@ -89,29 +86,6 @@ BEGIN
                                     refunded = refunded + VALUES(refunded);
         END IF;
     END IF;
-END$$
-
--- Adds tickets of one seat category to their event's day and month.
-CREATE PROCEDURE AddCategorySales(
-    IN p_event_id         INT UNSIGNED,
-    IN p_venue_id         INT UNSIGNED,
-    IN p_booked_at        DATETIME,
-    IN p_category_id      TINYINT UNSIGNED,
-    IN p_tickets          INT,
-    IN p_tickets_refunded INT,
-    IN p_revenue          DECIMAL(12,2))
-    MODIFIES SQL DATA
-BEGIN
-    DECLARE v_day DATE DEFAULT DATE(p_booked_at);
-
-    INSERT INTO category_sales_by_period (grain, period, event_id, category_id, venue_id, tickets, tickets_refunded,
-                                          revenue)
-    VALUES ('day', v_day, p_event_id, p_category_id, p_venue_id, p_tickets, p_tickets_refunded, p_revenue),
-           ('month', v_day - INTERVAL (DAYOFMONTH(v_day) - 1) DAY, p_event_id, p_category_id, p_venue_id, p_tickets,
-            p_tickets_refunded, p_revenue)
-    ON DUPLICATE KEY UPDATE tickets = tickets + VALUES(tickets),
-                            tickets_refunded = tickets_refunded + VALUES(tickets_refunded),
-                            revenue = revenue + VALUES(revenue);
 END$$
 
 -- Adds (p_sign 1) or takes back (-1) one payment in the payments ledger: on the day it was made, by method,
@@ -151,25 +125,6 @@ END$$
 
 -- ---------------------------------------------------------------- what a row adds
 
--- What the summaries key a ticket or payment of this booking by.
-CREATE PROCEDURE BookingFacts(
-    IN  p_booking_id    INT UNSIGNED,
-    OUT p_event_id      INT UNSIGNED,
-    OUT p_venue_id      INT UNSIGNED,
-    OUT p_customer_id   INT UNSIGNED,
-    OUT p_customer_type VARCHAR(8),
-    OUT p_booked_at     DATETIME,
-    OUT p_discount_id   INT UNSIGNED)
-    READS SQL DATA
-BEGIN
-    SELECT b.event_id, e.venue_id, b.customer_id, c.customer_type, b.booked_at, b.discount_id
-      INTO p_event_id, p_venue_id, p_customer_id, p_customer_type, p_booked_at, p_discount_id
-      FROM bookings b
-      JOIN events e ON e.event_id = b.event_id
-      JOIN customers c ON c.customer_id = b.customer_id
-     WHERE b.booking_id = p_booking_id;
-END$$
-
 -- A booking: one booking and its total (and its promo discount) on the day it was made.
 CREATE PROCEDURE SummariseBooking(
     IN p_event_id       INT UNSIGNED,
@@ -187,11 +142,11 @@ BEGIN
     SELECT venue_id INTO v_venue_id FROM events WHERE event_id = p_event_id;
     SELECT customer_type INTO v_customer_type FROM customers WHERE customer_id = p_customer_id;
     CALL AddBookingSales(p_event_id, v_venue_id, p_customer_id, v_customer_type, p_booked_at, p_discount_id,
-                         p_sign, p_sign * p_total, 0, 0, 0, 0, p_sign * p_promo_discount);
+                         p_sign, p_sign * p_total, 0, 0, p_sign * p_promo_discount);
 END$$
 
--- A ticket: sold (valid or checked in) or refunded, with its paid share while it is sold; counted on its
--- booking's day, under its booking's event.
+-- A ticket: sold (valid or checked in) or refunded, with its paid share while it is sold; counted under its
+-- seat category, on its booking's day and under its booking's event.
 CREATE PROCEDURE SummariseTicket(
     IN p_booking_id  INT UNSIGNED,
     IN p_category_id TINYINT UNSIGNED,
@@ -202,18 +157,22 @@ CREATE PROCEDURE SummariseTicket(
 BEGIN
     DECLARE v_event_id INT UNSIGNED;
     DECLARE v_venue_id INT UNSIGNED;
-    DECLARE v_customer_id INT UNSIGNED;
-    DECLARE v_customer_type VARCHAR(8);
-    DECLARE v_booked_at DATETIME;
-    DECLARE v_discount_id INT UNSIGNED;
-    DECLARE v_sold INT DEFAULT p_status <> 'refunded';
+    DECLARE v_day DATE;
+    DECLARE v_sold INT DEFAULT p_sign * (p_status <> 'refunded');
+    DECLARE v_refunded INT DEFAULT p_sign * (p_status = 'refunded');
 
-    CALL BookingFacts(p_booking_id, v_event_id, v_venue_id, v_customer_id, v_customer_type, v_booked_at,
-                      v_discount_id);
-    CALL AddBookingSales(v_event_id, v_venue_id, v_customer_id, v_customer_type, v_booked_at, v_discount_id,
-                         0, 0, p_sign * v_sold, p_sign * (1 - v_sold), 0, 0, 0);
-    CALL AddCategorySales(v_event_id, v_venue_id, v_booked_at, p_category_id, p_sign * v_sold,
-                          p_sign * (1 - v_sold), p_sign * v_sold * p_paid_amount);
+    SELECT b.event_id, e.venue_id, DATE(b.booked_at) INTO v_event_id, v_venue_id, v_day
+      FROM bookings b JOIN events e ON e.event_id = b.event_id
+     WHERE b.booking_id = p_booking_id;
+
+    INSERT INTO category_sales_by_period (grain, period, event_id, category_id, venue_id, tickets, tickets_refunded,
+                                          revenue)
+    VALUES ('day', v_day, v_event_id, p_category_id, v_venue_id, v_sold, v_refunded, v_sold * p_paid_amount),
+           ('month', v_day - INTERVAL (DAYOFMONTH(v_day) - 1) DAY, v_event_id, p_category_id, v_venue_id, v_sold,
+            v_refunded, v_sold * p_paid_amount)
+    ON DUPLICATE KEY UPDATE tickets = tickets + VALUES(tickets),
+                            tickets_refunded = tickets_refunded + VALUES(tickets_refunded),
+                            revenue = revenue + VALUES(revenue);
 END$$
 
 -- A payment: in the payments ledger; and, a captured charge or a refund of a booking, in that booking's sales.
@@ -234,21 +193,27 @@ BEGIN
     DECLARE v_customer_type VARCHAR(8);
     DECLARE v_booked_at DATETIME;
     DECLARE v_discount_id INT UNSIGNED;
-    DECLARE v_payer_type VARCHAR(8);
 
     IF p_booking_id IS NOT NULL THEN
-        CALL BookingFacts(p_booking_id, v_event_id, v_venue_id, v_customer_id, v_customer_type, v_booked_at,
-                          v_discount_id);
+        SELECT b.event_id, e.venue_id, b.customer_id, c.customer_type, b.booked_at, b.discount_id
+          INTO v_event_id, v_venue_id, v_customer_id, v_customer_type, v_booked_at, v_discount_id
+          FROM bookings b
+          JOIN events e ON e.event_id = b.event_id
+          JOIN customers c ON c.customer_id = b.customer_id
+         WHERE b.booking_id = p_booking_id;
         CALL AddBookingSales(v_event_id, v_venue_id, v_customer_id, v_customer_type, v_booked_at, v_discount_id,
-                             0, 0, 0, 0, p_sign * IF(p_kind = 'charge' AND p_status = 'captured', p_amount, 0),
+                             0, 0, p_sign * IF(p_kind = 'charge' AND p_status = 'captured', p_amount, 0),
                              p_sign * IF(p_kind = 'refund', p_amount, 0), 0);
     END IF;
-    SELECT customer_type INTO v_payer_type FROM customers WHERE customer_id = p_customer_id;
-    CALL AddPayment(p_created_at, p_method_id, v_payer_type, v_venue_id, p_kind, p_status, p_amount, p_sign);
+    -- The payer is the booking's customer (checked here rather than assumed).
+    IF v_customer_id IS NULL OR v_customer_id <> p_customer_id THEN
+        SELECT customer_type INTO v_customer_type FROM customers WHERE customer_id = p_customer_id;
+    END IF;
+    CALL AddPayment(p_created_at, p_method_id, v_customer_type, v_venue_id, p_kind, p_status, p_amount, p_sign);
 END$$
 
--- A customer whose type changed (a regular customer became a VIP): their bookings, tickets and payments
--- move from the old type's rows to the new type's, as the summaries count by the customer's type now.
+-- A customer whose type changed (a regular customer became a VIP): their bookings and payments move from
+-- the old type's rows to the new type's, as the summaries count by the customer's type now.
 CREATE PROCEDURE MoveCustomerSales(
     IN p_customer_id INT UNSIGNED,
     IN p_from_type   VARCHAR(8),
@@ -256,21 +221,17 @@ CREATE PROCEDURE MoveCustomerSales(
     MODIFIES SQL DATA
 BEGIN
     FOR sale IN (SELECT b.event_id, e.venue_id, b.booked_at, b.discount_id, b.total, b.promo_discount,
-                     (SELECT COUNT(*) FROM tickets t WHERE t.booking_id = b.booking_id AND t.status <> 'refunded') AS sold,
-                     (SELECT COUNT(*) FROM tickets t WHERE t.booking_id = b.booking_id AND t.status = 'refunded') AS returned,
-                     (SELECT COALESCE(SUM(p.amount), 0) FROM payments p
-                       WHERE p.booking_id = b.booking_id AND p.kind = 'charge' AND p.status = 'captured') AS charged,
-                     (SELECT COALESCE(SUM(p.amount), 0) FROM payments p
-                       WHERE p.booking_id = b.booking_id AND p.kind = 'refund') AS refunded
-                FROM bookings b JOIN events e ON e.event_id = b.event_id
-               WHERE b.customer_id = p_customer_id)
+                        (SELECT COALESCE(SUM(p.amount), 0) FROM payments p
+                          WHERE p.booking_id = b.booking_id AND p.kind = 'charge' AND p.status = 'captured') AS charged,
+                        (SELECT COALESCE(SUM(p.amount), 0) FROM payments p
+                          WHERE p.booking_id = b.booking_id AND p.kind = 'refund') AS refunded
+                   FROM bookings b JOIN events e ON e.event_id = b.event_id
+                  WHERE b.customer_id = p_customer_id)
     DO
         CALL AddBookingSales(sale.event_id, sale.venue_id, p_customer_id, p_from_type, sale.booked_at,
-                             sale.discount_id, -1, -sale.total, -sale.sold, -sale.returned, -sale.charged,
-                             -sale.refunded, -sale.promo_discount);
+                             sale.discount_id, -1, -sale.total, -sale.charged, -sale.refunded, -sale.promo_discount);
         CALL AddBookingSales(sale.event_id, sale.venue_id, p_customer_id, p_to_type, sale.booked_at,
-                             sale.discount_id, 1, sale.total, sale.sold, sale.returned, sale.charged,
-                             sale.refunded, sale.promo_discount);
+                             sale.discount_id, 1, sale.total, sale.charged, sale.refunded, sale.promo_discount);
     END FOR;
     FOR payment IN (SELECT p.created_at, p.method_id, COALESCE(e.venue_id, 0) AS venue_id, p.kind, p.status, p.amount
                 FROM payments p

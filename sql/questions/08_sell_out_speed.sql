@@ -7,7 +7,7 @@ WITH sold_out AS (
      WHERE status = 'on_sale' AND seats_total > 0 AND seats_total - seats_available >= 0.95 * seats_total
 ), daily AS (
     SELECT s.event_id, s.period, SUM(s.tickets) AS tickets
-      FROM sales_by_period s
+      FROM category_sales_by_period s
       JOIN sold_out e ON e.event_id = s.event_id
      WHERE s.grain = 'day'
      GROUP BY s.event_id, s.period

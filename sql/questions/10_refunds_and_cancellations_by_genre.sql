@@ -10,10 +10,14 @@ SELECT g.genre,
        g.events_cancelled
   FROM (SELECT genre, COUNT(*) AS events, SUM(status = 'cancelled') AS events_cancelled
           FROM events WHERE status <> 'draft' GROUP BY genre) g
-  LEFT JOIN (SELECT e.genre, SUM(s.tickets + s.tickets_refunded) AS tickets_booked,
-                    SUM(s.tickets_refunded) AS tickets_refunded, SUM(s.refunded) AS amount_refunded
-               FROM sales_by_period s
-               JOIN events e ON e.event_id = s.event_id
-              WHERE s.grain = 'month'
+  LEFT JOIN (SELECT e.genre, SUM(t.tickets + t.tickets_refunded) AS tickets_booked,
+                    SUM(t.tickets_refunded) AS tickets_refunded, SUM(m.refunded) AS amount_refunded
+               FROM events e
+               JOIN (SELECT event_id, SUM(tickets) AS tickets, SUM(tickets_refunded) AS tickets_refunded
+                       FROM category_sales_by_period WHERE grain = 'month' GROUP BY event_id) t
+                 ON t.event_id = e.event_id
+               LEFT JOIN (SELECT event_id, SUM(refunded) AS refunded
+                            FROM sales_by_period WHERE grain = 'month' GROUP BY event_id) m
+                 ON m.event_id = e.event_id
               GROUP BY e.genre) s ON s.genre = g.genre
  ORDER BY refunded_pct DESC, g.genre;
