@@ -153,9 +153,9 @@ class Scale:
 SCALE_PLANS = {
     "tiny": Scale(venues=(("cellar", 5), ("studio", 4), ("chapel", 3)), customers=80, demand=0.25,
                   sold_out_share=0.0),
-    "small": Scale(venues=(("cellar", 22), ("studio", 12), ("chapel", 8), ("lyric", 14), ("meridian", 8),
-                           ("pavilion", 4), ("arena", 3)),
-                   customers=3000, demand=0.8, sold_out_share=0.1),
+    "small": Scale(venues=(("cellar", 24), ("studio", 14), ("chapel", 10), ("lyric", 14), ("meridian", 8),
+                           ("pavilion", 3), ("arena", 2)),
+                   customers=3000, demand=0.75, sold_out_share=0.1),
     "medium": Scale(venues=(("cellar", 60), ("studio", 40), ("chapel", 30), ("lyric", 45), ("meridian", 30),
                             ("pavilion", 16), ("arena", 10)),
                     customers=20000, demand=1.0, sold_out_share=0.12),
