@@ -1,0 +1,174 @@
+"""Dashboard and business-question timings (issue 5 "Scale"), through the read-only reporting user.
+
+    BOXOFFICE_DB=boxoffice_bench_large .venv/bin/python -m bench.reports --runs 20
+    BOXOFFICE_DB=boxoffice_bench_large .venv/bin/python -m bench.reports --runs 20 --explain
+
+Every dashboard statement is timed as the dashboards page runs it: boxoffice.services.reporting.dashboard()
+is called for five filters (the last twelve months, all time, the busiest venue, the busiest event, and a
+range that starts and ends mid-month, so that the summaries' day rows are read too), and each statement is
+timed at the database driver (from sending it to having every row). The filter form's own queries and each
+business question of sql/questions/ are timed as well. The table gives the median and the 95th percentile
+over --runs runs, in milliseconds; --explain prints each statement's plan (EXPLAIN) once.
+
+The database is the one BOXOFFICE_DB names, reached with the app's own configuration; nothing is written.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import time
+import traceback
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa  # noqa: E402
+
+from boxoffice import create_app  # noqa: E402
+from boxoffice.clock import utcnow  # noqa: E402
+from boxoffice.extensions import db  # noqa: E402
+from boxoffice.services import reporting, reports_questions  # noqa: E402
+
+REPORTING = str(Path(reporting.__file__).resolve())
+LIMIT_MS = 100.0
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+class StatementClock:
+    """Times every statement run on the reporting engine, labelled by the reporting function that ran it
+    (its n-th statement when it runs several)."""
+
+    def __init__(self, engine: sa.Engine):
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self.sql: dict[str, str] = {}
+        self._seen: dict[str, int] = defaultdict(int)
+        sa.event.listen(engine, "before_cursor_execute", self._before)
+        sa.event.listen(engine, "after_cursor_execute", self._after)
+
+    def new_run(self) -> None:
+        self._seen.clear()
+
+    @staticmethod
+    def _caller() -> str:
+        """The table (or the key figures, or the filter form) a statement is for."""
+        for frame in reversed(traceback.extract_stack()):
+            if frame.filename == REPORTING and frame.name.endswith(("_table", "_kpis", "filter_choices")):
+                return frame.name.lstrip("_")
+        return "?"
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_started"] = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):
+        elapsed = (time.perf_counter() - conn.info.pop("bench_started")) * 1000
+        caller = self._caller()
+        self._seen[caller] += 1
+        label = f"{caller} #{self._seen[caller]}"
+        self.times[label].append(elapsed)
+        self.sql.setdefault(label, getattr(cursor, "_executed", statement))
+
+
+def filters(connection: sa.Connection) -> dict[str, reporting.ReportFilter]:
+    """The five filters the dashboards are timed for, from the data in the database."""
+    today = utcnow().date()
+    first = connection.scalar(sa.text("SELECT MIN(period) FROM sales_by_period WHERE grain = 'day'")) or today
+    venue = connection.scalar(sa.text("SELECT venue_id FROM sales_by_period WHERE grain = 'month' "
+                                      "GROUP BY venue_id ORDER BY SUM(bookings) DESC LIMIT 1"))
+    event = connection.scalar(sa.text("SELECT event_id FROM sales_by_period WHERE grain = 'month' "
+                                      "GROUP BY event_id ORDER BY SUM(bookings) DESC LIMIT 1"))
+    month_ago = today.replace(day=1) - dt.timedelta(days=1)
+    return {
+        "12 months": reporting.default_filter(today),
+        "all time": reporting.ReportFilter(first, today),
+        "venue": reporting.ReportFilter(first, today, venue_id=venue),
+        "event": reporting.ReportFilter(first, today, event_id=event),
+        "ragged": reporting.ReportFilter((today - dt.timedelta(days=160)).replace(day=10), month_ago.replace(day=20)),
+    }
+
+
+def cell(values: list[float]) -> str:
+    return f"{statistics.median(values):7.1f} / {percentile(values, 0.95):7.1f}" if values else "–"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20, help="runs of each dashboard and question (default 20)")
+    parser.add_argument("--explain", action="store_true", help="print the plan of every statement once")
+    args = parser.parse_args()
+
+    app = create_app()
+    with app.app_context():
+        engine = db.engines["reports"]
+        with engine.connect() as connection:
+            scopes = filters(connection)
+            tickets = connection.scalar(sa.text("SELECT COUNT(*) FROM tickets"))
+            version = connection.scalar(sa.text("SELECT VERSION()"))
+        print(f"{app.config['DATABASE'].name}: {tickets:,} tickets, {version}, {args.runs} runs, "
+              f"as {engine.url.username}")
+        for name, scope in scopes.items():
+            print(f"  {name:9}  {reporting.describe(scope)}")
+
+        clocks = {}
+        whole: dict[str, list[float]] = defaultdict(list)
+        for name, scope in scopes.items():
+            clocks[name] = clock = StatementClock(engine)
+            reporting.dashboard(scope)      # warm the buffer pool and the statement caches
+            clock.times.clear()
+            for _ in range(args.runs):
+                clock.new_run()
+                started = time.perf_counter()
+                reporting.filter_choices()
+                reporting.dashboard(scope)
+                whole[name].append((time.perf_counter() - started) * 1000)
+            sa.event.remove(engine, "before_cursor_execute", clock._before)
+            sa.event.remove(engine, "after_cursor_execute", clock._after)
+
+        labels = list(dict.fromkeys(label for clock in clocks.values() for label in clock.times))
+        slowest = 0.0
+        print(f"\nDashboard statements, milliseconds, median / p95 over {args.runs} runs:\n")
+        print(f"| {'statement':32} | " + " | ".join(f"{name:^17}" for name in scopes) + " |")
+        print(f"|{'-' * 34}|" + "|".join("-" * 19 for _ in scopes) + "|")
+        for label in labels:
+            cells = [cell(clocks[name].times.get(label, [])) for name in scopes]
+            slowest = max([slowest] + [percentile(clocks[name].times[label], 0.95)
+                                       for name in scopes if clocks[name].times.get(label)])
+            print(f"| {label:32} | " + " | ".join(f"{c:>17}" for c in cells) + " |")
+        print(f"| {'whole page (all of the above)':32} | " + " | ".join(f"{cell(whole[n]):>17}" for n in scopes) + " |")
+
+        print(f"\nBusiness questions, milliseconds, median / p95 over {args.runs} runs:\n")
+        print(f"| {'question':40} | {'median / p95':>17} | rows |")
+        print(f"|{'-' * 42}|{'-' * 19}|------|")
+        for question in reports_questions.questions():
+            times = []
+            for _ in range(args.runs + 1):
+                started = time.perf_counter()
+                answer = reports_questions.answer(question)
+                times.append((time.perf_counter() - started) * 1000)
+            times = times[1:]
+            slowest = max(slowest, percentile(times, 0.95))
+            print(f"| {question.name:40} | {cell(times):>17} | {len(answer.rows):4} |")
+
+        if args.explain:
+            with engine.connect() as connection:
+                for label in labels:
+                    sql = next(clock.sql[label] for clock in clocks.values() if label in clock.sql)
+                    print(f"\n-- {label}\n{sql}")
+                    if sql.lstrip().upper().startswith("CALL"):
+                        print("(a procedure call: see GetEventRevenueByMonth's statement in the docs)")
+                        continue
+                    for row in connection.exec_driver_sql("EXPLAIN " + sql.replace("%", "%%")):
+                        print("   ", " | ".join("" if v is None else str(v) for v in row))
+
+    print(f"\nSlowest p95: {slowest:.1f} ms ({'within' if slowest <= LIMIT_MS else 'OVER'} the {LIMIT_MS:.0f} ms limit)")
+    return 0 if slowest <= LIMIT_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
