@@ -859,8 +859,8 @@ class _Generator:
     def _staff(self) -> None:
         exists = self.connection.scalar(sa.text("SELECT COUNT(*) FROM staff_users WHERE email = :e"), {"e": ADMIN_EMAIL})
         if not exists:
-            _insert(self.connection, INSERT_STAFF, [(ADMIN_EMAIL, ADMIN_NAME, self.password_hash,
-                                         self.now - dt.timedelta(days=3 * 365))])
+            created = self.now - dt.timedelta(days=3 * 365)
+            _insert(self.connection, INSERT_STAFF, [(ADMIN_EMAIL, ADMIN_NAME, self.password_hash, created)])
 
     def _customers(self) -> list[_Customer]:
         rng, fake = self.rng, self.fake
@@ -922,11 +922,7 @@ class _Generator:
         _insert(self.connection, INSERT_SAVED_METHOD, card_rows)
         # For picking a buyer who had signed up by the booking date: customers are in sign-up order.
         self.signed_up = [customer.created_at for customer in customers]
-        self.cumulative_weight = []
-        total = 0.0
-        for customer in customers:
-            total += customer.weight
-            self.cumulative_weight.append(total)
+        self.cumulative_weight = list(itertools.accumulate(customer.weight for customer in customers))
         return customers
 
     def _buyer(self, at: dt.datetime) -> _Customer:
