@@ -111,7 +111,9 @@ def alembic_config(owner_url: URL) -> Config:
 def upgrade(settings: DatabaseSettings, revision: str = "head") -> None:
     """Bring the schema to `revision` (Alembic), then re-apply the views, triggers and procedures."""
     command.upgrade(alembic_config(settings.owner_url), revision)
-    grant_report_routines(settings)
+    # The procedures exist once the schema is at head (see migrations/env.py).
+    if current_revision(settings) == head_revision():
+        grant_report_routines(settings)
 
 
 def current_revision(settings: DatabaseSettings) -> str | None:
