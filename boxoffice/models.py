@@ -606,8 +606,12 @@ class CustomerSales(db.Model):
     bookings: Mapped[int] = _counter()
     booked_total: Mapped[Decimal] = _amount()
     refunded: Mapped[Decimal] = _amount()
+    net_spend: Mapped[Decimal | None] = mapped_column(TOTAL, sa.Computed("booked_total - refunded", persisted=True))
 
-    __table_args__ = (sa.Index("ix_customer_sales_type", "customer_type", "bookings"),)
+    __table_args__ = (
+        sa.Index("ix_customer_sales_type", "customer_type", "bookings", "net_spend"),
+        sa.Index("ix_customer_sales_spend", "customer_type", "net_spend"),
+    )
 
 
 class BookingHour(db.Model):

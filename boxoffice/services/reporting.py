@@ -185,12 +185,12 @@ def _tickets_sold(c: Connection, f: ReportFilter) -> int:
     return int(c.scalar(sa.select(sa.func.sum(s.tickets)).where(*_scope(s, f))) or 0)
 
 
-def _kpis(c: Connection, f: ReportFilter) -> Kpis:
+def _kpis(c: Connection, f: ReportFilter, held: list[dict[str, Any]]) -> Kpis:
+    """The key figures; occupancy of the events `held` in the period."""
     s = SalesByPeriod
     bookings, booked, refunded = c.execute(
         sa.select(sa.func.sum(s.bookings), sa.func.sum(s.booked_total), sa.func.sum(s.refunded))
         .where(*_scope(s, f))).one()
-    held = _held_events(c, f)
     seats = sum(row["seats"] for row in held)
     sold = sum(row["sold"] for row in held)
     return Kpis(net_revenue=money(booked) - money(refunded), refunded=money(refunded), bookings=int(bookings or 0),
@@ -329,31 +329,32 @@ def categories_table(c: Connection, f: ReportFilter) -> Table:
                  rows, note="Revenue: what the tickets still valid were paid, after discounts.")
 
 
-def _occupancy_events(c: Connection, f: ReportFilter, *conditions) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Occupancy:
+    """The events held in the period (started by now, not cancelled) and the events on sale now, whatever
+    the period: each with its seats and tickets sold."""
+
+    held: list[dict[str, Any]]
+    on_sale: list[dict[str, Any]]
+
+
+def _occupancy(c: Connection, f: ReportFilter) -> Occupancy:
+    now = utcnow()
+    held = sa.and_(Event.starts_at >= f.date_from, Event.starts_at < f.date_to + DAY, Event.starts_at < now)
+    on_sale = sa.and_(Event.starts_at > now, Event.sales_start <= now, Event.sales_end > now)
     query = (sa.select(Event.event_id, Event.title, Event.starts_at, Venue.venue_id, Venue.name.label("venue"),
-                       Event.seats_total, (Event.seats_total - Event.seats_available).label("sold"))
+                       Event.seats_total, (Event.seats_total - Event.seats_available).label("sold"),
+                       held.label("held"))
              .join(Venue, Venue.venue_id == Event.venue_id)
-             .where(Event.status == "on_sale", *conditions))
+             .where(Event.status == "on_sale", sa.or_(held, on_sale)))
     if f.venue_id:
         query = query.where(Event.venue_id == f.venue_id)
     if f.event_id:
         query = query.where(Event.event_id == f.event_id)
-    return [{"event_id": r.event_id, "title": r.title, "starts_at": r.starts_at, "venue_id": r.venue_id,
-             "venue": r.venue, "seats": int(r.seats_total), "sold": int(r.sold),
-             "occupancy_pct": percent(r.sold, r.seats_total)} for r in c.execute(query)]
-
-
-def _held_events(c: Connection, f: ReportFilter) -> list[dict[str, Any]]:
-    """Events held in the period (started by now, not cancelled), with their seats and tickets sold."""
-    now = utcnow()
-    return _occupancy_events(c, f, Event.starts_at >= f.date_from, Event.starts_at < f.date_to + DAY,
-                             Event.starts_at < now)
-
-
-def _on_sale_events(c: Connection, f: ReportFilter) -> list[dict[str, Any]]:
-    """Events on sale now, whatever the period."""
-    now = utcnow()
-    return _occupancy_events(c, f, Event.starts_at > now, Event.sales_start <= now, Event.sales_end > now)
+    events = [{"event_id": r.event_id, "title": r.title, "starts_at": r.starts_at, "venue_id": r.venue_id,
+               "venue": r.venue, "seats": int(r.seats_total), "sold": int(r.sold),
+               "occupancy_pct": percent(r.sold, r.seats_total), "held": bool(r.held)} for r in c.execute(query)]
+    return Occupancy([e for e in events if e["held"]], [e for e in events if not e["held"]])
 
 
 EVENT_OCCUPANCY_COLUMNS = (Column("title", "Event"), Column("venue", "Venue"), Column("starts_at", "Starts", "datetime"),
@@ -361,21 +362,21 @@ EVENT_OCCUPANCY_COLUMNS = (Column("title", "Event"), Column("venue", "Venue"), C
                            Column("occupancy_pct", "Occupancy", "percent"))
 
 
-def held_events_table(c: Connection, f: ReportFilter) -> Table:
-    rows = sorted(_held_events(c, f), key=lambda r: (-(r["occupancy_pct"] or 0), r["starts_at"], r["event_id"]))
+def held_events_table(occupancy: Occupancy) -> Table:
+    rows = sorted(occupancy.held, key=lambda r: (-(r["occupancy_pct"] or 0), r["starts_at"], r["event_id"]))
     return Table("occupancy-held", "Events held in the period, fullest first", EVENT_OCCUPANCY_COLUMNS, rows,
                  shown=LISTED)
 
 
-def on_sale_events_table(c: Connection, f: ReportFilter) -> Table:
-    rows = sorted(_on_sale_events(c, f), key=lambda r: (r["starts_at"], r["event_id"]))
+def on_sale_events_table(occupancy: Occupancy) -> Table:
+    rows = sorted(occupancy.on_sale, key=lambda r: (r["starts_at"], r["event_id"]))
     return Table("occupancy-on-sale", "On sale now, soonest first", EVENT_OCCUPANCY_COLUMNS, rows, shown=LISTED,
                  note="Events on sale today, whatever the period.")
 
 
-def venue_occupancy_table(c: Connection, f: ReportFilter) -> Table:
+def venue_occupancy_table(occupancy: Occupancy) -> Table:
     venues: dict[int, dict[str, Any]] = {}
-    for side, events in (("held", _held_events(c, f)), ("on_sale", _on_sale_events(c, f))):
+    for side, events in (("held", occupancy.held), ("on_sale", occupancy.on_sale)):
         for e in events:
             venue = venues.setdefault(e["venue_id"], {"venue": e["venue"], **{
                 f"{s}_{k}": 0 for s in ("held", "on_sale") for k in ("events", "seats", "sold")}})
@@ -397,9 +398,9 @@ def venue_occupancy_table(c: Connection, f: ReportFilter) -> Table:
                             "events on sale now.")
 
 
-def _seats_group(c: Connection, f: ReportFilter) -> Group:
+def _seats_group(c: Connection, f: ReportFilter, occupancy: Occupancy) -> Group:
     categories = categories_table(c, f)
-    venues = venue_occupancy_table(c, f)
+    venues = venue_occupancy_table(occupancy)
     return Group("seats", "Seat categories and occupancy",
                  "Which seats sell, and how full the venues get.",
                  [Chart("chart-categories", "Tickets by seat category", "doughnut",
@@ -413,7 +414,7 @@ def _seats_group(c: Connection, f: ReportFilter) -> Group:
                         format="percent",
                         description="Grouped bars: per venue, the share of seats sold for events held in the "
                                     "period and for events on sale now.")],
-                 [categories, venues, held_events_table(c, f), on_sale_events_table(c, f)])
+                 [categories, venues, held_events_table(occupancy), on_sale_events_table(occupancy)])
 
 
 # ---------------------------------------------------------------- 4. customers and payments
@@ -442,8 +443,7 @@ def repeat_buyers_table(c: Connection) -> Table:
     found = {row.customer_type: row for row in c.execute(
         sa.select(s.customer_type, sa.func.count().label("buyers"),
                   sa.func.sum(sa.case((s.bookings >= 2, 1), else_=0)).label("repeat_buyers"),
-                  sa.func.sum(s.bookings).label("bookings"),
-                  sa.func.sum(s.booked_total - s.refunded).label("net"))
+                  sa.func.sum(s.bookings).label("bookings"), sa.func.sum(s.net_spend).label("net"))
         .where(s.bookings > 0).group_by(s.customer_type))}
     rows = [{"customer_type": TYPE_NAMES[t], "buyers": int(found[t].buyers),
              "repeat_buyers": int(found[t].repeat_buyers),
@@ -534,14 +534,12 @@ class Dashboard:
     groups: list[Group]
 
 
-GROUPS: tuple[Callable[[Connection, ReportFilter], Group], ...] = (
-    _revenue_group, _monthly_group, _seats_group, _customers_group)
-
-
 def dashboard(f: ReportFilter) -> Dashboard:
     """Every figure of the dashboards for the filter, read in one snapshot."""
     with _reports() as c:
-        return Dashboard(f, _kpis(c, f), [build(c, f) for build in GROUPS])
+        occupancy = _occupancy(c, f)
+        return Dashboard(f, _kpis(c, f, occupancy.held), [
+            _revenue_group(c, f), _monthly_group(c, f), _seats_group(c, f, occupancy), _customers_group(c, f)])
 
 
 def table(name: str, f: ReportFilter) -> Table:

@@ -295,28 +295,23 @@ BEGIN
     DECLARE v_head_to DATE DEFAULT LEAST(p_to, v_months_from - INTERVAL 1 DAY);
     DECLARE v_tail_from DATE DEFAULT GREATEST(v_head_to, v_months_to) + INTERVAL 1 DAY;
 
-    WITH slices AS (
-        SELECT 'month' AS grain, v_months_from AS from_day, v_months_to AS to_day
-        UNION ALL SELECT 'day', p_from, v_head_to
-        UNION ALL SELECT 'day', v_tail_from, p_to
-    ), sales AS (
-        SELECT s.period, s.bookings, 0 AS tickets, s.booked_total, s.refunded
-          FROM slices
-          JOIN sales_by_period s ON s.grain = slices.grain AND s.period BETWEEN slices.from_day AND slices.to_day
-         WHERE (p_event_id IS NULL OR s.event_id = p_event_id) AND (p_venue_id IS NULL OR s.venue_id = p_venue_id)
-        UNION ALL
-        SELECT c.period, 0, c.tickets, 0, 0
-          FROM slices
-          JOIN category_sales_by_period c ON c.grain = slices.grain AND c.period BETWEEN slices.from_day AND slices.to_day
-         WHERE (p_event_id IS NULL OR c.event_id = p_event_id) AND (p_venue_id IS NULL OR c.venue_id = p_venue_id)
-    )
+    -- One condition for both summaries: the server pushes it into each branch of the UNION, where it is three
+    -- ranges of the primary key (grain, period).
     SELECT DATE_FORMAT(period, '%Y-%m-01') AS month,
            CAST(SUM(bookings) AS SIGNED) AS bookings,
            CAST(SUM(tickets) AS SIGNED) AS tickets,
            SUM(booked_total) AS gross_revenue,
            SUM(refunded) AS refunded,
            SUM(booked_total) - SUM(refunded) AS net_revenue
-      FROM sales
+      FROM (SELECT grain, period, event_id, venue_id, bookings, 0 AS tickets, booked_total, refunded
+              FROM sales_by_period
+            UNION ALL
+            SELECT grain, period, event_id, venue_id, 0, tickets, 0, 0
+              FROM category_sales_by_period) sales
+     WHERE ((grain = 'month' AND period BETWEEN v_months_from AND v_months_to)
+            OR (grain = 'day' AND (period BETWEEN p_from AND v_head_to OR period BETWEEN v_tail_from AND p_to)))
+       AND (p_event_id IS NULL OR event_id = p_event_id)
+       AND (p_venue_id IS NULL OR venue_id = p_venue_id)
      GROUP BY DATE_FORMAT(period, '%Y-%m-01')
     HAVING SUM(bookings) > 0
      ORDER BY month;

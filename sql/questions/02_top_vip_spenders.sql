@@ -6,12 +6,12 @@ SELECT c.full_name AS customer,
        vc.tier,
        vc.member_since,
        cs.bookings,
-       cs.booked_total - cs.refunded AS net_spend,
+       cs.net_spend,
        ROUND(cs.booked_total / cs.bookings, 2) AS average_order
   FROM customer_sales cs
   JOIN customers c ON c.customer_id = cs.customer_id
   JOIN vip_customers vc ON vc.customer_id = cs.customer_id
  WHERE cs.customer_type = 'vip'
    AND cs.bookings > 0
- ORDER BY net_spend DESC, cs.customer_id
+ ORDER BY cs.net_spend DESC, cs.customer_id DESC
  LIMIT 10;
