@@ -59,7 +59,7 @@ class StatementClock:
     def _caller() -> str:
         """The table (or the key figures, or the filter form) a statement is for."""
         for frame in reversed(traceback.extract_stack()):
-            if frame.filename == REPORTING and frame.name.endswith(("_table", "_kpis", "filter_choices")):
+            if frame.filename == REPORTING and frame.name.endswith(("_table", "_kpis", "_occupancy", "filter_choices")):
                 return frame.name.lstrip("_")
         return "?"
 

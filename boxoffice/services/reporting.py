@@ -83,25 +83,28 @@ def presets(f: ReportFilter, first_sale: dt.date | None, today: dt.date | None =
 @dataclass(frozen=True)
 class Period:
     """A range of days split the way the summaries are read: the whole months in it from the month rows, the
-    days before the first whole month and after the last one from the day rows. GetEventRevenueByMonth
-    (sql/objects/30_procedures.sql) splits a range the same way."""
+    days before the first whole month and after the last one from the day rows. A month at the edge of the
+    data (the first or last day anything was sold or paid) counts as whole: it has no rows beyond that
+    edge. GetEventRevenueByMonth (sql/objects/30_procedures.sql) splits a range the same way."""
 
     first: dt.date
     last: dt.date
+    # The first and last day of the summary's day rows, with first and last inside them.
+    data_first: dt.date
+    data_last: dt.date
 
     @property
     def months_from(self) -> dt.date:
-        """The first day of the first whole month."""
-        if self.first.day == 1:
-            return self.first
+        """The first day of the first month read whole."""
+        if self.first.day == 1 or self.first == self.data_first:
+            return self.first.replace(day=1)
         return (self.first.replace(day=28) + 4 * DAY).replace(day=1)
 
     @property
     def months_to(self) -> dt.date:
-        """The last day of the last whole month (before months_from when there is none)."""
-        if (self.last + DAY).day == 1:
-            return self.last
-        return self.last.replace(day=1) - DAY
+        """The last day of the last month read whole (before months_from when there is none)."""
+        month_end = (self.last.replace(day=28) + 4 * DAY).replace(day=1) - DAY
+        return month_end if self.last in (month_end, self.data_last) else self.last.replace(day=1) - DAY
 
     def rows_of(self, table) -> sa.ColumnElement[bool]:
         """The summary rows (of a table with grain and period columns) that add up to this range."""
@@ -113,9 +116,14 @@ class Period:
                                                  table.period.between(tail_from, self.last))))
 
 
-def _scope(table, f: ReportFilter, by_event: bool = True) -> list[sa.ColumnElement[bool]]:
+def _scope(c: Connection, table, f: ReportFilter, by_event: bool = True) -> list[sa.ColumnElement[bool]]:
     """The conditions that pick a summary table's rows for the filter."""
-    conditions = [Period(f.date_from, f.date_to).rows_of(table)]
+    data_first, data_last = c.execute(sa.select(sa.func.min(table.period), sa.func.max(table.period))
+                                      .where(table.grain == "day")).one()
+    first, last = max(f.date_from, data_first or f.date_from), min(f.date_to, data_last or f.date_to)
+    if data_first is None or first > last:
+        return [sa.false()]
+    conditions = [Period(first, last, data_first, data_last).rows_of(table)]
     if f.venue_id:
         conditions.append(table.venue_id == f.venue_id)
     if f.event_id and by_event:
@@ -182,7 +190,7 @@ class Kpis:
 def _tickets_sold(c: Connection, f: ReportFilter) -> int:
     """Tickets still sold of the bookings in the filter."""
     s = CategorySalesByPeriod
-    return int(c.scalar(sa.select(sa.func.sum(s.tickets)).where(*_scope(s, f))) or 0)
+    return int(c.scalar(sa.select(sa.func.sum(s.tickets)).where(*_scope(c, s, f))) or 0)
 
 
 def _kpis(c: Connection, f: ReportFilter, held: list[dict[str, Any]]) -> Kpis:
@@ -190,7 +198,7 @@ def _kpis(c: Connection, f: ReportFilter, held: list[dict[str, Any]]) -> Kpis:
     s = SalesByPeriod
     bookings, booked, refunded = c.execute(
         sa.select(sa.func.sum(s.bookings), sa.func.sum(s.booked_total), sa.func.sum(s.refunded))
-        .where(*_scope(s, f))).one()
+        .where(*_scope(c, s, f))).one()
     seats = sum(row["seats"] for row in held)
     sold = sum(row["sold"] for row in held)
     return Kpis(net_revenue=money(booked) - money(refunded), refunded=money(refunded), bookings=int(bookings or 0),
@@ -220,14 +228,15 @@ def _top(c: Connection, f: ReportFilter, key: str, names: Callable[[sa.ColumnEle
     """The TOP best-earning events or venues (`key`: event_id or venue_id) with their tickets sold, and the
     columns `names` gives for their id: (columns, a function joining their tables to a query)."""
     totals = (sa.select(getattr(SalesByPeriod, key).label("id"), *_sales_totals())
-              .where(*_scope(SalesByPeriod, f)).group_by(getattr(SalesByPeriod, key)).subquery())
+              .where(*_scope(c, SalesByPeriod, f)).group_by(getattr(SalesByPeriod, key)).subquery())
     columns, join = names(totals.c.id)
     query = (join(sa.select(totals, *columns)).where(totals.c.bookings > 0)
              .order_by((totals.c.booked_total - totals.c.refunded).desc(), totals.c.id).limit(TOP))
     rows = c.execute(query).all()
     by = getattr(CategorySalesByPeriod, key)
     tickets = dict(c.execute(sa.select(by, sa.func.sum(CategorySalesByPeriod.tickets))
-                             .where(*_scope(CategorySalesByPeriod, f), by.in_([row.id for row in rows])).group_by(by)).all())
+                             .where(*_scope(c, CategorySalesByPeriod, f), by.in_([row.id for row in rows]))
+                             .group_by(by)).all())
     return [{"id": row.id, **{column.key: getattr(row, column.key) for column in columns}, **_money_row(row),
              "tickets": int(tickets.get(row.id, 0))} for row in rows]
 
@@ -312,7 +321,7 @@ def categories_table(c: Connection, f: ReportFilter) -> Table:
     totals = (sa.select(s.category_id, sa.func.sum(s.tickets).label("tickets"),
                         sa.func.sum(s.tickets_refunded).label("tickets_refunded"),
                         sa.func.sum(s.revenue).label("revenue"))
-              .where(*_scope(s, f)).group_by(s.category_id).subquery())
+              .where(*_scope(c, s, f)).group_by(s.category_id).subquery())
     found = c.execute(sa.select(SeatCategory.name, SeatCategory.colour, totals)
                       .join(totals, totals.c.category_id == SeatCategory.category_id)
                       .where(totals.c.tickets + totals.c.tickets_refunded > 0)
@@ -422,7 +431,7 @@ def _seats_group(c: Connection, f: ReportFilter, occupancy: Occupancy) -> Group:
 def customer_types_table(c: Connection, f: ReportFilter) -> Table:
     s = SalesByPeriod
     found = {row.customer_type: row for row in c.execute(
-        sa.select(s.customer_type, *_sales_totals()).where(*_scope(s, f)).group_by(s.customer_type))}
+        sa.select(s.customer_type, *_sales_totals()).where(*_scope(c, s, f)).group_by(s.customer_type))}
     all_net = sum((money(r.booked_total) - money(r.refunded) for r in found.values()), Decimal("0.00"))
     rows = []
     for customer_type in CUSTOMER_TYPES:
@@ -468,7 +477,7 @@ def payments_table(c: Connection, f: ReportFilter) -> Table:
                         sa.func.sum(s.declines).label("declines"), sa.func.sum(s.failures).label("failures"),
                         sa.func.sum(s.refunds).label("refunds"),
                         sa.func.sum(s.refunded_amount).label("refunded_amount"))
-              .where(*_scope(s, f, by_event=False)).group_by(s.method_id, s.customer_type).subquery())
+              .where(*_scope(c, s, f, by_event=False)).group_by(s.method_id, s.customer_type).subquery())
     found = c.execute(sa.select(PaymentMethod.name, totals)
                       .join(totals, totals.c.method_id == PaymentMethod.method_id)
                       .where(totals.c.charges + totals.c.refunds > 0)

@@ -289,11 +289,25 @@ CREATE PROCEDURE GetEventRevenueByMonth(
     READS SQL DATA
     SQL SECURITY INVOKER
 BEGIN
-    -- The first day of the first whole month, the last day of the last whole month, and the ragged ends.
-    DECLARE v_months_from DATE DEFAULT IF(DAYOFMONTH(p_from) = 1, p_from, LAST_DAY(p_from) + INTERVAL 1 DAY);
-    DECLARE v_months_to DATE DEFAULT IF(p_to = LAST_DAY(p_to), p_to, p_to - INTERVAL DAYOFMONTH(p_to) DAY);
-    DECLARE v_head_to DATE DEFAULT LEAST(p_to, v_months_from - INTERVAL 1 DAY);
-    DECLARE v_tail_from DATE DEFAULT GREATEST(v_head_to, v_months_to) + INTERVAL 1 DAY;
+    DECLARE v_data_first DATE;
+    DECLARE v_data_last DATE;
+    DECLARE v_first DATE;
+    DECLARE v_last DATE;
+    DECLARE v_months_from DATE;
+    DECLARE v_months_to DATE;
+    DECLARE v_head_to DATE;
+    DECLARE v_tail_from DATE;
+
+    -- The range within the days anything was sold (a month at either edge has no rows beyond it, so it is
+    -- read whole); the first day of the first month read whole, the last day of the last one; the ragged ends.
+    SELECT MIN(period), MAX(period) INTO v_data_first, v_data_last FROM sales_by_period WHERE grain = 'day';
+    SET v_first = GREATEST(p_from, v_data_first), v_last = LEAST(p_to, v_data_last);
+    SET v_months_from = IF(DAYOFMONTH(v_first) = 1 OR v_first = v_data_first,
+                           v_first - INTERVAL (DAYOFMONTH(v_first) - 1) DAY, LAST_DAY(v_first) + INTERVAL 1 DAY);
+    SET v_months_to = IF(v_last = LAST_DAY(v_last) OR v_last = v_data_last,
+                         LAST_DAY(v_last), v_last - INTERVAL DAYOFMONTH(v_last) DAY);
+    SET v_head_to = LEAST(v_last, v_months_from - INTERVAL 1 DAY);
+    SET v_tail_from = GREATEST(v_head_to, v_months_to) + INTERVAL 1 DAY;
 
     -- One condition for both summaries: the server pushes it into each branch of the UNION, where it is three
     -- ranges of the primary key (grain, period).
@@ -309,7 +323,7 @@ BEGIN
             SELECT grain, period, event_id, venue_id, 0, tickets, 0, 0
               FROM category_sales_by_period) sales
      WHERE ((grain = 'month' AND period BETWEEN v_months_from AND v_months_to)
-            OR (grain = 'day' AND (period BETWEEN p_from AND v_head_to OR period BETWEEN v_tail_from AND p_to)))
+            OR (grain = 'day' AND (period BETWEEN v_first AND v_head_to OR period BETWEEN v_tail_from AND v_last)))
        AND (p_event_id IS NULL OR event_id = p_event_id)
        AND (p_venue_id IS NULL OR venue_id = p_venue_id)
      GROUP BY DATE_FORMAT(period, '%Y-%m-01')
