@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from boxoffice.clock import utcnow
 from boxoffice.extensions import db
 from boxoffice.services import reports_questions
+from boxoffice.services.reporting import ReportFilter
 
 DAY = dt.timedelta(days=1)
 ZERO = Decimal("0.00")
@@ -30,20 +31,8 @@ TABLE_ACCESS_DENIED = 1142
 
 # ---------------------------------------------------------------- the raw rows, added up in Python
 
-@dataclass(frozen=True)
-class Scope:
-    date_from: dt.date
-    date_to: dt.date
-    venue_id: int | None = None
-    event_id: int | None = None
-
-    def query(self) -> dict[str, str]:
-        query = {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat()}
-        if self.venue_id:
-            query["venue"] = str(self.venue_id)
-        if self.event_id:
-            query["event"] = str(self.event_id)
-        return query
+# What a dashboard shows (dates, venue, event): the app's own filter, which also spells the URL query.
+Scope = ReportFilter
 
 
 def pct(part, whole) -> Decimal | None:
@@ -183,7 +172,7 @@ SCOPES = ["default", "all_time", "venue", "event", "ragged"]
 def page(admin_client, scopes):
     """The dashboards page for a scope: its HTML."""
     def fetch(name: str) -> str:
-        response = admin_client.get("/admin/reports/", query_string=scopes[name].query())
+        response = admin_client.get("/admin/reports/", query_string=scopes[name].as_query())
         assert response.status_code == 200
         return response.get_data(as_text=True)
     return fetch
@@ -289,7 +278,7 @@ def test_every_chart_of_the_dashboards_is_on_the_page_with_data(page):
 
 
 def test_a_filter_from_htmx_returns_only_the_dashboard(admin_client, scopes):
-    response = admin_client.get("/admin/reports/", query_string=scopes["venue"].query(), headers={"HX-Request": "true"})
+    response = admin_client.get("/admin/reports/", query_string=scopes["venue"].as_query(), headers={"HX-Request": "true"})
 
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html and 'class="report-filters"' not in html
@@ -306,7 +295,7 @@ def test_an_end_date_before_the_start_date_is_explained(admin_client):
 # ---------------------------------------------------------------- CSV exports
 
 def export(admin_client, table: str, scope: Scope | None = None) -> list[list[str]]:
-    response = admin_client.get("/admin/reports/export.csv", query_string={"table": table, **(scope.query() if scope else {})})
+    response = admin_client.get("/admin/reports/export.csv", query_string={"table": table, **(scope.as_query() if scope else {})})
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == f'attachment; filename="{table}.csv"'
     return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
@@ -410,7 +399,7 @@ def test_the_reports_bind_cannot_write(app, test_database, statement):
 
 def share(admin_client, forms, scope: Scope, label: str = "For the board") -> str:
     """Make a link through the page; returns its path, from the message shown once."""
-    response = forms.post("/admin/reports/shares", {"label": label, "expires_in": "7", **scope.query()},
+    response = forms.post("/admin/reports/shares", {"label": label, "expires_in": "7", **scope.as_query()},
                           action="/admin/reports/shares", follow_redirects=True)
     match = re.search(r"<code>http://localhost(/shared/reports/[\w-]+)</code>", response.get_data(as_text=True))
     assert match, "the new link is shown"
@@ -458,7 +447,7 @@ def test_a_tampered_or_made_up_token_opens_nothing(app, admin_client, forms, sco
 
 
 def test_the_html_download_carries_the_charts_styles_and_data_and_nothing_from_outside(admin_client, scopes, raw):
-    response = admin_client.get("/admin/reports/download.html", query_string=scopes["all_time"].query())
+    response = admin_client.get("/admin/reports/download.html", query_string=scopes["all_time"].as_query())
 
     html = response.get_data(as_text=True)
     assert response.status_code == 200
