@@ -13,7 +13,6 @@ import io
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
