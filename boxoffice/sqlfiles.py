@@ -102,6 +102,10 @@ def run_sql_file(connection: Connection, path: Path | str) -> int:
     if not path.is_absolute():
         path = SQL_DIR / path
     statements = split_statements(path.read_text(encoding="utf-8"))
+    # The statements go to the DB-API cursor directly; a transaction begun here makes the caller's
+    # connection.commit() commit them.
+    if not connection.in_transaction():
+        connection.begin()
     for statement in statements:
         execute_script_statement(connection, statement)
     return len(statements)

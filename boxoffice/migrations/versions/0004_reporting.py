@@ -16,6 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     run_sql_file(op.get_bind(), "migrations/0004_reporting.sql")
+    run_sql_file(op.get_bind(), "summaries/refill.sql")
 
 
 def downgrade() -> None:
