@@ -10,6 +10,7 @@ from boxoffice.services import best_available, catalogue, holds, seatmap
 from boxoffice.templating import render_page, wants_fragment
 
 from .blueprint import bp, hold_owner
+from .seat_map_cache import seat_maps
 from .forms import BestAvailableForm, CatalogueFilterForm
 
 
@@ -37,22 +38,24 @@ def _seat_picker_context(event, venue, section_id: int | None, message: str | No
                          error: str | None = None) -> dict:
     owner = hold_owner()
     large = event.seats_total >= seatmap.LARGE_VENUE_SEATS
-    overview = seatmap.section_overview(event.event_id) if large else None
+    categories = seatmap.categories(event.event_id)
+    hold = holds.current_hold(event.event_id, owner)
+    cart_seats = seatmap.held_seats(event.event_id, owner, categories) if hold.seat_ids else []
     if large and section_id is None:
         seat_map = None
+        version, as_of = seatmap.seat_version(event.event_id), holds.database_now()
     else:
-        seat_map = seatmap.seat_map(event.event_id, owner, section_id if large else None)
-    categories = seatmap.categories(event.event_id)
+        drawn = seat_maps().current(event.event_id, section_id if large else None, categories)
+        seat_map = drawn.html(mine=cart_seats)
+        version, as_of = drawn.version, drawn.as_of
     best_form = BestAvailableForm(formdata=None)
     best_form.category.choices = [(c.category_id, f"{c.name} · €{c.price:,.2f}") for c in categories.values()]
     return {
-        "event": event, "venue": venue, "large": large, "overview": overview, "section_id": section_id,
-        "seat_map": seat_map, "categories": categories, "hold": holds.current_hold(event.event_id, owner),
-        "cart_seats": seatmap.held_seats(event.event_id, owner),
+        "event": event, "venue": venue, "large": large, "section_id": section_id,
+        "overview": seatmap.section_overview(event.event_id) if large else None,
+        "seat_map": seat_map, "categories": categories, "hold": hold, "cart_seats": cart_seats,
         "best_form": best_form, "message": message, "error": error,
-        "version": seat_map.version if seat_map else seatmap.seat_version(event.event_id),
-        "as_of": (seat_map.as_of if seat_map else holds.database_now()).isoformat(),
-        "hold_minutes": current_app.config["HOLD_MINUTES"],
+        "version": version, "as_of": as_of.isoformat(), "hold_minutes": current_app.config["HOLD_MINUTES"],
     }
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal
 
 import pytest
@@ -35,6 +36,18 @@ def seat_button(html: str, seat_id: int) -> str:
     match = re.search(rf'<button[^>]*id="seat-{seat_id}"[^>]*>', html)
     assert match, f"seat {seat_id} is not on the page"
     return match.group(0)
+
+
+def poll_url(html: str) -> str:
+    return re.search(r'hx-get="([^"]*seats/changes[^"]*)"', html).group(1).replace("&amp;", "&")
+
+
+def hold_running_out_soon(db_session, event, seat_id: int) -> None:
+    """Someone else holds the seat until half a second from now: it then runs out with no write at all."""
+    holds.hold_seats(event.event_id, [seat_id], new_hold_owner(), 10)
+    db_session.execute(sa.text("UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) + INTERVAL 500000 MICROSECOND "
+                               "WHERE event_id = :e AND seat_id = :s"), {"e": event.event_id, "s": seat_id})
+    db_session.commit()
 
 
 def test_the_catalogue_finds_an_event_by_venue_city_and_title(client, event):
@@ -116,15 +129,51 @@ def test_the_poll_answers_no_content_when_nothing_changed_and_only_the_changed_s
 
 
 def test_a_hold_that_runs_out_reaches_the_poll_without_any_write(client, db_session, event):
-    owner = new_hold_owner()
     seat_id = event.seat_ids("A4")[0]
-    holds.hold_seats(event.event_id, [seat_id], owner, 10)
-    poll_url = re.search(r'hx-get="([^"]*seats/changes[^"]*)"', client.get(f"/events/{event.event_id}").get_data(as_text=True)).group(1).replace("&amp;", "&")
-    db_session.execute(sa.text("UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 10000 MICROSECOND "
-                               "WHERE hold_owner = :o"), {"o": owner})
-    db_session.commit()
-    body = client.get(poll_url, headers=HX).get_data(as_text=True)
+    hold_running_out_soon(db_session, event, seat_id)
+    url = poll_url(client.get(f"/events/{event.event_id}").get_data(as_text=True))
+    assert client.get(url, headers=HX).status_code == 204
+    time.sleep(0.6)
+    body = client.get(url, headers=HX).get_data(as_text=True)
     assert ", available" in seat_button(body, seat_id)
+
+
+def test_the_event_page_shows_a_seat_taken_since_the_map_was_last_drawn(client, event):
+    seat_id = event.seat_ids("A2")[0]
+    assert ", available" in seat_button(client.get(f"/events/{event.event_id}").get_data(as_text=True), seat_id)
+    holds.hold_seats(event.event_id, [seat_id], new_hold_owner(), 10)
+    html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+    assert "held by someone else" in seat_button(html, seat_id)
+
+
+def test_the_event_page_shows_a_hold_that_ran_out_as_available_without_any_write(client, db_session, event):
+    seat_id = event.seat_ids("A5")[0]
+    hold_running_out_soon(db_session, event, seat_id)
+    html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+    assert "held by someone else" in seat_button(html, seat_id)
+    time.sleep(0.6)
+    later = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+    assert ", available" in seat_button(later, seat_id)
+    assert poll_url(later).split("&t=")[0] == poll_url(html).split("&t=")[0], "no write moved the seat version"
+
+
+def test_a_buyer_sees_their_own_seats_as_theirs_while_others_see_them_held(app, client, forms, event):
+    mine = event.seat_ids("B4")[0]
+    forms.post(f"/events/{event.event_id}", {"seat": mine}, action=f"/events/{event.event_id}/seats")
+    assert "held for you" in seat_button(client.get(f"/events/{event.event_id}").get_data(as_text=True), mine)
+    with app.test_client() as someone_else:
+        html = someone_else.get(f"/events/{event.event_id}").get_data(as_text=True)
+    assert "held by someone else" in seat_button(html, mine) and 'aria-pressed="false"' in seat_button(html, mine)
+
+
+def test_a_new_price_reaches_every_seat_label(client, db_session, event):
+    seat_id = event.seat_ids("A1")[0]
+    assert "€80.00" in seat_button(client.get(f"/events/{event.event_id}").get_data(as_text=True), seat_id)
+    db_session.execute(sa.text("UPDATE event_prices SET price = 95 WHERE event_id = :e AND price = 80"),
+                       {"e": event.event_id})
+    db_session.commit()
+    html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+    assert "€95.00, available" in seat_button(html, seat_id)
 
 
 def test_checkout_asks_a_signed_out_buyer_to_sign_in_and_keeps_the_seats(client, forms, db_session, event):

@@ -142,14 +142,16 @@ def seat_version(event_id: int) -> int:
     return db.session.scalar(sa.text("SELECT seat_version FROM events WHERE event_id = :e"), {"e": event_id})
 
 
-def seat_map(event_id: int, owner: str | None, section_id: int | None = None) -> SeatMap:
-    """Every seat of the event (or of one section), grouped by section and row, as `owner` sees them."""
+def seat_map(event_id: int, owner: str | None, section_id: int | None = None,
+             cats: dict[int, Category] | None = None) -> SeatMap:
+    """Every seat of the event (or of one section), grouped by section and row, as `owner` sees them.
+    `cats` are the event's categories when the caller has already read them."""
     # The clock and the version in one round trip, both read before the seats: a change committed while
     # the seats are read then shows up again in the next poll instead of being missed.
     now, version = db.session.execute(sa.text(
         "SELECT UTC_TIMESTAMP(3), (SELECT seat_version FROM events WHERE event_id = :event_id)"),
         {"event_id": event_id}).one()
-    cats = categories(event_id)
+    cats = cats or categories(event_id)
     condition, params = ("es.section_id = :section_id", {"section_id": section_id}) if section_id else ("TRUE", {})
     # One result row per seat row, its seats packed in a JSON array: the pure-Python driver decodes a
     # thousand small result rows several times slower than json.loads reads forty strings. (No ORDER BY
@@ -198,7 +200,7 @@ def section_overview(event_id: int) -> list[SectionSummary]:
 
 
 def changes_since(event_id: int, owner: str | None, version: int, as_of: dt.datetime,
-                  section_id: int | None = None) -> SeatChanges | None:
+                  section_id: int | None = None, cats: dict[int, Category] | None = None) -> SeatChanges | None:
     """Seats whose state changed after `version` (a write) or whose hold ran out after `as_of` (no write
     happens when a hold expires). None when nothing changed: the poll then answers with no content."""
     # One round trip answers the common case, "nothing changed".
@@ -214,17 +216,17 @@ def changes_since(event_id: int, owner: str | None, version: int, as_of: dt.date
         return None
     condition = ("(es.version > :version OR (es.hold_expires_at > :as_of AND es.hold_expires_at <= :now))"
                  + (" AND es.section_id = :section_id" if section_id else ""))
-    cats = categories(event_id)
+    cats = cats or categories(event_id)
     rows = _seat_rows(event_id, owner, now, condition, {"version": version, "as_of": as_of, "section_id": section_id})
     return SeatChanges(current, now, [_seat_view(r, cats) for r in rows])
 
 
-def held_seats(event_id: int, owner: str | None) -> list[SeatView]:
+def held_seats(event_id: int, owner: str | None, cats: dict[int, Category] | None = None) -> list[SeatView]:
     """The seats of the owner's live hold, for the basket beside the map."""
     if not owner:
         return []
     now = _now()
-    cats = categories(event_id)
+    cats = cats or categories(event_id)
     rows = _seat_rows(event_id, owner, now,
                       "es.hold_owner = :owner AND es.state = 'held' AND es.hold_expires_at > :now", {})
     return [_seat_view(r, cats) for r in rows]

@@ -1,0 +1,122 @@
+"""Drawn seat maps, kept by each worker process and brought up to date with the live poll's change query.
+
+Drawing a thousand seat buttons costs more CPU than everything else on the event page together, yet
+between two views of a map usually nothing, or a handful of seats, changed. So each process keeps every
+map it drew as someone without a hold sees it, asks the database before each use what changed since (the
+poll's one-query check, which answers "nothing" in the common case), and redraws only the seats that
+changed. A viewer's own held seats are drawn over the shared copy.
+
+Prices are part of every seat's spoken label but do not bump the seat version, so a map drawn at other
+prices is drawn again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Iterable
+
+from flask import current_app, get_template_attribute, render_template
+from markupsafe import Markup
+
+from boxoffice.services import seatmap
+from boxoffice.services.seatmap import Category, SeatView
+
+# Stands in for a seat while the layout is drawn. Autoescaping turns every "<" of a section name or row
+# label into "&lt;", so no venue data can forge one.
+_SLOT = re.compile(r"<!--seat:(\d+)-->")
+
+
+def _price_list(categories: dict[int, Category]) -> tuple:
+    return tuple((c.category_id, c.name, c.rank, c.price) for c in categories.values())
+
+
+def _button(seat: SeatView) -> str:
+    return str(get_template_attribute("storefront/_seat.html", "seat_button")(seat))
+
+
+@dataclass(frozen=True)
+class DrawnSeatMap:
+    """The map's markup in parts: the layout at even indexes, one seat's button at each odd index."""
+
+    version: int
+    as_of: dt.datetime
+    prices: tuple
+    parts: tuple[str, ...]
+    slots: dict[int, int]
+
+    def _redrawn(self, seats: Iterable[SeatView]) -> list[str]:
+        parts = list(self.parts)
+        for seat in seats:
+            index = self.slots.get(seat.seat_id)
+            if index is not None:
+                parts[index] = _button(seat)
+        return parts
+
+    def html(self, mine: Iterable[SeatView] = ()) -> Markup:
+        """The map as it stands, with the viewer's own held seats (`mine`) drawn as theirs."""
+        return Markup("".join(self._redrawn(mine)))
+
+    def updated(self, changes: seatmap.SeatChanges) -> DrawnSeatMap:
+        return DrawnSeatMap(changes.version, changes.as_of, self.prices, tuple(self._redrawn(changes.seats)),
+                            self.slots)
+
+
+def draw(event_id: int, section_id: int | None, categories: dict[int, Category]) -> DrawnSeatMap:
+    """Every seat of the event (or one section of it) as someone without a hold sees it."""
+    seat_map = seatmap.seat_map(event_id, None, section_id, categories)
+    buttons: dict[int, str] = {}
+
+    def seat_slot(seat: SeatView) -> Markup:
+        buttons[seat.seat_id] = _button(seat)
+        return Markup(f"<!--seat:{seat.seat_id}-->")
+
+    parts = _SLOT.split(render_template("storefront/_seat_map.html", seat_map=seat_map, seat_slot=seat_slot))
+    slots = {}
+    for index in range(1, len(parts), 2):
+        seat_id = int(parts[index])
+        parts[index] = buttons[seat_id]
+        slots[seat_id] = index
+    return DrawnSeatMap(seat_map.version, seat_map.as_of, _price_list(categories), tuple(parts), slots)
+
+
+class SeatMapCache:
+    """The drawn maps of one process, the most recently used `capacity` of them."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._maps: OrderedDict[tuple[int, int | None], DrawnSeatMap] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def current(self, event_id: int, section_id: int | None, categories: dict[int, Category]) -> DrawnSeatMap:
+        """The map as the database has it now: the kept copy, brought up to date, or a new drawing."""
+        key = (event_id, section_id)
+        with self._lock:
+            kept = self._maps.get(key)
+        if kept is None or kept.prices != _price_list(categories):
+            fresh = draw(event_id, section_id, categories)
+        else:
+            changes = seatmap.changes_since(event_id, None, kept.version, kept.as_of, section_id, categories)
+            if changes is None:
+                return kept
+            fresh = kept.updated(changes)
+        with self._lock:
+            # Another thread may have kept a newer copy meanwhile; versions only grow.
+            kept = self._maps.get(key)
+            if kept is None or (fresh.version, fresh.as_of) >= (kept.version, kept.as_of):
+                self._maps[key] = fresh
+            self._maps.move_to_end(key)
+            while len(self._maps) > self.capacity:
+                self._maps.popitem(last=False)
+        return fresh
+
+
+def seat_maps() -> SeatMapCache:
+    """This app's cache (one per app, so a test's new app never sees another database's maps)."""
+    return current_app.extensions["seat_map_cache"]
+
+
+def init_app(app) -> None:
+    app.extensions["seat_map_cache"] = SeatMapCache(app.config.get("SEAT_MAP_CACHE_SIZE", 64))
