@@ -41,3 +41,15 @@ def init_app(app: Flask) -> None:
     for name, bundle in BUNDLES.items():
         if name not in assets:
             assets.register(name, bundle)
+    built: dict[str, str] = {}
+
+    def asset_url(name: str) -> str:
+        """The URL of a bundle's built file. Unless the app rebuilds bundles as their sources change, it is
+        fixed for the life of the process: worked out once, instead of on every page (about 1 ms of CPU)."""
+        if app.config["ASSETS_AUTO_BUILD"]:
+            return assets[name].urls()[0]
+        if name not in built:
+            built[name] = assets[name].urls()[0]
+        return built[name]
+
+    app.jinja_env.globals["asset_url"] = asset_url

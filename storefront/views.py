@@ -51,7 +51,7 @@ def _seat_picker_context(event, venue, section_id: int | None, message: str | No
     best_form = BestAvailableForm(formdata=None)
     best_form.category.choices = [(c.category_id, f"{c.name} · €{c.price:,.2f}") for c in categories.values()]
     return {
-        "event": event, "venue": venue, "large": large, "section_id": section_id,
+        "event": event, "event_id": event.event_id, "venue": venue, "large": large, "section_id": section_id,
         "overview": seatmap.section_overview(event.event_id) if large else None,
         "seat_map": seat_map, "categories": categories, "hold": hold, "cart_seats": cart_seats,
         "best_form": best_form, "message": message, "error": error,
@@ -74,41 +74,57 @@ def event(event_id: int):
                        **_seat_picker_context(event, venue, section_id))
 
 
+def _page_version(values) -> tuple[int, dt.datetime] | None:
+    """The seat version and time of the map a page shows (the poller's `v` and `t`), if it sent them."""
+    version = values.get("v", type=int)
+    try:
+        as_of = dt.datetime.fromisoformat(values.get("t", ""))
+    except ValueError:
+        return None
+    return (version, as_of) if version is not None else None
+
+
+def _live_update(event_id: int, section_id: int | None, changes: seatmap.SeatChanges, *, status: dict | None = None):
+    """What changed on the map since the page's version, swapped into the page out of band: the changed
+    seats as this viewer sees them, the basket and the poller's new version; after a seat click also the
+    picker's message (`status`)."""
+    owner = hold_owner()
+    hold = holds.current_hold(event_id, owner)
+    cart_seats = seatmap.held_seats(event_id, owner, changes.categories, changes.as_of) if hold.seat_ids else []
+    return render_page("storefront/_seat_changes.html", changes=changes, event_id=event_id, section_id=section_id,
+                       hold=hold, cart_seats=cart_seats, hold_minutes=current_app.config["HOLD_MINUTES"],
+                       status=status)
+
+
 @bp.get("/events/<int:event_id>/seats/changes")
 def seat_changes(event_id: int):
     """The live map's poll: only the seats that changed since the page's version; 204 when none did."""
-    version = request.args.get("v", type=int)
-    try:
-        as_of = dt.datetime.fromisoformat(request.args.get("t", ""))
-    except ValueError:
-        abort(400)
-    if version is None:
+    page_version = _page_version(request.args)
+    if page_version is None:
         abort(400)
     section_id = request.args.get("section", type=int)
-    changes = seatmap.changes_since(event_id, hold_owner(), version, as_of, section_id)
+    changes = seatmap.changes_since(event_id, hold_owner(), *page_version, section_id)
     if changes is None:
         return "", 204
-    owner = hold_owner()
-    event, _ = event_or_404(event_id)
-    return render_page("storefront/_seat_changes.html", changes=changes, event_id=event_id, section_id=section_id,
-                       cart=True, event=event, hold=holds.current_hold(event_id, owner),
-                       cart_seats=seatmap.held_seats(event_id, owner), hold_minutes=current_app.config["HOLD_MINUTES"])
+    return _live_update(event_id, section_id, changes)
 
 
 @bp.post("/events/<int:event_id>/seats")
 def choose_seats(event_id: int):
     """Hold or give back seats: a seat button toggles it, 'release' gives back the whole hold, and
-    'best' holds the best block in a category. Without JavaScript this redirects back to the map."""
-    event, venue = event_or_404(event_id)
+    'best' holds the best block in a category. Without JavaScript this redirects back to the map; a seat
+    pressed on a live map gets only what changed on it since, as the poll does, and the rest redraws the
+    seat picker."""
     section_id = request.form.get("section", type=int)
     owner = hold_owner(create=True)
     minutes = current_app.config["HOLD_MINUTES"]
+    action = request.form.get("action")
     message = error = None
     try:
-        if request.form.get("action") == "release":
+        if action == "release":
             holds.release_hold(event_id, owner)
             message = "Your seats have been released."
-        elif request.form.get("action") == "best":
+        elif action == "best":
             form = BestAvailableForm()
             form.category.choices = [(c, c) for c in seatmap.categories(event_id)]
             if not form.validate():
@@ -119,10 +135,7 @@ def choose_seats(event_id: int):
             seat_id = request.form.get("seat", type=int)
             if seat_id is None:
                 abort(400)
-            if seat_id in holds.current_hold(event_id, owner).seat_ids:
-                holds.release_seats(event_id, [seat_id], owner)
-            else:
-                holds.hold_seats(event_id, [seat_id], owner, minutes)
+            holds.toggle_seat(event_id, seat_id, owner, minutes)
     except BoxOfficeError as refusal:
         error = refusal.message
     if not wants_fragment():
@@ -131,6 +144,13 @@ def choose_seats(event_id: int):
         elif message:
             flash(message, "ok")
         return redirect(url_for("storefront.event", event_id=event_id, section=section_id))
+    page_version = _page_version(request.form)
+    if action is None and page_version is not None:
+        changes = (seatmap.changes_since(event_id, owner, *page_version, section_id)
+                   or seatmap.SeatChanges(*page_version, [], seatmap.categories(event_id)))
+        response = _live_update(event_id, section_id, changes, status={"message": message, "error": error})
+        response.headers["HX-Reswap"] = "none"
+        return response
     event, venue = event_or_404(event_id)
     return render_page("storefront/event.html", fragment="seat_picker",
                        **_seat_picker_context(event, venue, section_id, message, error))

@@ -104,6 +104,37 @@ def test_pressing_a_seat_with_htmx_returns_the_seat_picker_only(client, forms, e
     assert ", available" in seat_button(html, seat_id), "pressing it again gives it back"
 
 
+def page_state(html: str) -> dict:
+    """The poller's inputs, which HTMX sends with every seat pressed on the live map."""
+    return dict(re.findall(r'<input type="hidden" name="([vt])" value="([^"]*)"', html))
+
+
+def test_a_seat_pressed_on_the_live_map_gets_only_what_changed_since_the_page(client, forms, event):
+    page = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+    taken_meanwhile, pressed = event.seat_ids("B5")[0], event.seat_ids("A3")[0]
+    holds.hold_seats(event.event_id, [taken_meanwhile], new_hold_owner(), 10)
+    response = forms.post(f"/events/{event.event_id}", {"seat": pressed, **page_state(page)},
+                          action=f"/events/{event.event_id}/seats", headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.headers["HX-Reswap"] == "none", "nothing replaces the picker: every part is swapped out of band"
+    assert sorted(map(int, re.findall(r'id="seat-(\d+)"', html))) == sorted([taken_meanwhile, pressed])
+    assert "held for you" in seat_button(html, pressed) and "held by someone else" in seat_button(html, taken_meanwhile)
+    assert 'id="cart" class="cart" aria-labelledby="cart-title" hx-swap-oob="true"' in html and "Stalls · Row A · Seat 3" in html
+    assert int(page_state(html)["v"]) > int(page_state(page)["v"]), "the poller moves on to the new version"
+    assert client.get(poll_url(html), headers=HX).status_code == 204
+
+
+def test_a_seat_taken_a_moment_earlier_is_explained_on_the_live_map(client, forms, event):
+    page = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+    seat_id = event.seat_ids("A1")[0]
+    holds.hold_seats(event.event_id, [seat_id], new_hold_owner(), 10)
+    html = forms.post(f"/events/{event.event_id}", {"seat": seat_id, **page_state(page)},
+                      action=f"/events/{event.event_id}/seats", headers=HX).get_data(as_text=True)
+    assert re.search(r'<div id="seat-picker-status"[^>]*hx-swap-oob="true">\s*<p class="alert alert--error" role="alert">'
+                     r'Sorry, someone else has just taken', html)
+    assert "held by someone else" in seat_button(html, seat_id)
+
+
 def test_a_seat_taken_a_moment_earlier_gets_a_clear_message_and_a_fresh_map(client, forms, event):
     seat_id = event.seat_ids("A1")[0]
     holds.hold_seats(event.event_id, [seat_id], new_hold_owner(), 10)

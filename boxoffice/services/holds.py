@@ -45,9 +45,10 @@ def database_now() -> dt.datetime:
 
 
 def _check_bookable(event) -> None:
+    """`event` is the row seat_change locked, with the database's clock at that moment."""
     if event is None:
         raise NotBookable("This event does not exist.")
-    now = database_now()
+    now = event.now
     if event.status != "on_sale":
         raise NotBookable("This event is not on sale.")
     if now >= event.starts_at:
@@ -106,55 +107,78 @@ def _check_no_stranded_seat(event_id: int, owner: str, changed_seat_ids) -> None
                     "Choose that seat too, or pick seats that sit together.")
 
 
+def _claim(event, seat_ids, owner: str, minutes: int) -> Hold:
+    """hold_seats inside a seat_change transaction that has locked `event`."""
+    _check_bookable(event)
+    event_id = event.event_id
+    wanted = sorted(set(int(s) for s in seat_ids))
+    # Seats left over from the owner's own expired hold are given back first, so that the booking
+    # procedure never finds an expired seat in a hold that is otherwise live.
+    db.session.execute(sa.text(f"""
+        UPDATE event_seats SET {FREE_SEAT}
+         WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'
+           AND hold_expires_at <= UTC_TIMESTAMP(3)"""), {"owner": owner, "event_id": event_id})
+    held = current_hold(event_id, owner)
+    new = [s for s in wanted if s not in held.seat_ids]
+    if len(held.seat_ids) + len(new) > event.max_seats_per_order:
+        raise TooManySeats(f"One order can hold at most {event.max_seats_per_order} seats for this event.")
+    if not new:
+        return held
+    expires_at = held.expires_at or event.now + dt.timedelta(minutes=minutes)
+    claimed = db.session.execute(sa.text("""
+        UPDATE event_seats
+           SET state = 'held', hold_owner = :owner, hold_expires_at = :expires_at,
+               hold_extended = :extended
+         WHERE event_id = :event_id AND seat_id IN :seat_ids
+           AND (state = 'available' OR (state = 'held' AND hold_expires_at <= UTC_TIMESTAMP(3)))
+    """).bindparams(sa.bindparam("seat_ids", expanding=True)),
+        {"owner": owner, "expires_at": expires_at, "extended": held.extended,
+         "event_id": event_id, "seat_ids": new}).rowcount
+    if claimed != len(new):
+        raise SeatUnavailable("Sorry, someone else has just taken one of those seats. "
+                              "The seat map now shows what is still free.")
+    _check_no_stranded_seat(event_id, owner, new)
+    return Hold(event_id, tuple(sorted(held.seat_ids + tuple(new))), expires_at, held.extended)
+
+
+def _give_back(event_id: int, seat_ids, owner: str) -> None:
+    """release_seats inside a seat_change transaction."""
+    seat_ids = sorted(set(int(s) for s in seat_ids))
+    db.session.execute(sa.text(f"""
+        UPDATE event_seats SET {FREE_SEAT}
+         WHERE event_id = :event_id AND hold_owner = :owner AND state = 'held' AND seat_id IN :seat_ids
+    """).bindparams(sa.bindparam("seat_ids", expanding=True)),
+        {"event_id": event_id, "owner": owner, "seat_ids": seat_ids})
+    if current_hold(event_id, owner).seat_ids:
+        _check_no_stranded_seat(event_id, owner, seat_ids)
+
+
 def hold_seats(event_id: int, seat_ids, owner: str, minutes: int) -> Hold:
     """Add seats to the owner's hold for the event (a new hold lasts `minutes`; added seats share the
-    running hold's expiry, so adding seats never buys more time).
+    running hold's expiry, so adding seats never buys more time). Returns the hold as it now stands.
 
     Raises NotBookable, TooManySeats, SeatUnavailable (someone else has one of them) or StrandedSeat."""
-    wanted = sorted(set(int(s) for s in seat_ids))
     with seat_change(event_id) as event:
-        _check_bookable(event)
-        # Seats left over from the owner's own expired hold are given back first, so that the booking
-        # procedure never finds an expired seat in a hold that is otherwise live.
-        db.session.execute(sa.text(f"""
-            UPDATE event_seats SET {FREE_SEAT}
-             WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'
-               AND hold_expires_at <= UTC_TIMESTAMP(3)"""), {"owner": owner, "event_id": event_id})
-        held = current_hold(event_id, owner)
-        new = [s for s in wanted if s not in held.seat_ids]
-        if len(held.seat_ids) + len(new) > event.max_seats_per_order:
-            raise TooManySeats(f"One order can hold at most {event.max_seats_per_order} seats for this event.")
-        if new:
-            expires_at = held.expires_at or database_now() + dt.timedelta(minutes=minutes)
-            claimed = db.session.execute(sa.text("""
-                UPDATE event_seats
-                   SET state = 'held', hold_owner = :owner, hold_expires_at = :expires_at,
-                       hold_extended = :extended
-                 WHERE event_id = :event_id AND seat_id IN :seat_ids
-                   AND (state = 'available' OR (state = 'held' AND hold_expires_at <= UTC_TIMESTAMP(3)))
-            """).bindparams(sa.bindparam("seat_ids", expanding=True)),
-                {"owner": owner, "expires_at": expires_at, "extended": held.extended,
-                 "event_id": event_id, "seat_ids": new}).rowcount
-            if claimed != len(new):
-                raise SeatUnavailable("Sorry, someone else has just taken one of those seats. "
-                                      "The seat map now shows what is still free.")
-            _check_no_stranded_seat(event_id, owner, new)
-    return current_hold(event_id, owner)
+        return _claim(event, seat_ids, owner, minutes)
 
 
 def release_seats(event_id: int, seat_ids, owner: str) -> Hold:
     """Give back some of the owner's held seats. Raises StrandedSeat if that would leave one seat alone
     between two taken ones."""
-    seat_ids = sorted(set(int(s) for s in seat_ids))
     with seat_change(event_id):
-        db.session.execute(sa.text(f"""
-            UPDATE event_seats SET {FREE_SEAT}
-             WHERE event_id = :event_id AND hold_owner = :owner AND state = 'held' AND seat_id IN :seat_ids
-        """).bindparams(sa.bindparam("seat_ids", expanding=True)),
-            {"event_id": event_id, "owner": owner, "seat_ids": seat_ids})
-        if current_hold(event_id, owner).seat_ids:
-            _check_no_stranded_seat(event_id, owner, seat_ids)
+        _give_back(event_id, seat_ids, owner)
     return current_hold(event_id, owner)
+
+
+def toggle_seat(event_id: int, seat_id: int, owner: str, minutes: int) -> None:
+    """A seat pressed on the map: given back if it is in the owner's live hold, held otherwise. Decided
+    under the event's lock, so two tabs of one buyer pressing the same seat cannot both hold it or both
+    give it back."""
+    with seat_change(event_id) as event:
+        if event is not None and seat_id in current_hold(event_id, owner).seat_ids:
+            _give_back(event_id, [seat_id], owner)
+        else:
+            _claim(event, [seat_id], owner, minutes)
 
 
 def release_hold(event_id: int, owner: str) -> None:

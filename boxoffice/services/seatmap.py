@@ -105,6 +105,7 @@ class SeatChanges:
     version: int
     as_of: dt.datetime
     seats: list[SeatView]
+    categories: dict[int, Category]
 
 
 def _now() -> dt.datetime:
@@ -218,14 +219,16 @@ def changes_since(event_id: int, owner: str | None, version: int, as_of: dt.date
                  + (" AND es.section_id = :section_id" if section_id else ""))
     cats = cats or categories(event_id)
     rows = _seat_rows(event_id, owner, now, condition, {"version": version, "as_of": as_of, "section_id": section_id})
-    return SeatChanges(current, now, [_seat_view(r, cats) for r in rows])
+    return SeatChanges(current, now, [_seat_view(r, cats) for r in rows], cats)
 
 
-def held_seats(event_id: int, owner: str | None, cats: dict[int, Category] | None = None) -> list[SeatView]:
-    """The seats of the owner's live hold, for the basket beside the map."""
+def held_seats(event_id: int, owner: str | None, cats: dict[int, Category] | None = None,
+               now: dt.datetime | None = None) -> list[SeatView]:
+    """The seats of the owner's live hold at `now` (the database's clock if not given), for the basket
+    beside the map."""
     if not owner:
         return []
-    now = _now()
+    now = now or _now()
     cats = cats or categories(event_id)
     rows = _seat_rows(event_id, owner, now,
                       "es.hold_owner = :owner AND es.state = 'held' AND es.hold_expires_at > :now", {})
