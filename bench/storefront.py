@@ -40,6 +40,8 @@ CUSTOMERS = 32
 TEST_CARD = "4242424242424242"
 USER_AGENT = "boxoffice-bench/1"
 POLL_URL = re.compile(r'hx-get="([^"]*seats/changes[^"]*)"')
+# The poller's inputs: the seat version and time of the map the page shows, sent with every seat click.
+MAP_STATE = re.compile(r'<input type="hidden" name="([vt])" value="([^"]*)"')
 
 
 # ---------------------------------------------------------------- HTTP: one browser per thread
@@ -68,6 +70,11 @@ class Browser:
         self.host, self.port = parts.hostname, parts.port or 80
         self.cookies: dict[str, str] = {}
         self.connection: http.client.HTTPConnection | None = None
+        # What HTMX sends with a seat click (hx-include of the poller): the version of the open map.
+        self.map_state: dict[str, str] = {}
+
+    def remember_map_state(self, body: str) -> None:
+        self.map_state.update(MAP_STATE.findall(body))
 
     def _send(self, method: str, path: str, body: bytes | None, headers: dict) -> http.client.HTTPResponse:
         if self.connection is None:
@@ -487,7 +494,9 @@ def buy(browser: Browser, token: str, event_id: int, section_id: int, seats: lis
         t0 = time.perf_counter()
         form = {"csrf_token": token, "section": section_id, "seat": seat}
         if hold_mode == "htmx":
-            answer = browser.post(f"/events/{event_id}/seats", form, headers={"HX-Request": "true"})
+            answer = browser.post(f"/events/{event_id}/seats", {**form, **browser.map_state},
+                                  headers={"HX-Request": "true"})
+            browser.remember_map_state(answer.body)
             ok = answer.status == 200 and 'role="alert"' not in answer.body
         else:
             answer = browser.post(f"/events/{event_id}/seats", form)
@@ -609,6 +618,9 @@ def cmd_checkout(args) -> None:
 
     browsers = [Browser(args.url) for _ in range(args.clients)]
     tokens = [sign_in(b, CUSTOMER_EMAIL.format(i + 1), DEFAULT_PASSWORD) for i, b in enumerate(browsers)]
+    for browser in browsers:
+        # Each buyer opens the map once; from then on every click answers with the map's changes.
+        browser.remember_map_state(browser.get(f"/events/{event_id}?section={seat_rows[0][0]}").body)
     tally = Tally()
     budget = Budget(args.bookings)
     if args.mode == "contend":
@@ -698,7 +710,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_argument("--event", type=int, help="an on-sale arena event (default: a fresh one)")
     sub.add_argument("--mode", choices=("distinct", "contend"), default="distinct")
     sub.add_argument("--hold", choices=("htmx", "form"), default="htmx",
-                     help="a seat click as HTMX (answer: the section's map) or a plain form post (answer: a redirect)")
+                     help="a seat click as HTMX (answer: what changed on the map since the last answer) or a plain form post (answer: a redirect)")
     sub.add_argument("--bookings", type=int, default=3000,
                      help="stop after this many attempts (blocks tried) in all")
     sub.add_argument("--seed", type=int, default=2026)
