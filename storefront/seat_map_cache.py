@@ -16,6 +16,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable
 
 from flask import current_app, get_template_attribute, render_template
@@ -55,9 +56,13 @@ class DrawnSeatMap:
                 parts[index] = _button(seat)
         return parts
 
+    @cached_property
+    def _everyones(self) -> Markup:
+        return Markup("".join(self.parts))
+
     def html(self, mine: Iterable[SeatView] = ()) -> Markup:
         """The map as it stands, with the viewer's own held seats (`mine`) drawn as theirs."""
-        return Markup("".join(self._redrawn(mine)))
+        return Markup("".join(self._redrawn(mine))) if mine else self._everyones
 
     def updated(self, changes: seatmap.SeatChanges) -> DrawnSeatMap:
         return DrawnSeatMap(changes.version, changes.as_of, self.prices, tuple(self._redrawn(changes.seats)),
