@@ -7,7 +7,7 @@ from flask import current_app, flash, redirect, request, session, url_for
 
 from boxoffice.errors import BoxOfficeError, HoldExpired, InvalidCard, NoSeatsHeld, PaymentDeclined, PriceChanged
 from boxoffice.services import checkout as checkout_service
-from boxoffice.services import customers, holds, seatmap
+from boxoffice.services import customers, holds
 from boxoffice.services.payments import CardDetails, PaymentRequest
 from boxoffice.templating import render_page
 
@@ -26,36 +26,48 @@ def _remember_promo(event_id: int, code: str | None) -> None:
     codes = dict(session.get("promo_codes", {}))
     if code:
         codes[str(event_id)] = code
-    else:
-        codes.pop(str(event_id), None)
+    elif codes.pop(str(event_id), None) is None:
+        return  # nothing to forget: the session, and so its cookie, stays as it was
     session["promo_codes"] = codes
 
 
-def _payment_form(customer, formdata=None) -> PaymentForm:
+def _saved_card_choices(customer) -> list[tuple[str, str]]:
+    return [(f"saved:{c.saved_method_id}", f"{c.card_brand.title()} ending {c.last_four} "
+             f"(expires {c.exp_month:02d}/{c.exp_year})") for c in customers.saved_cards(customer.customer_id)]
+
+
+def _payment_form(customer, formdata) -> PaymentForm:
+    """The submitted payment form. Its methods include the customer's saved cards only when it pays with
+    one: the other methods do not need them read (a page that shows the form lists them, see _page)."""
     form = PaymentForm(formdata=formdata)
-    saved = [(f"saved:{c.saved_method_id}", f"{c.card_brand.title()} ending {c.last_four} "
-              f"(expires {c.exp_month:02d}/{c.exp_year})") for c in customers.saved_cards(customer.customer_id)]
-    form.method.choices = saved + METHODS
-    if formdata is None:
-        form.method.data = saved[0][0] if saved else "card"
+    paying_with_saved_card = (formdata.get("method") or "").startswith("saved:")
+    form.method.choices = (_saved_card_choices(customer) if paying_with_saved_card else []) + METHODS
     return form
 
 
 def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoForm | None = None,
-          error: str | None = None, status: int = 200, fragment: str | None = None):
+          error: str | None = None, status: int = 200, fragment: str | None = None,
+          hold: holds.Hold | None = None):
+    """The checkout page (or its order summary, for HTMX). `hold`: the owner's hold if the caller has
+    just read it."""
     customer = signed_in_customer()
     event, venue = event_or_404(event_id)
     owner = hold_owner()
     promo_form = promo_form or PromoForm(formdata=None, promo_code=_promo_code(event_id))
     promo_error = None
     try:
-        quote = checkout_service.quote(event_id, owner, customer.customer_id, _promo_code(event_id))
+        basket = checkout_service.basket(event_id, owner, customer.customer_id, _promo_code(event_id))
     except BoxOfficeError as refusal:
         # A remembered code that no longer applies (used up meanwhile): drop it, say so, price without it.
         _remember_promo(event_id, None)
         promo_error = refusal.message
-        quote = checkout_service.quote(event_id, owner, customer.customer_id, None)
-    form = form or _payment_form(customer)
+        basket = checkout_service.basket(event_id, owner, customer.customer_id, None)
+    saved = _saved_card_choices(customer)
+    if form is None:
+        form = PaymentForm(formdata=None)
+        form.method.data = saved[0][0] if saved else "card"
+    form.method.choices = saved + METHODS
+    quote = basket.quote
     form.expected_total.data = str(quote.total)
     form.promo_code.data = quote.promo_code or ""
     if not form.idempotency_key.data or error:
@@ -63,28 +75,32 @@ def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoFo
     return render_page(
         "storefront/checkout.html", fragment=fragment, event=event, venue=venue, quote=quote, form=form,
         promo_form=promo_form, promo_error=promo_error, error=error, customer=customer,
-        hold=holds.current_hold(event_id, owner), seats=seatmap.held_seats(event_id, owner),
-        vip=customers.vip_status(customer), hold_minutes=current_app.config["HOLD_MINUTES"],
+        hold=hold if hold is not None else holds.current_hold(event_id, owner), seats=basket.seats, vip=basket.vip,
+        hold_minutes=current_app.config["HOLD_MINUTES"],
     ), status
+
+
+def _no_hold(event_id: int):
+    flash("You are not holding any seats for this event (a hold lasts "
+          f"{current_app.config['HOLD_MINUTES']} minutes). Please choose your seats.", "error")
+    return redirect(url_for("storefront.event", event_id=event_id))
 
 
 def _hold_or_redirect(event_id: int):
     if holds.current_hold(event_id, hold_owner()).is_empty:
-        flash("You are not holding any seats for this event (a hold lasts "
-              f"{current_app.config['HOLD_MINUTES']} minutes). Please choose your seats.", "error")
-        return redirect(url_for("storefront.event", event_id=event_id))
+        return _no_hold(event_id)
     return None
 
 
 @bp.get("/checkout/<int:event_id>")
 @customer_required
 def checkout(event_id: int):
-    gone = _hold_or_redirect(event_id)
-    if gone:
-        return gone
-    # Reaching the payment step buys the buyer a little more time, once.
-    holds.extend_for_payment(event_id, hold_owner())
-    return _page(event_id)
+    # Reaching the payment step buys the buyer a little more time, once. (An empty hold is not
+    # extended: the buyer goes back to the seat map.)
+    hold = holds.extend_for_payment(event_id, hold_owner())
+    if hold.is_empty:
+        return _no_hold(event_id)
+    return _page(event_id, hold=hold)
 
 
 @bp.post("/checkout/<int:event_id>/promo")

@@ -18,8 +18,8 @@ from ..clock import utcnow
 from ..errors import (BoxOfficeError, HoldExpired, NoSeatsHeld, PaymentDeclined, PriceChanged,
                       SeatsLostRefunded, from_database_error)
 from ..extensions import db
-from ..models import Booking, Customer, Payment, PaymentMethod
-from . import holds, mail
+from ..models import Booking, Customer, Payment
+from . import customers, holds, mail
 from .payments import PaymentRequest, gateway
 
 
@@ -31,6 +31,35 @@ class Quote:
     promo_discount: Decimal
     total: Decimal
     promo_code: str | None
+
+
+@dataclass(frozen=True)
+class HeldSeat:
+    seat_id: int
+    section_name: str
+    row_label: str
+    seat_number: int
+    category_name: str
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class VipRate:
+    """What the checkout page says about VIP membership: the buyer's own rate, or the entry rate a
+    regular customer would get."""
+
+    is_vip: bool
+    tier: str | None
+    discount_rate: Decimal
+
+
+@dataclass(frozen=True)
+class Basket:
+    """Everything the checkout page shows about the order."""
+
+    quote: Quote
+    seats: list[HeldSeat]
+    vip: VipRate
 
 
 @dataclass(frozen=True)
@@ -50,26 +79,69 @@ def _database_refusal(error: DBAPIError) -> Exception:
     return from_database_error(error) or error
 
 
-def quote(event_id: int, owner: str, customer_id: int | None, promo_code: str | None) -> Quote:
-    """The price of the owner's hold for this customer with an optional promo code (PriceHold).
-    Raises PromoCodeRejected with the reason the code cannot be used."""
-    promo_code = (promo_code or "").strip().upper() or None
-    connection = db.session.connection()
+def _normal_promo(promo_code: str | None) -> str | None:
+    return (promo_code or "").strip().upper() or None
+
+
+def _price_hold(event_id: int, owner: str, customer_id: int | None, promo_code: str | None) -> None:
+    """CALL PriceHold, leaving the price in the session variables @seats, @subtotal, @vip, @promo and
+    @total for the statement that reads them (with whatever else its caller needs in the same round trip).
+    Raises PromoCodeRejected."""
     try:
-        connection.execute(sa.text(
+        db.session.execute(sa.text(
             "CALL PriceHold(:event_id, :owner, :customer_id, :promo, @seats, @subtotal, @vip, @promo, @total, @discount)"),
             {"event_id": event_id, "owner": owner, "customer_id": customer_id, "promo": promo_code})
     except DBAPIError as error:
         raise _database_refusal(error) from error
-    row = connection.execute(sa.text("SELECT @seats, @subtotal, @vip, @promo, @total")).one()
-    return Quote(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]), Decimal(row[4]), promo_code)
+
+
+def _quote(row, promo_code: str | None) -> Quote:
+    return Quote(int(row.seats), Decimal(row.subtotal), Decimal(row.vip), Decimal(row.promo), Decimal(row.total),
+                 promo_code)
+
+
+def quote(event_id: int, owner: str, customer_id: int | None, promo_code: str | None) -> Quote:
+    """The price of the owner's hold for this customer with an optional promo code (PriceHold).
+    Raises PromoCodeRejected with the reason the code cannot be used."""
+    promo_code = _normal_promo(promo_code)
+    _price_hold(event_id, owner, customer_id, promo_code)
+    row = db.session.execute(sa.text(
+        "SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total")).one()
+    return _quote(row, promo_code)
+
+
+def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) -> Basket:
+    """The checkout page's order: the price (PriceHold, as `quote`), the seats of the owner's live hold
+    and the buyer's VIP rate, in three round trips. Raises PromoCodeRejected."""
+    promo_code = _normal_promo(promo_code)
+    _price_hold(event_id, owner, customer_id, promo_code)
+    row = db.session.execute(sa.text("""
+        SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
+               v.tier, v.discount_rate
+          FROM (SELECT :customer_id AS customer_id) c
+          LEFT JOIN vip_customers v ON v.customer_id = c.customer_id"""), {"customer_id": customer_id}).one()
+    seats = db.session.execute(sa.text("""
+        SELECT es.seat_id, sec.name, r.label, s.seat_number, c.name, ep.price
+          FROM event_seats es
+          JOIN seats s ON s.seat_id = es.seat_id
+          JOIN seat_rows r ON r.row_id = s.row_id
+          JOIN sections sec ON sec.section_id = s.section_id
+          JOIN seat_categories c ON c.category_id = es.category_id
+          JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
+         WHERE es.event_id = :event_id AND es.hold_owner = :owner AND es.state = 'held'
+           AND es.hold_expires_at > UTC_TIMESTAMP(3)
+         ORDER BY sec.sort_order, r.sort_order, s.seat_number"""), {"event_id": event_id, "owner": owner}).all()
+    vip = (VipRate(True, row.tier, row.discount_rate) if row.tier is not None
+           else VipRate(False, None, customers.ENTRY_VIP_RATE))
+    return Basket(_quote(row, promo_code), [HeldSeat(*seat) for seat in seats], vip)
 
 
 def _replayed(idempotency_key: str) -> Confirmation | None:
     """The confirmation of a booking this checkout already made, read afresh (a new transaction, so a
     booking committed by a concurrent identical request is seen)."""
     db.session.rollback()
-    done = db.session.scalar(sa.select(Booking).where(Booking.idempotency_key == idempotency_key))
+    done = db.session.execute(sa.select(Booking.booking_id, Booking.booking_code, Booking.total)
+                              .where(Booking.idempotency_key == idempotency_key)).one_or_none()
     return Confirmation(done.booking_id, done.booking_code, done.total, True) if done else None
 
 
@@ -86,26 +158,27 @@ def _record_unsuccessful_charge(customer_id: int, method_id: int, amount: Decima
 
 def _insert_booking(event_id: int, owner: str, customer_id: int, promo_code: str | None,
                     payment: PaymentRequest, result, total: Decimal, idempotency_key: str):
+    """CALL InsertBooking; the booking is left uncommitted, for the caller to add its confirmation mail
+    to the same transaction. Raises what InsertBooking refuses."""
     # A fresh transaction, opened by the CALL itself: InsertBooking's reads then see everything committed
     # by the checkouts that held the event lock before it (see the procedure's comments).
     db.session.commit()
     try:
-        row = db.session.execute(sa.text("""
+        return db.session.execute(sa.text("""
             CALL InsertBooking(:customer_id, :event_id, :owner, :promo, :method, :brand, :last_four,
                                :reference, :total, :key, :salt)"""),
             {"customer_id": customer_id, "event_id": event_id, "owner": owner, "promo": promo_code,
              "method": payment.method_code, "brand": result.card_brand if result else None,
              "last_four": result.last_four if result else None, "reference": result.reference if result else None,
              "total": total, "key": idempotency_key, "salt": secrets.token_hex(32)}).mappings().one()
-        db.session.commit()
-        return row
     except DBAPIError as error:
         raise _database_refusal(error) from error
 
 
 def _book_paid_hold(event_id: int, owner: str, customer_id: int, promo_code: str | None, payment: PaymentRequest,
                     result, total: Decimal, idempotency_key: str, held_seat_ids) -> Confirmation:
-    """InsertBooking for a hold that has been paid for (or costs nothing). Raises what InsertBooking
+    """InsertBooking for a hold that has been paid for (or costs nothing), committed together with its
+    confirmation mail: there is never a booking without its mail in the outbox. Raises what InsertBooking
     refuses, or SeatsLostRefunded."""
     try:
         row = _insert_booking(event_id, owner, customer_id, promo_code, payment, result, total, idempotency_key)
@@ -118,7 +191,28 @@ def _book_paid_hold(event_id: int, owner: str, customer_id: int, promo_code: str
         if not holds.reclaim_expired_hold(event_id, owner, held_seat_ids):
             raise SeatsLostRefunded()
         row = _insert_booking(event_id, owner, customer_id, promo_code, payment, result, total, idempotency_key)
-    return Confirmation(row["booking_id"], row["booking_code"], Decimal(row["total"]), bool(row["replayed"]))
+    confirmation = Confirmation(row["booking_id"], row["booking_code"], Decimal(row["total"]), bool(row["replayed"]))
+    if not confirmation.replayed:
+        mail.add_booking_confirmation(confirmation.booking_id)
+    db.session.commit()
+    return confirmation
+
+
+def _price_for_payment(event_id: int, owner: str, customer_id: int, promo_code: str | None, method_code: str):
+    """PriceHold for the payment, with what paying needs besides in the same round trip: the seats the
+    owner holds (expired or not), how many of them are still live, and the payment method's id."""
+    _price_hold(event_id, owner, customer_id, promo_code)
+    row = db.session.execute(sa.text("""
+        SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
+               held.seat_ids, held.live,
+               (SELECT method_id FROM payment_methods WHERE code = :method) AS method_id
+          FROM (SELECT GROUP_CONCAT(seat_id ORDER BY seat_id) AS seat_ids,
+                       COALESCE(SUM(hold_expires_at > UTC_TIMESTAMP(3)), 0) AS live
+                  FROM event_seats
+                 WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held') held"""),
+        {"owner": owner, "event_id": event_id, "method": method_code}).one()
+    held_seat_ids = [int(seat_id) for seat_id in row.seat_ids.split(",")] if row.seat_ids else []
+    return _quote(row, promo_code), held_seat_ids, int(row.live), row.method_id
 
 
 def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, payment: PaymentRequest,
@@ -130,20 +224,23 @@ def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, p
     expires), SeatsLostRefunded (paid after the hold ran out and the seats were gone: refunded at once),
     Busy, or any rule InsertBooking refuses (refunded at once as well)."""
     customer_id = customer.customer_id
-    done = _replayed(idempotency_key)
-    if done is not None:
-        return done
+    promo_code = _normal_promo(promo_code)
+    try:
+        priced, held_seat_ids, live_seats, method_id = _price_for_payment(
+            event_id, owner, customer_id, promo_code, payment.method_code)
+        if not live_seats:
+            raise HoldExpired() if held_seat_ids else NoSeatsHeld()
+        if priced.total != expected_total:
+            raise PriceChanged(f"The total is now €{priced.total:,.2f}. Please check your order and pay again.")
+    except BoxOfficeError:
+        # A retry of a checkout that has booked finds the seats sold (or the price changed by them): it gets
+        # the booking's confirmation. (Where the hold is still there, the gateway and InsertBooking
+        # recognise the idempotency key below.)
+        done = _replayed(idempotency_key)
+        if done is not None:
+            return done
+        raise
 
-    held_seat_ids = db.session.scalars(sa.text("""
-        SELECT seat_id FROM event_seats WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'"""),
-        {"owner": owner, "event_id": event_id}).all()
-    if holds.current_hold(event_id, owner).is_empty:
-        raise HoldExpired() if held_seat_ids else NoSeatsHeld()
-    priced = quote(event_id, owner, customer_id, promo_code)
-    if priced.total != expected_total:
-        raise PriceChanged(f"The total is now €{priced.total:,.2f}. Please check your order and pay again.")
-
-    method_id = db.session.scalar(sa.select(PaymentMethod.method_id).where(PaymentMethod.code == payment.method_code))
     if method_id is None:
         raise PaymentDeclined("Please choose a payment method.")
     result = None
@@ -154,8 +251,8 @@ def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, p
             raise PaymentDeclined(f"{result.reason} Nothing has been charged and your seats are still held.")
 
     try:
-        confirmation = _book_paid_hold(event_id, owner, customer_id, priced.promo_code, payment, result,
-                                       priced.total, idempotency_key, held_seat_ids)
+        return _book_paid_hold(event_id, owner, customer_id, priced.promo_code, payment, result, priced.total,
+                               idempotency_key, held_seat_ids)
     except Exception as failure:
         # Money was taken and no booking holds it: it goes straight back, whatever went wrong.
         if result is not None and _replayed(idempotency_key) is None:
@@ -165,7 +262,3 @@ def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, p
             raise
         raise SeatsLostRefunded("Something went wrong while booking your seats, so your payment has been "
                                 "refunded in full. Please try again.") from failure
-
-    if not confirmation.replayed:
-        mail.send_booking_confirmation(confirmation.booking_id)
-    return confirmation

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import segno
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from ..clock import utcnow
 from ..extensions import db
@@ -77,12 +78,14 @@ BOOKING_CODE = re.compile(r"[0-9A-Z]{10}")
 
 def order_of(customer_id: int, booking_code: str) -> Booking | None:
     """The customer's own booking with this code (None for anyone else's: codes are not permissions,
-    and None for anything that is not a booking code at all)."""
+    and None for anything that is not a booking code at all), with its event and venue read in the same
+    query (every page of an order shows them)."""
     booking_code = booking_code.strip().upper()
     if not BOOKING_CODE.fullmatch(booking_code):
         return None
-    return db.session.scalar(sa.select(Booking).where(
-        Booking.booking_code == booking_code, Booking.customer_id == customer_id))
+    return db.session.scalar(
+        sa.select(Booking).options(joinedload(Booking.event).joinedload(Event.venue))
+        .where(Booking.booking_code == booking_code, Booking.customer_id == customer_id))
 
 
 def cancellable_until(booking: Booking) -> dt.datetime:

@@ -121,12 +121,6 @@ class SimulatedGateway:
         return f"tok_{secrets.token_hex(12)}", card_brand(number), number[-4:]
 
     def charge(self, amount: Decimal, payment: PaymentRequest, idempotency_key: str) -> ChargeResult:
-        existing = db.session.scalar(sa.select(GatewayCharge).where(GatewayCharge.idempotency_key == idempotency_key))
-        if existing is not None:
-            if existing.amount != amount:
-                raise InvalidCard("This payment was already attempted for a different amount. Please start again.")
-            return ChargeResult(existing.status, existing.reference, existing.card_brand, existing.last_four,
-                                existing.decline_reason)
         status, reason, brand, last_four = "captured", None, None, None
         if payment.card is not None:
             number = validate_card(payment.card)
@@ -143,20 +137,28 @@ class SimulatedGateway:
                 raise InvalidCard("Enter the gift card code printed on the card.")
             if code.endswith(EMPTY_GIFT_CARD_SUFFIX):
                 status, reason = "declined", "This gift card has no balance left."
-        charge = GatewayCharge(reference=f"sim_{secrets.token_hex(12)}", idempotency_key=idempotency_key,
-                               method_code=payment.method_code, amount=amount, status=status,
-                               decline_reason=reason, card_brand=brand, last_four=last_four,
-                               created_at=utcnow())
+        reference = f"sim_{secrets.token_hex(12)}"
+        db.session.add(GatewayCharge(reference=reference, idempotency_key=idempotency_key,
+                                     method_code=payment.method_code, amount=amount, status=status,
+                                     decline_reason=reason, card_brand=brand, last_four=last_four,
+                                     created_at=utcnow()))
         # The gateway's ledger is its own: committed at once, whatever the booking does next, as a real
-        # provider's would be. A concurrent retry with the same key loses on the unique key and reads ours.
+        # provider's would be. A retry with the same key (its first charge committed, or committing while
+        # this insert waits on the key) is refused by uq_gateway_charges_key and answered with the charge
+        # already made. (The checkout has only read in this transaction so far: rolling it back loses nothing.)
         try:
-            with db.session.begin_nested():
-                db.session.add(charge)
             db.session.commit()
         except sa.exc.IntegrityError:
             db.session.rollback()
-            return self.charge(amount, payment, idempotency_key)
-        return ChargeResult(status, charge.reference, brand, last_four, reason)
+            existing = db.session.scalar(
+                sa.select(GatewayCharge).where(GatewayCharge.idempotency_key == idempotency_key))
+            if existing is None:
+                raise
+            if existing.amount != amount:
+                raise InvalidCard("This payment was already attempted for a different amount. Please start again.")
+            return ChargeResult(existing.status, existing.reference, existing.card_brand, existing.last_four,
+                                existing.decline_reason)
+        return ChargeResult(status, reference, brand, last_four, reason)
 
     def refund(self, reference: str, amount: Decimal) -> str:
         """Give back `amount` of a captured charge; returns the refund's reference."""
