@@ -65,11 +65,11 @@ def account():
 @bp.get("/account/orders/<booking_code>")
 @customer_required
 def order(booking_code: str):
-    booking = orders.order_of(signed_in_customer().customer_id, booking_code)
-    if booking is None:
+    order = orders.order_detail(signed_in_customer().customer_id, booking_code)
+    if order is None:
         abort(404)
-    return render_page("account/order.html", booking=booking, tickets=orders.tickets_of(booking.booking_id),
-                       cancellable_until=orders.cancellable_until(booking), new=request.args.get("new") == "1")
+    return render_page("account/order.html", order=order, tickets=orders.tickets_of(order.booking_id),
+                       new=request.args.get("new") == "1")
 
 
 @bp.get("/account/orders/<booking_code>/tickets")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 
 from boxoffice.errors import BoxOfficeError, HoldExpired, InvalidCard, NoSeatsHeld, PaymentDeclined, PriceChanged
 from boxoffice.services import checkout as checkout_service
@@ -13,7 +13,6 @@ from boxoffice.templating import render_page
 
 from .blueprint import bp, customer_required, hold_owner, signed_in_customer
 from .forms import PaymentForm, PromoForm
-from .views import event_or_404
 
 METHODS = [("card", "New card"), ("wallet", "Mobile wallet"), ("paypal", "PayPal"), ("gift_card", "Gift card")]
 
@@ -51,7 +50,6 @@ def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoFo
     """The checkout page (or its order summary, for HTMX). `hold`: the owner's hold if the caller has
     just read it."""
     customer = signed_in_customer()
-    event, venue = event_or_404(event_id)
     owner = hold_owner()
     promo_form = promo_form or PromoForm(formdata=None, promo_code=_promo_code(event_id))
     promo_error = None
@@ -62,6 +60,8 @@ def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoFo
         _remember_promo(event_id, None)
         promo_error = refusal.message
         basket = checkout_service.basket(event_id, owner, customer.customer_id, None)
+    if basket is None:
+        abort(404)
     saved = _saved_card_choices(customer)
     if form is None:
         form = PaymentForm(formdata=None)
@@ -73,7 +73,7 @@ def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoFo
     if not form.idempotency_key.data or error:
         form.idempotency_key.data = checkout_service.new_idempotency_key()
     return render_page(
-        "storefront/checkout.html", fragment=fragment, event=event, venue=venue, quote=quote, form=form,
+        "storefront/checkout.html", fragment=fragment, event=basket.event, quote=quote, form=form,
         promo_form=promo_form, promo_error=promo_error, error=error, customer=customer,
         hold=hold if hold is not None else holds.current_hold(event_id, owner), seats=basket.seats, vip=basket.vip,
         hold_minutes=current_app.config["HOLD_MINUTES"],

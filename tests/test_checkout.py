@@ -160,6 +160,36 @@ def test_a_retried_checkout_makes_one_booking_and_one_charge(db_session, event):
     assert rows(db_session, "SELECT COUNT(*) FROM bookings WHERE idempotency_key = :k", k=key) == [(1,)]
 
 
+def test_a_retry_after_the_booking_used_up_the_promo_code_gets_the_same_confirmation(db_session, event):
+    buyer = customer(db_session)
+    code = make_discount(db_session, kind="fixed", value=Decimal("5.00"), usage_limit=1).code
+    db_session.commit()
+    owner = held(event, "B1")
+    key = checkout.new_idempotency_key()
+    first = pay(event, owner, buyer, promo=code, key=key)
+    # The code is used up now and the seat is sold: the retry is still the same checkout.
+    again = checkout.pay(event.event_id, owner, buyer, code, PaymentRequest("card", card=GOOD_CARD), key, first.total)
+    assert again.replayed and again.booking_code == first.booking_code
+    assert rows(db_session, "SELECT COUNT(*) FROM gateway_charges WHERE idempotency_key = :k", k=key) == [(1,)]
+
+
+def test_a_booking_whose_confirmation_mail_cannot_be_written_is_not_kept_and_is_refunded(db_session, event,
+                                                                                       monkeypatch):
+    buyer = customer(db_session)
+    owner = held(event, "B2")
+
+    def broken(booking_id):
+        raise RuntimeError("the outbox is broken")
+
+    monkeypatch.setattr(checkout.mail, "add_booking_confirmation", broken)
+    key = checkout.new_idempotency_key()
+    with pytest.raises(SeatsLostRefunded, match="refunded"):
+        pay(event, owner, buyer, key=key)
+    assert counts(db_session, event.event_id)[0] == 0
+    assert rows(db_session, "SELECT amount, refunded_amount FROM gateway_charges WHERE idempotency_key = :k",
+                k=key) == [(Decimal("33.33"), Decimal("33.33"))]
+
+
 def test_a_price_that_changed_since_the_page_was_shown_is_not_charged(db_session, event):
     buyer = customer(db_session)
     owner = held(event, "A3")

@@ -7,6 +7,7 @@ booking and answers every retry with the same confirmation.
 """
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
@@ -54,12 +55,22 @@ class VipRate:
 
 
 @dataclass(frozen=True)
+class EventLine:
+    event_id: int
+    title: str
+    starts_at: dt.datetime
+    venue_name: str
+    venue_city: str
+
+
+@dataclass(frozen=True)
 class Basket:
     """Everything the checkout page shows about the order."""
 
+    event: EventLine
     quote: Quote
-    seats: list[HeldSeat]
     vip: VipRate
+    seats: list[HeldSeat]
 
 
 @dataclass(frozen=True)
@@ -110,16 +121,23 @@ def quote(event_id: int, owner: str, customer_id: int | None, promo_code: str | 
     return _quote(row, promo_code)
 
 
-def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) -> Basket:
-    """The checkout page's order: the price (PriceHold, as `quote`), the seats of the owner's live hold
-    and the buyer's VIP rate, in three round trips. Raises PromoCodeRejected."""
+def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) -> Basket | None:
+    """The checkout page's order: the event, the price (PriceHold, as `quote`), the buyer's VIP rate and
+    the seats of the owner's live hold, in three round trips. None if the public cannot see the event.
+    Raises PromoCodeRejected."""
     promo_code = _normal_promo(promo_code)
     _price_hold(event_id, owner, customer_id, promo_code)
     row = db.session.execute(sa.text("""
         SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
-               v.tier, v.discount_rate
-          FROM (SELECT :customer_id AS customer_id) c
-          LEFT JOIN vip_customers v ON v.customer_id = c.customer_id"""), {"customer_id": customer_id}).one()
+               e.event_id, e.title, e.starts_at, venue.name AS venue_name, venue.city AS venue_city,
+               vip.tier, vip.discount_rate
+          FROM events e
+          JOIN venues venue ON venue.venue_id = e.venue_id
+          LEFT JOIN vip_customers vip ON vip.customer_id = :customer_id
+         WHERE e.event_id = :event_id AND e.status <> 'draft'"""),
+        {"event_id": event_id, "customer_id": customer_id}).one_or_none()
+    if row is None:
+        return None
     seats = db.session.execute(sa.text("""
         SELECT es.seat_id, sec.name, r.label, s.seat_number, c.name, ep.price
           FROM event_seats es
@@ -133,7 +151,8 @@ def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) 
          ORDER BY sec.sort_order, r.sort_order, s.seat_number"""), {"event_id": event_id, "owner": owner}).all()
     vip = (VipRate(True, row.tier, row.discount_rate) if row.tier is not None
            else VipRate(False, None, customers.ENTRY_VIP_RATE))
-    return Basket(_quote(row, promo_code), [HeldSeat(*seat) for seat in seats], vip)
+    return Basket(EventLine(row.event_id, row.title, row.starts_at, row.venue_name, row.venue_city),
+                  _quote(row, promo_code), vip, [HeldSeat(*seat) for seat in seats])
 
 
 def _replayed(idempotency_key: str) -> Confirmation | None:

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from ..clock import utcnow
 from ..extensions import db
-from ..models import Booking, Customer, Event, OutboxEmail, Venue
+from ..models import OutboxEmail
 from ..pagination import Page, paginate
 from .orders import tickets_of
 
@@ -19,15 +19,16 @@ def send(recipient: str, subject: str, body_text: str, booking_id: int | None = 
 
 def add_booking_confirmation(booking_id: int) -> None:
     """Put the booking's confirmation in the outbox, in the caller's transaction (the checkout commits it
-    with the booking itself). Two reads: the booking with its customer, event and venue, and its tickets."""
-    booking = db.session.execute(
-        sa.select(Booking.booking_code, Booking.total, Customer.full_name, Customer.email, Event.title,
-                  Event.starts_at, Venue.name.label("venue"), Venue.city)
-        .join(Customer, Customer.customer_id == Booking.customer_id)
-        .join(Event, Event.event_id == Booking.event_id)
-        .join(Venue, Venue.venue_id == Event.venue_id)
-        .where(Booking.booking_id == booking_id)).one()
-    seats = "\n".join(f"  - {t.seat_label} (ticket {t.ticket_code})" for t in tickets_of(booking_id))
+    with the booking itself). Two reads: the booking with its customer, event and venue; its tickets."""
+    booking = db.session.execute(sa.text("""
+        SELECT b.booking_code, b.total, c.full_name, c.email, e.title, e.starts_at, v.name AS venue, v.city
+          FROM bookings b
+          JOIN customers c ON c.customer_id = b.customer_id
+          JOIN events e ON e.event_id = b.event_id
+          JOIN venues v ON v.venue_id = e.venue_id
+         WHERE b.booking_id = :booking_id"""), {"booking_id": booking_id}).one()
+    tickets = tickets_of(booking_id)
+    seats = "\n".join(f"  - {t.seat_label} (ticket {t.ticket_code})" for t in tickets)
     body = (
         f"Dear {booking.full_name},\n\n"
         f"Thank you for your booking {booking.booking_code}.\n\n"
@@ -37,9 +38,9 @@ def add_booking_confirmation(booking_id: int) -> None:
         f"Total paid: €{booking.total:,.2f}\n\n"
         "Your e-tickets are in your account under Orders. Show the QR code at the door.\n"
     )
-    subject = f"Your tickets for {booking.title} ({booking.booking_code})"
-    db.session.add(OutboxEmail(recipient=booking.email, subject=subject, body_text=body, booking_id=booking_id,
-                               created_at=utcnow()))
+    db.session.execute(sa.insert(OutboxEmail).values(
+        recipient=booking.email, subject=f"Your tickets for {booking.title} ({booking.booking_code})",
+        body_text=body, booking_id=booking_id, created_at=utcnow()))
 
 
 def outbox(page: int, per_page: int = 20) -> Page[OutboxEmail]:

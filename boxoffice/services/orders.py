@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import segno
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
 
 from ..clock import utcnow
 from ..extensions import db
@@ -78,15 +77,51 @@ BOOKING_CODE = re.compile(r"[0-9A-Z]{10}")
 
 def order_of(customer_id: int, booking_code: str) -> Booking | None:
     """The customer's own booking with this code (None for anyone else's: codes are not permissions,
-    and None for anything that is not a booking code at all), with its event and venue read in the same
-    query (every page of an order shows them)."""
+    and None for anything that is not a booking code at all)."""
     booking_code = booking_code.strip().upper()
     if not BOOKING_CODE.fullmatch(booking_code):
         return None
-    return db.session.scalar(
-        sa.select(Booking).options(joinedload(Booking.event).joinedload(Event.venue))
-        .where(Booking.booking_code == booking_code, Booking.customer_id == customer_id))
+    return db.session.scalar(sa.select(Booking).where(
+        Booking.booking_code == booking_code, Booking.customer_id == customer_id))
 
 
-def cancellable_until(booking: Booking) -> dt.datetime:
-    return booking.event.starts_at - dt.timedelta(hours=booking.event.refundable_until_hours)
+@dataclass(frozen=True)
+class OrderDetail:
+    """What the order page shows of a booking (the confirmation after paying is this page too)."""
+
+    booking_id: int
+    booking_code: str
+    status: str
+    subtotal: Decimal
+    vip_discount: Decimal
+    promo_discount: Decimal
+    total: Decimal
+    customer_email: str
+    event_title: str
+    event_status: str
+    starts_at: dt.datetime
+    refundable_until_hours: int
+    venue_name: str
+    venue_city: str
+
+    @property
+    def cancellable_until(self) -> dt.datetime:
+        return self.starts_at - dt.timedelta(hours=self.refundable_until_hours)
+
+
+def order_detail(customer_id: int, booking_code: str) -> OrderDetail | None:
+    """The customer's own booking with this code as the order page shows it, in one query (None as for
+    order_of)."""
+    booking_code = booking_code.strip().upper()
+    if not BOOKING_CODE.fullmatch(booking_code):
+        return None
+    row = db.session.execute(sa.text("""
+        SELECT b.booking_id, b.booking_code, b.status, b.subtotal, b.vip_discount, b.promo_discount, b.total,
+               c.email, e.title, e.status, e.starts_at, e.refundable_until_hours, v.name, v.city
+          FROM bookings b
+          JOIN customers c ON c.customer_id = b.customer_id
+          JOIN events e ON e.event_id = b.event_id
+          JOIN venues v ON v.venue_id = e.venue_id
+         WHERE b.booking_code = :code AND b.customer_id = :customer_id"""),
+        {"code": booking_code, "customer_id": customer_id}).one_or_none()
+    return OrderDetail(*row) if row else None

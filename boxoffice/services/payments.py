@@ -138,15 +138,15 @@ class SimulatedGateway:
             if code.endswith(EMPTY_GIFT_CARD_SUFFIX):
                 status, reason = "declined", "This gift card has no balance left."
         reference = f"sim_{secrets.token_hex(12)}"
-        db.session.add(GatewayCharge(reference=reference, idempotency_key=idempotency_key,
-                                     method_code=payment.method_code, amount=amount, status=status,
-                                     decline_reason=reason, card_brand=brand, last_four=last_four,
-                                     created_at=utcnow()))
         # The gateway's ledger is its own: committed at once, whatever the booking does next, as a real
         # provider's would be. A retry with the same key (its first charge committed, or committing while
         # this insert waits on the key) is refused by uq_gateway_charges_key and answered with the charge
         # already made. (The checkout has only read in this transaction so far: rolling it back loses nothing.)
         try:
+            db.session.execute(sa.insert(GatewayCharge).values(
+                reference=reference, idempotency_key=idempotency_key, method_code=payment.method_code,
+                amount=amount, status=status, decline_reason=reason, card_brand=brand, last_four=last_four,
+                created_at=utcnow()))
             db.session.commit()
         except sa.exc.IntegrityError:
             db.session.rollback()
