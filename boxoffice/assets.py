@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_assets import Bundle
+from webassets.exceptions import BundleError
 
 from .config import PROJECT_ROOT
 from .extensions import assets
@@ -49,7 +50,13 @@ def init_app(app: Flask) -> None:
         if app.config["ASSETS_AUTO_BUILD"]:
             return assets[name].urls()[0]
         if name not in built:
-            built[name] = assets[name].urls()[0]
+            try:
+                built[name] = assets[name].urls()[0]
+            except BundleError:
+                # Never built (a server started without `flask assets build`, which make run and make test
+                # run first): built now, once.
+                assets[name].build()
+                built[name] = assets[name].urls()[0]
         return built[name]
 
     app.jinja_env.globals["asset_url"] = asset_url

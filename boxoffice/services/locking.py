@@ -16,15 +16,15 @@ FREE_SEAT = "state = 'available', hold_owner = NULL, hold_expires_at = NULL, hol
 
 @contextmanager
 def seat_change(event_id: int) -> Iterator[sa.Row | None]:
-    """One transaction changing the event's seats: locks the event row, yields it with the database's
-    clock as `now` (None if there is no such event), commits at the end, rolls back on any error.
+    """One transaction changing the event's seats: locks the event row, yields it (None if there is no
+    such event), commits at the end, rolls back on any error.
 
     The transaction starts afresh here, so its snapshot is taken after the lock: plain reads inside it
     see every change committed by whoever held the lock before."""
     db.session.commit()
     try:
         event = db.session.execute(sa.text("""
-            SELECT event_id, status, starts_at, sales_start, sales_end, max_seats_per_order, UTC_TIMESTAMP(3) AS now
+            SELECT event_id, status, starts_at, sales_start, sales_end, max_seats_per_order
               FROM events WHERE event_id = :event_id FOR UPDATE"""), {"event_id": event_id}).one_or_none()
         yield event
         db.session.commit()
