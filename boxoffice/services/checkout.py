@@ -94,14 +94,52 @@ def _normal_promo(promo_code: str | None) -> str | None:
     return (promo_code or "").strip().upper() or None
 
 
+# The statements of the checkout are built once (building one, and working out its cache key, costs about as
+# much CPU as sending it).
+PRICE_HOLD = sa.text(
+    "CALL PriceHold(:event_id, :owner, :customer_id, :promo, @seats, @subtotal, @vip, @promo, @total, @discount)")
+QUOTE = sa.text("SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total")
+BASKET = sa.text("""
+    SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
+           e.event_id, e.title, e.starts_at, venue.name AS venue_name, venue.city AS venue_city,
+           vip.tier, vip.discount_rate
+      FROM events e
+      JOIN venues venue ON venue.venue_id = e.venue_id
+      LEFT JOIN vip_customers vip ON vip.customer_id = :customer_id
+     WHERE e.event_id = :event_id AND e.status <> 'draft'""")
+HELD_SEATS = sa.text("""
+    SELECT es.seat_id, sec.name, r.label, s.seat_number, c.name, ep.price
+      FROM event_seats es
+      JOIN seats s ON s.seat_id = es.seat_id
+      JOIN seat_rows r ON r.row_id = s.row_id
+      JOIN sections sec ON sec.section_id = s.section_id
+      JOIN seat_categories c ON c.category_id = es.category_id
+      JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
+     WHERE es.event_id = :event_id AND es.hold_owner = :owner AND es.state = 'held'
+       AND es.hold_expires_at > UTC_TIMESTAMP(3)
+     ORDER BY sec.sort_order, r.sort_order, s.seat_number""")
+PAYMENT_QUOTE = sa.text("""
+    SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
+           held.seat_ids, held.live,
+           (SELECT method_id FROM payment_methods WHERE code = :method) AS method_id
+      FROM (SELECT GROUP_CONCAT(seat_id ORDER BY seat_id) AS seat_ids,
+                   COALESCE(SUM(hold_expires_at > UTC_TIMESTAMP(3)), 0) AS live
+              FROM event_seats
+             WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held') held""")
+INSERT_BOOKING = sa.text("""
+    CALL InsertBooking(:customer_id, :event_id, :owner, :promo, :method, :brand, :last_four,
+                       :reference, :total, :key, :salt)""")
+BOOKING_BY_KEY = (sa.select(Booking.booking_id, Booking.booking_code, Booking.total)
+                  .where(Booking.idempotency_key == sa.bindparam("key")))
+
+
 def _price_hold(event_id: int, owner: str, customer_id: int | None, promo_code: str | None) -> None:
     """CALL PriceHold, leaving the price in the session variables @seats, @subtotal, @vip, @promo and
     @total for the statement that reads them (with whatever else its caller needs in the same round trip).
     Raises PromoCodeRejected."""
     try:
-        db.session.execute(sa.text(
-            "CALL PriceHold(:event_id, :owner, :customer_id, :promo, @seats, @subtotal, @vip, @promo, @total, @discount)"),
-            {"event_id": event_id, "owner": owner, "customer_id": customer_id, "promo": promo_code})
+        db.session.execute(PRICE_HOLD, {"event_id": event_id, "owner": owner, "customer_id": customer_id,
+                                        "promo": promo_code})
     except DBAPIError as error:
         raise _database_refusal(error) from error
 
@@ -116,9 +154,7 @@ def quote(event_id: int, owner: str, customer_id: int | None, promo_code: str | 
     Raises PromoCodeRejected with the reason the code cannot be used."""
     promo_code = _normal_promo(promo_code)
     _price_hold(event_id, owner, customer_id, promo_code)
-    row = db.session.execute(sa.text(
-        "SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total")).one()
-    return _quote(row, promo_code)
+    return _quote(db.session.execute(QUOTE).one(), promo_code)
 
 
 def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) -> Basket | None:
@@ -127,28 +163,10 @@ def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) 
     Raises PromoCodeRejected."""
     promo_code = _normal_promo(promo_code)
     _price_hold(event_id, owner, customer_id, promo_code)
-    row = db.session.execute(sa.text("""
-        SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
-               e.event_id, e.title, e.starts_at, venue.name AS venue_name, venue.city AS venue_city,
-               vip.tier, vip.discount_rate
-          FROM events e
-          JOIN venues venue ON venue.venue_id = e.venue_id
-          LEFT JOIN vip_customers vip ON vip.customer_id = :customer_id
-         WHERE e.event_id = :event_id AND e.status <> 'draft'"""),
-        {"event_id": event_id, "customer_id": customer_id}).one_or_none()
+    row = db.session.execute(BASKET, {"event_id": event_id, "customer_id": customer_id}).one_or_none()
     if row is None:
         return None
-    seats = db.session.execute(sa.text("""
-        SELECT es.seat_id, sec.name, r.label, s.seat_number, c.name, ep.price
-          FROM event_seats es
-          JOIN seats s ON s.seat_id = es.seat_id
-          JOIN seat_rows r ON r.row_id = s.row_id
-          JOIN sections sec ON sec.section_id = s.section_id
-          JOIN seat_categories c ON c.category_id = es.category_id
-          JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
-         WHERE es.event_id = :event_id AND es.hold_owner = :owner AND es.state = 'held'
-           AND es.hold_expires_at > UTC_TIMESTAMP(3)
-         ORDER BY sec.sort_order, r.sort_order, s.seat_number"""), {"event_id": event_id, "owner": owner}).all()
+    seats = db.session.execute(HELD_SEATS, {"event_id": event_id, "owner": owner}).all()
     vip = (VipRate(True, row.tier, row.discount_rate) if row.tier is not None
            else VipRate(False, None, customers.ENTRY_VIP_RATE))
     return Basket(EventLine(row.event_id, row.title, row.starts_at, row.venue_name, row.venue_city),
@@ -159,8 +177,7 @@ def _replayed(idempotency_key: str) -> Confirmation | None:
     """The confirmation of a booking this checkout already made, read afresh (a new transaction, so a
     booking committed by a concurrent identical request is seen)."""
     db.session.rollback()
-    done = db.session.execute(sa.select(Booking.booking_id, Booking.booking_code, Booking.total)
-                              .where(Booking.idempotency_key == idempotency_key)).one_or_none()
+    done = db.session.execute(BOOKING_BY_KEY, {"key": idempotency_key}).one_or_none()
     return Confirmation(done.booking_id, done.booking_code, done.total, True) if done else None
 
 
@@ -183,13 +200,11 @@ def _insert_booking(event_id: int, owner: str, customer_id: int, promo_code: str
     # by the checkouts that held the event lock before it (see the procedure's comments).
     db.session.commit()
     try:
-        return db.session.execute(sa.text("""
-            CALL InsertBooking(:customer_id, :event_id, :owner, :promo, :method, :brand, :last_four,
-                               :reference, :total, :key, :salt)"""),
-            {"customer_id": customer_id, "event_id": event_id, "owner": owner, "promo": promo_code,
-             "method": payment.method_code, "brand": result.card_brand if result else None,
-             "last_four": result.last_four if result else None, "reference": result.reference if result else None,
-             "total": total, "key": idempotency_key, "salt": secrets.token_hex(32)}).mappings().one()
+        return db.session.execute(INSERT_BOOKING, {
+            "customer_id": customer_id, "event_id": event_id, "owner": owner, "promo": promo_code,
+            "method": payment.method_code, "brand": result.card_brand if result else None,
+            "last_four": result.last_four if result else None, "reference": result.reference if result else None,
+            "total": total, "key": idempotency_key, "salt": secrets.token_hex(32)}).mappings().one()
     except DBAPIError as error:
         raise _database_refusal(error) from error
 
@@ -221,15 +236,7 @@ def _price_for_payment(event_id: int, owner: str, customer_id: int, promo_code: 
     """PriceHold for the payment, with what paying needs besides in the same round trip: the seats the
     owner holds (expired or not), how many of them are still live, and the payment method's id."""
     _price_hold(event_id, owner, customer_id, promo_code)
-    row = db.session.execute(sa.text("""
-        SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
-               held.seat_ids, held.live,
-               (SELECT method_id FROM payment_methods WHERE code = :method) AS method_id
-          FROM (SELECT GROUP_CONCAT(seat_id ORDER BY seat_id) AS seat_ids,
-                       COALESCE(SUM(hold_expires_at > UTC_TIMESTAMP(3)), 0) AS live
-                  FROM event_seats
-                 WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held') held"""),
-        {"owner": owner, "event_id": event_id, "method": method_code}).one()
+    row = db.session.execute(PAYMENT_QUOTE, {"owner": owner, "event_id": event_id, "method": method_code}).one()
     held_seat_ids = [int(seat_id) for seat_id in row.seat_ids.split(",")] if row.seat_ids else []
     return _quote(row, promo_code), held_seat_ids, int(row.live), row.method_id
 

@@ -37,18 +37,29 @@ class TicketView:
         return segno.make(f"BOXOFFICE-TICKET:{self.ticket_code}", error="m").svg_data_uri(scale=5, border=2)
 
 
+# Built once: the order page and the confirmation mail read these on every booking.
+TICKETS_OF = sa.text("""
+    SELECT t.ticket_id, t.ticket_code, t.status, sec.name AS section, r.label AS row_label, s.seat_number,
+           c.name AS category, t.face_price, t.paid_amount, t.checked_in_at
+      FROM tickets t
+      JOIN seats s ON s.seat_id = t.seat_id
+      JOIN seat_rows r ON r.row_id = s.row_id
+      JOIN sections sec ON sec.section_id = s.section_id
+      JOIN seat_categories c ON c.category_id = t.category_id
+     WHERE t.booking_id = :booking_id
+     ORDER BY sec.sort_order, r.sort_order, s.seat_number""")
+ORDER_DETAIL = sa.text("""
+    SELECT b.booking_id, b.booking_code, b.status, b.subtotal, b.vip_discount, b.promo_discount, b.total,
+           c.email, e.title, e.status, e.starts_at, e.refundable_until_hours, v.name, v.city
+      FROM bookings b
+      JOIN customers c ON c.customer_id = b.customer_id
+      JOIN events e ON e.event_id = b.event_id
+      JOIN venues v ON v.venue_id = e.venue_id
+     WHERE b.booking_code = :code AND b.customer_id = :customer_id""")
+
+
 def tickets_of(booking_id: int) -> list[TicketView]:
-    rows = db.session.execute(sa.text("""
-        SELECT t.ticket_id, t.ticket_code, t.status, sec.name AS section, r.label AS row_label, s.seat_number,
-               c.name AS category, t.face_price, t.paid_amount, t.checked_in_at
-          FROM tickets t
-          JOIN seats s ON s.seat_id = t.seat_id
-          JOIN seat_rows r ON r.row_id = s.row_id
-          JOIN sections sec ON sec.section_id = s.section_id
-          JOIN seat_categories c ON c.category_id = t.category_id
-         WHERE t.booking_id = :booking_id
-         ORDER BY sec.sort_order, r.sort_order, s.seat_number"""), {"booking_id": booking_id}).all()
-    return [TicketView(*row) for row in rows]
+    return [TicketView(*row) for row in db.session.execute(TICKETS_OF, {"booking_id": booking_id})]
 
 
 @dataclass(frozen=True)
@@ -115,13 +126,5 @@ def order_detail(customer_id: int, booking_code: str) -> OrderDetail | None:
     booking_code = booking_code.strip().upper()
     if not BOOKING_CODE.fullmatch(booking_code):
         return None
-    row = db.session.execute(sa.text("""
-        SELECT b.booking_id, b.booking_code, b.status, b.subtotal, b.vip_discount, b.promo_discount, b.total,
-               c.email, e.title, e.status, e.starts_at, e.refundable_until_hours, v.name, v.city
-          FROM bookings b
-          JOIN customers c ON c.customer_id = b.customer_id
-          JOIN events e ON e.event_id = b.event_id
-          JOIN venues v ON v.venue_id = e.venue_id
-         WHERE b.booking_code = :code AND b.customer_id = :customer_id"""),
-        {"code": booking_code, "customer_id": customer_id}).one_or_none()
+    row = db.session.execute(ORDER_DETAIL, {"code": booking_code, "customer_id": customer_id}).one_or_none()
     return OrderDetail(*row) if row else None

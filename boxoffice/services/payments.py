@@ -111,6 +111,10 @@ def validate_card(card: CardDetails, today: dt.date | None = None) -> str:
     return number
 
 
+# Built once: building an INSERT with its values on every charge cost three times what sending it does.
+INSERT_CHARGE = sa.insert(GatewayCharge.__table__)
+
+
 class SimulatedGateway:
     """A payment provider that lives in this database (table gateway_charges), for development, demos
     and tests. It is deterministic: the outcome depends only on the card or gift-card number."""
@@ -143,10 +147,10 @@ class SimulatedGateway:
         # this insert waits on the key) is refused by uq_gateway_charges_key and answered with the charge
         # already made. (The checkout has only read in this transaction so far: rolling it back loses nothing.)
         try:
-            db.session.execute(sa.insert(GatewayCharge).values(
-                reference=reference, idempotency_key=idempotency_key, method_code=payment.method_code,
-                amount=amount, status=status, decline_reason=reason, card_brand=brand, last_four=last_four,
-                created_at=utcnow()))
+            db.session.execute(INSERT_CHARGE, {
+                "reference": reference, "idempotency_key": idempotency_key, "method_code": payment.method_code,
+                "amount": amount, "status": status, "decline_reason": reason, "card_brand": brand,
+                "last_four": last_four, "created_at": utcnow()})
             db.session.commit()
         except sa.exc.IntegrityError:
             db.session.rollback()
