@@ -102,6 +102,8 @@ SIGNALLED_ERRORS: dict[int, type[BoxOfficeError]] = {
     30006: TooManySeats,
     30007: PaymentRejected,
     30008: UnknownCustomer,
+    30009: SeatUnavailable,
+    30010: StrandedSeat,
 }
 DUPLICATE_KEY = 1062
 CHECK_CONSTRAINT_FAILED = 4025

@@ -1,12 +1,14 @@
 """Seat holds: taking, extending, expiring and giving back seats (services on the real database)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
 from boxoffice.errors import NotBookable, SeatUnavailable, StrandedSeat, TooManySeats
 from boxoffice.services import best_available, holds, seatmap
-from tests.builders import ECONOMY, PREMIUM, make_event, make_venue, new_hold_owner, rows
+from tests.builders import ECONOMY, PREMIUM, committed, hold_seats, make_event, make_venue, new_hold_owner, rows
 
 
 @pytest.fixture
@@ -84,9 +86,44 @@ def test_a_choice_that_strands_a_single_seat_is_refused_with_a_suggestion(db_ses
 def test_giving_back_the_middle_seat_of_a_block_is_refused(db_session, event):
     owner = new_hold_owner()
     holds.hold_seats(event.event_id, event.seat_ids("B1", "B2", "B3"), owner, 10)
-    with pytest.raises(StrandedSeat):
-        holds.release_seats(event.event_id, event.seat_ids("B2"), owner)
-    assert len(holds.release_seats(event.event_id, event.seat_ids("B3"), owner).seat_ids) == 2
+    with pytest.raises(StrandedSeat, match="row B seat 2 empty on its own"):
+        holds.toggle_seat(event.event_id, event.seat_ids("B2")[0], owner, 10)
+    assert len(holds.toggle_seat(event.event_id, event.seat_ids("B3")[0], owner, 10).seat_ids) == 2
+
+
+def test_pressing_a_held_seat_again_gives_it_back(db_session, event):
+    owner = new_hold_owner()
+    assert holds.toggle_seat(event.event_id, event.seat_ids("C1")[0], owner, 10).seat_ids == tuple(event.seat_ids("C1"))
+    assert holds.toggle_seat(event.event_id, event.seat_ids("C1")[0], owner, 10).is_empty
+
+
+def test_pressing_a_seat_someone_else_holds_does_not_take_it(db_session, event):
+    holds.hold_seats(event.event_id, event.seat_ids("C6"), new_hold_owner(), 10)
+    with pytest.raises(SeatUnavailable, match="someone else has just taken"):
+        holds.toggle_seat(event.event_id, event.seat_ids("C6")[0], new_hold_owner(), 10)
+
+
+def call_hold_seats(conn, event, labels, owner) -> list[tuple]:
+    return rows(conn, "CALL HoldSeats(:e, :o, :ids, 10, FALSE)", e=event.event_id, o=owner,
+                ids=json.dumps(event.seat_ids(*labels)))
+
+
+def test_the_hold_procedure_refusing_inside_the_callers_transaction_leaves_the_callers_work_as_it_was(db_session, event):
+    conn, owner = db_session.connection(), new_hold_owner()
+    assert [seat for seat, *_ in call_hold_seats(conn, event, ["A1"], owner)] == event.seat_ids("A1")
+    hold_seats(conn, event, event.seat_ids("A4"))
+    with pytest.raises(sa.exc.DBAPIError, match="30009"):
+        call_hold_seats(conn, event, ["A3", "A4"], owner)
+    assert rows(conn, "SELECT seat_id FROM event_seats WHERE hold_owner = :o", o=owner) == [(event.seat_ids("A1")[0],)]
+
+
+def test_the_hold_procedure_with_autocommit_on_commits_its_own_transaction(owner_engine):
+    with committed(owner_engine) as conn:
+        event = make_event(conn, make_venue(conn))
+        owner = new_hold_owner()
+        call_hold_seats(conn, event, ["A1", "A2"], owner)
+        with owner_engine.connect() as someone_else:
+            assert rows(someone_else, "SELECT COUNT(*) FROM event_seats WHERE hold_owner = :o", o=owner) == [(2,)]
 
 
 def test_releasing_the_hold_frees_every_seat_in_one_step(db_session, event):

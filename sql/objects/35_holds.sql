@@ -1,0 +1,177 @@
+-- Seat holds: claiming and giving back seats in one round trip. Repeatable (dropped and re-created).
+--
+-- Every hold change locks the event row first (the lock order update_seat_availability relies on), and
+-- every checkout of the event queues on that lock. Done from the app statement by statement, the lock
+-- was held across half a dozen round trips to the web server, and under load the buyers queued for it
+-- far longer than the work took; here it is held for the work alone (plus the caller's COMMIT).
+--
+-- Errors are SIGNALled as in 20_triggers.sql: 30001 not bookable, 30006 too many seats, 30009 a seat
+-- someone else has, 30010 a single seat left stranded.
+
+DROP PROCEDURE IF EXISTS HoldSeats;
+DROP PROCEDURE IF EXISTS RefuseStrandedSeat;
+
+DELIMITER $$
+
+-- Refuses (30010) a change of the seats `p_changed_seat_ids` (a JSON array) that leaves one free seat
+-- alone between two taken ones in their rows, next to a changed seat: a gap someone else left is not
+-- the buyer's doing. Taken means sold, or held and not expired at `p_now`.
+CREATE PROCEDURE RefuseStrandedSeat(IN p_event_id INT UNSIGNED, IN p_changed_seat_ids JSON, IN p_now DATETIME(3))
+    READS SQL DATA
+BEGIN
+    DECLARE v_gap VARCHAR(200);
+
+    SELECT CONCAT(sec.name, ' row ', r.label, ' seat ', g.seat_number) INTO v_gap
+      FROM (SELECT t.seat_id, t.row_id, t.seat_number, t.section_id, t.taken,
+                   LAG(t.taken) OVER w AS left_taken, LEAD(t.taken) OVER w AS right_taken,
+                   LAG(t.seat_number) OVER w AS left_number, LEAD(t.seat_number) OVER w AS right_number,
+                   LAG(t.seat_id) OVER w AS left_id, LEAD(t.seat_id) OVER w AS right_id
+              FROM (SELECT s.seat_id, s.row_id, s.seat_number, s.section_id,
+                           es.state = 'sold' OR (es.state = 'held' AND es.hold_expires_at > p_now) AS taken
+                      FROM seats s
+                      JOIN event_seats es ON es.event_id = p_event_id AND es.seat_id = s.seat_id
+                     WHERE s.row_id IN (SELECT c.row_id FROM seats c
+                                         WHERE c.seat_id IN (SELECT j.seat_id FROM JSON_TABLE(p_changed_seat_ids,
+                                                   '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j))) t
+            WINDOW w AS (PARTITION BY t.row_id ORDER BY t.seat_number)) g
+      JOIN seat_rows r ON r.row_id = g.row_id
+      JOIN sections sec ON sec.section_id = g.section_id
+     WHERE NOT g.taken AND g.left_taken AND g.right_taken
+       AND g.left_number = g.seat_number - 1 AND g.right_number = g.seat_number + 1
+       AND EXISTS (SELECT 1 FROM JSON_TABLE(p_changed_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+                    WHERE j.seat_id IN (g.seat_id, g.left_id, g.right_id))
+     ORDER BY g.row_id, g.seat_number
+     LIMIT 1;
+
+    IF v_gap IS NOT NULL THEN
+        SET v_gap = CONCAT('That would leave ', v_gap, ' empty on its own. ',
+                           'Choose that seat too, or pick seats that sit together.');
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30010, MESSAGE_TEXT = v_gap;
+    END IF;
+END$$
+
+-- Adds the seats `p_seat_ids` (a JSON array of seat ids) to the hold of `p_hold_owner` for the event:
+-- a new hold lasts `p_minutes`; added seats share the running hold's expiry, so adding seats never buys
+-- more time. With `p_toggle`, a first seat that is already in the owner's live hold is given back
+-- instead (a seat pressed on the map). The owner's own seats left over from an expired hold are freed
+-- first, so InsertBooking never finds an expired seat in a hold that is otherwise live.
+--
+-- Returns the owner's live hold afterwards: one row per seat (seat_id, hold_expires_at, hold_extended).
+-- Every refusal leaves nothing behind, in its own transaction or inside the caller's, as InsertBooking.
+CREATE PROCEDURE HoldSeats(
+    IN p_event_id   INT UNSIGNED,
+    IN p_hold_owner CHAR(32) CHARACTER SET ascii,
+    IN p_seat_ids   JSON,
+    IN p_minutes    INT,
+    IN p_toggle     BOOLEAN)
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_own_tx BOOLEAN DEFAULT FALSE;
+    DECLARE v_errno INT;
+    DECLARE v_now DATETIME(3);
+    DECLARE v_status VARCHAR(16);
+    DECLARE v_starts_at DATETIME;
+    DECLARE v_sales_start DATETIME;
+    DECLARE v_sales_end DATETIME;
+    DECLARE v_max_seats INT;
+    DECLARE v_held INT;
+    DECLARE v_expires_at DATETIME(3);
+    DECLARE v_extended BOOLEAN;
+    DECLARE v_new INT;
+    DECLARE v_message VARCHAR(200);
+
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION
+    BEGIN
+        GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO;
+        IF v_own_tx THEN
+            ROLLBACK;
+        ELSEIF v_errno <> 1213 THEN
+            ROLLBACK TO SAVEPOINT hold_seats;
+        END IF;
+        RESIGNAL;
+    END;
+
+    -- Inside the caller's transaction or not: see InsertBooking.
+    BEGIN
+        DECLARE CONTINUE HANDLER FOR SQLEXCEPTION SET v_own_tx = TRUE;
+        SAVEPOINT hold_seats;
+        ROLLBACK TO SAVEPOINT hold_seats;
+    END;
+    IF v_own_tx THEN
+        START TRANSACTION;
+    END IF;
+
+    SELECT status, starts_at, sales_start, sales_end, max_seats_per_order
+      INTO v_status, v_starts_at, v_sales_start, v_sales_end, v_max_seats
+      FROM events WHERE event_id = p_event_id FOR UPDATE;
+    SET v_now = UTC_TIMESTAMP(3);
+    IF v_status IS NULL THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'This event does not exist.';
+    ELSEIF v_status <> 'on_sale' THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'This event is not on sale.';
+    ELSEIF v_now >= v_starts_at THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'This event has already started.';
+    ELSEIF v_now < v_sales_start THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001,
+            MESSAGE_TEXT = 'Ticket sales for this event have not opened yet.';
+    ELSEIF v_now > v_sales_end THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'Ticket sales for this event have closed.';
+    END IF;
+
+    UPDATE event_seats
+       SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
+     WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held' AND hold_expires_at <= v_now;
+
+    IF p_toggle AND EXISTS (SELECT 1 FROM event_seats
+                             WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held'
+                               AND seat_id = JSON_VALUE(p_seat_ids, '$[0]')) THEN
+        UPDATE event_seats
+           SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
+         WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held'
+           AND seat_id = JSON_VALUE(p_seat_ids, '$[0]');
+        IF EXISTS (SELECT 1 FROM event_seats WHERE hold_owner = p_hold_owner AND event_id = p_event_id) THEN
+            CALL RefuseStrandedSeat(p_event_id, JSON_ARRAY(JSON_VALUE(p_seat_ids, '$[0]')), v_now);
+        END IF;
+    ELSE
+        SELECT COUNT(*), MIN(hold_expires_at), COALESCE(MAX(hold_extended), FALSE)
+          INTO v_held, v_expires_at, v_extended
+          FROM event_seats WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held';
+        SELECT COUNT(DISTINCT j.seat_id) INTO v_new
+          FROM JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+         WHERE NOT EXISTS (SELECT 1 FROM event_seats es
+                            WHERE es.event_id = p_event_id AND es.seat_id = j.seat_id
+                              AND es.hold_owner = p_hold_owner AND es.state = 'held');
+        IF v_held + v_new > v_max_seats THEN
+            SET v_message = CONCAT('One order can hold at most ', v_max_seats, ' seats for this event.');
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30006, MESSAGE_TEXT = v_message;
+        END IF;
+        IF v_new > 0 THEN
+            UPDATE event_seats
+               SET state = 'held', hold_owner = p_hold_owner,
+                   hold_expires_at = COALESCE(v_expires_at, v_now + INTERVAL p_minutes MINUTE),
+                   hold_extended = v_extended
+             WHERE event_id = p_event_id
+               AND seat_id IN (SELECT j.seat_id FROM JSON_TABLE(p_seat_ids, '$[*]'
+                                   COLUMNS (seat_id INT UNSIGNED PATH '$')) j)
+               AND (state = 'available' OR (state = 'held' AND hold_expires_at <= v_now));
+            IF ROW_COUNT() <> v_new THEN
+                SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30009,
+                    MESSAGE_TEXT = 'Sorry, someone else has just taken one of those seats. The seat map now shows what is still free.';
+            END IF;
+            CALL RefuseStrandedSeat(p_event_id, p_seat_ids, v_now);
+        END IF;
+    END IF;
+
+    SELECT seat_id, hold_expires_at, hold_extended
+      FROM event_seats
+     WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held'
+     ORDER BY seat_id;
+
+    IF v_own_tx THEN
+        COMMIT;
+    ELSE
+        RELEASE SAVEPOINT hold_seats;
+    END IF;
+END$$
+
+DELIMITER ;
