@@ -173,23 +173,6 @@ def test_a_retry_after_the_booking_used_up_the_promo_code_gets_the_same_confirma
     assert rows(db_session, "SELECT COUNT(*) FROM gateway_charges WHERE idempotency_key = :k", k=key) == [(1,)]
 
 
-def test_a_booking_whose_confirmation_mail_cannot_be_written_is_not_kept_and_is_refunded(db_session, event,
-                                                                                       monkeypatch):
-    buyer = customer(db_session)
-    owner = held(event, "B2")
-
-    def broken(booking_id):
-        raise RuntimeError("the outbox is broken")
-
-    monkeypatch.setattr(checkout.mail, "add_booking_confirmation", broken)
-    key = checkout.new_idempotency_key()
-    with pytest.raises(SeatsLostRefunded, match="refunded"):
-        pay(event, owner, buyer, key=key)
-    assert counts(db_session, event.event_id)[0] == 0
-    assert rows(db_session, "SELECT amount, refunded_amount FROM gateway_charges WHERE idempotency_key = :k",
-                k=key) == [(Decimal("33.33"), Decimal("33.33"))]
-
-
 def test_a_price_that_changed_since_the_page_was_shown_is_not_charged(db_session, event):
     buyer = customer(db_session)
     owner = held(event, "A3")

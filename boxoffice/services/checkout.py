@@ -194,8 +194,7 @@ def _record_unsuccessful_charge(customer_id: int, method_id: int, amount: Decima
 
 def _insert_booking(event_id: int, owner: str, customer_id: int, promo_code: str | None,
                     payment: PaymentRequest, result, total: Decimal, idempotency_key: str):
-    """CALL InsertBooking; the booking is left uncommitted, for the caller to add its confirmation mail
-    to the same transaction. Raises what InsertBooking refuses."""
+    """CALL InsertBooking, uncommitted. Raises what InsertBooking refuses."""
     # A fresh transaction, opened by the CALL itself: InsertBooking's reads then see everything committed
     # by the checkouts that held the event lock before it (see the procedure's comments).
     db.session.commit()
@@ -211,9 +210,8 @@ def _insert_booking(event_id: int, owner: str, customer_id: int, promo_code: str
 
 def _book_paid_hold(event_id: int, owner: str, customer_id: int, promo_code: str | None, payment: PaymentRequest,
                     result, total: Decimal, idempotency_key: str, held_seat_ids) -> Confirmation:
-    """InsertBooking for a hold that has been paid for (or costs nothing), committed together with its
-    confirmation mail: there is never a booking without its mail in the outbox. Raises what InsertBooking
-    refuses, or SeatsLostRefunded."""
+    """InsertBooking for a hold that has been paid for (or costs nothing), committed. Raises what
+    InsertBooking refuses, or SeatsLostRefunded."""
     try:
         row = _insert_booking(event_id, owner, customer_id, promo_code, payment, result, total, idempotency_key)
     except (HoldExpired, NoSeatsHeld):
@@ -225,11 +223,10 @@ def _book_paid_hold(event_id: int, owner: str, customer_id: int, promo_code: str
         if not holds.reclaim_expired_hold(event_id, owner, held_seat_ids):
             raise SeatsLostRefunded()
         row = _insert_booking(event_id, owner, customer_id, promo_code, payment, result, total, idempotency_key)
-    confirmation = Confirmation(row["booking_id"], row["booking_code"], Decimal(row["total"]), bool(row["replayed"]))
-    if not confirmation.replayed:
-        mail.add_booking_confirmation(confirmation.booking_id)
+    # Committed at once: the transaction holds the event's lock, which every seat change of the event waits
+    # for. (The mail is written after it, in a transaction of its own.)
     db.session.commit()
-    return confirmation
+    return Confirmation(row["booking_id"], row["booking_code"], Decimal(row["total"]), bool(row["replayed"]))
 
 
 def _price_for_payment(event_id: int, owner: str, customer_id: int, promo_code: str | None, method_code: str):
@@ -277,8 +274,8 @@ def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, p
             raise PaymentDeclined(f"{result.reason} Nothing has been charged and your seats are still held.")
 
     try:
-        return _book_paid_hold(event_id, owner, customer_id, priced.promo_code, payment, result, priced.total,
-                               idempotency_key, held_seat_ids)
+        confirmation = _book_paid_hold(event_id, owner, customer_id, priced.promo_code, payment, result,
+                                       priced.total, idempotency_key, held_seat_ids)
     except Exception as failure:
         # Money was taken and no booking holds it: it goes straight back, whatever went wrong.
         if result is not None and _replayed(idempotency_key) is None:
@@ -288,3 +285,8 @@ def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, p
             raise
         raise SeatsLostRefunded("Something went wrong while booking your seats, so your payment has been "
                                 "refunded in full. Please try again.") from failure
+
+    if not confirmation.replayed:
+        mail.add_booking_confirmation(confirmation.booking_id)
+        db.session.commit()
+    return confirmation

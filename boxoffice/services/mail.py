@@ -29,8 +29,8 @@ def send(recipient: str, subject: str, body_text: str, booking_id: int | None = 
 
 
 def add_booking_confirmation(booking_id: int) -> None:
-    """Put the booking's confirmation in the outbox, in the caller's transaction (the checkout commits it
-    with the booking itself). Two reads: the booking with its customer, event and venue; its tickets."""
+    """Put the booking's confirmation in the outbox, in the caller's transaction. Two reads: the booking
+    with its customer, event and venue; its tickets."""
     booking = db.session.execute(CONFIRMED_BOOKING, {"booking_id": booking_id}).one()
     tickets = tickets_of(booking_id)
     seats = "\n".join(f"  - {t.seat_label} (ticket {t.ticket_code})" for t in tickets)
