@@ -18,10 +18,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import assets, auth, cli, security, templating
+    from . import assets, auth, cli, dbapi, security, templating
     from .extensions import csrf, db, htmx
 
     db.init_app(app)
+    dbapi.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
     auth.init_app(app)
