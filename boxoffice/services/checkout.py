@@ -118,6 +118,8 @@ HELD_SEATS = sa.text("""
      WHERE es.event_id = :event_id AND es.hold_owner = :owner AND es.state = 'held'
        AND es.hold_expires_at > UTC_TIMESTAMP(3)
      ORDER BY sec.sort_order, r.sort_order, s.seat_number""")
+# The held seats come as one list: an order holds at most 50 seats (ck_events_max_seats), well within
+# GROUP_CONCAT's 1,024 characters (MySQL's default; MariaDB's is 1 MB).
 PAYMENT_QUOTE = sa.text("""
     SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
            held.seat_ids, held.live,
