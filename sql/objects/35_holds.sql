@@ -78,6 +78,7 @@ BEGIN
     DECLARE v_expires_at DATETIME(3);
     DECLARE v_extended BOOLEAN;
     DECLARE v_new INT;
+    DECLARE v_first INT UNSIGNED;
     DECLARE v_message VARCHAR(200);
 
     DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -122,15 +123,15 @@ BEGIN
        SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
      WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held' AND hold_expires_at <= v_now;
 
+    SET v_first = CAST(JSON_VALUE(p_seat_ids, '$[0]') AS UNSIGNED);
     IF p_toggle AND EXISTS (SELECT 1 FROM event_seats
-                             WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held'
-                               AND seat_id = JSON_VALUE(p_seat_ids, '$[0]')) THEN
+                             WHERE event_id = p_event_id AND seat_id = v_first
+                               AND hold_owner = p_hold_owner AND state = 'held') THEN
         UPDATE event_seats
            SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
-         WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held'
-           AND seat_id = JSON_VALUE(p_seat_ids, '$[0]');
+         WHERE event_id = p_event_id AND seat_id = v_first;
         IF EXISTS (SELECT 1 FROM event_seats WHERE hold_owner = p_hold_owner AND event_id = p_event_id) THEN
-            CALL RefuseStrandedSeat(p_event_id, JSON_ARRAY(JSON_VALUE(p_seat_ids, '$[0]')), v_now);
+            CALL RefuseStrandedSeat(p_event_id, JSON_ARRAY(v_first), v_now);
         END IF;
     ELSE
         SELECT COUNT(*), MIN(hold_expires_at), COALESCE(MAX(hold_extended), FALSE)
@@ -146,14 +147,14 @@ BEGIN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30006, MESSAGE_TEXT = v_message;
         END IF;
         IF v_new > 0 THEN
-            UPDATE event_seats
-               SET state = 'held', hold_owner = p_hold_owner,
-                   hold_expires_at = COALESCE(v_expires_at, v_now + INTERVAL p_minutes MINUTE),
-                   hold_extended = v_extended
-             WHERE event_id = p_event_id
-               AND seat_id IN (SELECT j.seat_id FROM JSON_TABLE(p_seat_ids, '$[*]'
-                                   COLUMNS (seat_id INT UNSIGNED PATH '$')) j)
-               AND (state = 'available' OR (state = 'held' AND hold_expires_at <= v_now));
+            -- Joined, not `seat_id IN (SELECT ... JSON_TABLE)`: that form scans the event's every seat.
+            UPDATE event_seats es
+              JOIN JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+                ON es.event_id = p_event_id AND es.seat_id = j.seat_id
+               SET es.state = 'held', es.hold_owner = p_hold_owner,
+                   es.hold_expires_at = COALESCE(v_expires_at, v_now + INTERVAL p_minutes MINUTE),
+                   es.hold_extended = v_extended
+             WHERE es.state = 'available' OR (es.state = 'held' AND es.hold_expires_at <= v_now);
             IF ROW_COUNT() <> v_new THEN
                 SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30009,
                     MESSAGE_TEXT = 'Sorry, someone else has just taken one of those seats. The seat map now shows what is still free.';
