@@ -29,6 +29,7 @@ CUSTOMER_EMAIL = "bench-client-{:02d}@bench.test"
 PASSWORD = "correct horse battery staple"
 STEPS = ("seat click", "checkout page", "pay", "confirmation")
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]*)"')
+MAP_STATE = re.compile(r'<input type="hidden" name="([vt])" value="([^"]*)"')
 
 
 def _field(body: str, name: str) -> str:
@@ -113,7 +114,10 @@ def main() -> None:
     answer = client.post("/account/login", data={"csrf_token": CSRF.search(login).group(1),
                                                  "email": CUSTOMER_EMAIL.format(args.client), "password": PASSWORD})
     assert answer.status_code == 302, answer.status_code
-    token = CSRF.search(client.get(f"/events/{args.event}").get_data(as_text=True)).group(1)
+    event_page = client.get(f"/events/{args.event}?section={seats[0][0]}").get_data(as_text=True)
+    token = CSRF.search(event_page).group(1)
+    # What HTMX sends with a seat click from the open map (the poller's inputs), kept up to date by each answer.
+    map_state = dict(MAP_STATE.findall(event_page))
 
     figures = {step: {"sent": [], "questions": [], "server": [], "pings": [], "cpu": [], "db_cpu": [], "wall": []}
                for step in STEPS}
@@ -134,7 +138,8 @@ def main() -> None:
                 profiler.enable()
             if step == "seat click":
                 held = client.post(f"/events/{args.event}/seats", headers={"HX-Request": "true"},
-                                   data={"csrf_token": token, "section": section_id, "seat": seat_id})
+                                   data={"csrf_token": token, "section": section_id, "seat": seat_id, **map_state})
+                map_state.update(MAP_STATE.findall(held.get_data(as_text=True)))
                 alert = re.search(r'role="alert"[^>]*>([^<]*)', held.get_data(as_text=True))
                 assert held.status_code == 200 and not alert, (held.status_code, alert and alert.group(1))
             elif step == "checkout page":
