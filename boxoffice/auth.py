@@ -61,6 +61,9 @@ def admin_required(view: Callable) -> Callable:
 
 
 def init_app(app: Flask) -> None:
-    login_manager.init_app(app)
+    # Flask-Login's own context processor loads the user for every template rendered, fragments included
+    # (a poll's seat changes never show who is signed in); the proxy loads them only where a template asks.
+    login_manager.init_app(app, add_context_processor=False)
+    app.context_processor(lambda: {"current_user": current_user})
     login_manager.login_view = "admin.login"
     login_manager.session_protection = "strong"

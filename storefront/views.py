@@ -84,12 +84,13 @@ def _page_version(values) -> tuple[int, dt.datetime] | None:
     return (version, as_of) if version is not None else None
 
 
-def _live_update(event_id: int, section_id: int | None, changes: seatmap.SeatChanges, *, status: dict | None = None):
+def _live_update(event_id: int, section_id: int | None, changes: seatmap.SeatChanges, *,
+                 hold: holds.Hold | None = None, status: dict | None = None):
     """What changed on the map since the page's version, swapped into the page out of band: the changed
-    seats as this viewer sees them, the basket and the poller's new version; after a seat click also the
-    picker's message (`status`)."""
+    seats as this viewer sees them, the basket (`hold`, if the caller has just read it) and the poller's
+    new version; after a seat click also the picker's message (`status`)."""
     owner = hold_owner()
-    hold = holds.current_hold(event_id, owner)
+    hold = hold or holds.current_hold(event_id, owner)
     cart_seats = seatmap.held_seats(event_id, owner, changes.categories, changes.as_of) if hold.seat_ids else []
     return render_page("storefront/_seat_changes.html", changes=changes, event_id=event_id, section_id=section_id,
                        hold=hold, cart_seats=cart_seats, hold_minutes=current_app.config["HOLD_MINUTES"],
@@ -119,7 +120,7 @@ def choose_seats(event_id: int):
     owner = hold_owner(create=True)
     minutes = current_app.config["HOLD_MINUTES"]
     action = request.form.get("action")
-    message = error = None
+    message = error = hold = None
     try:
         if action == "release":
             holds.release_hold(event_id, owner)
@@ -135,7 +136,7 @@ def choose_seats(event_id: int):
             seat_id = request.form.get("seat", type=int)
             if seat_id is None:
                 abort(400)
-            holds.toggle_seat(event_id, seat_id, owner, minutes)
+            hold = holds.toggle_seat(event_id, seat_id, owner, minutes)
     except BoxOfficeError as refusal:
         error = refusal.message
     if not wants_fragment():
@@ -148,7 +149,7 @@ def choose_seats(event_id: int):
     if action is None and page_version is not None:
         changes = (seatmap.changes_since(event_id, owner, *page_version, section_id)
                    or seatmap.SeatChanges(*page_version, [], seatmap.categories(event_id)))
-        response = _live_update(event_id, section_id, changes, status={"message": message, "error": error})
+        response = _live_update(event_id, section_id, changes, hold=hold, status={"message": message, "error": error})
         response.headers["HX-Reswap"] = "none"
         return response
     event, venue = event_or_404(event_id)
