@@ -4,9 +4,9 @@ A hold belongs to a hold owner: an opaque random token kept in the buyer's sessi
 seats before signing in and keep them through signing in. Every change of seats runs in one transaction
 that first locks the event row (the fixed lock order that update_seat_availability relies on), then
 claims seats with one conditional UPDATE whose row count proves that every seat was free: two buyers can
-never hold the same seat. Claiming and giving back seats is the procedure HoldSeats, so that the event's
-lock is held for one round trip. A hold whose expiry has passed is simply free: every read treats it
-so, and the next claim may take it, so no clean-up job is needed.
+never hold the same seat. Claiming, giving back and extending seats are procedures (HoldSeats,
+ExtendHold), so that the event's lock is held for one round trip. A hold whose expiry has passed is
+simply free: every read treats it so, and the next claim may take it, so no clean-up job is needed.
 """
 from __future__ import annotations
 
@@ -65,19 +65,24 @@ def _hold_from(rows, event_id: int) -> Hold:
                 any(r.hold_extended for r in rows))
 
 
-def _change_hold(event_id: int, seat_ids, owner: str, minutes: int, toggle: bool) -> Hold:
-    """CALL HoldSeats (sql/objects/35_holds.sql) in a transaction of its own: the event's lock is held
-    for the procedure and the COMMIT, not for a conversation with this process."""
+def _hold_procedure(call: str, params: dict, event_id: int) -> Hold:
+    """CALL a procedure of sql/objects/35_holds.sql that changes the owner's hold and returns it, in a
+    transaction of its own: the event's lock is held for the procedure and the COMMIT, not for a
+    conversation with this process."""
     db.session.commit()
     try:
-        rows = db.session.execute(sa.text("CALL HoldSeats(:event_id, :owner, :seat_ids, :minutes, :toggle)"), {
-            "event_id": event_id, "owner": owner, "seat_ids": json.dumps([int(s) for s in seat_ids]),
-            "minutes": minutes, "toggle": toggle}).all()
+        rows = db.session.execute(sa.text(call), params).all()
         db.session.commit()
     except DBAPIError as error:
         db.session.rollback()
         raise from_database_error(error) or error
     return _hold_from(rows, event_id)
+
+
+def _change_hold(event_id: int, seat_ids, owner: str, minutes: int, toggle: bool) -> Hold:
+    return _hold_procedure("CALL HoldSeats(:event_id, :owner, :seat_ids, :minutes, :toggle)", {
+        "event_id": event_id, "owner": owner, "seat_ids": json.dumps([int(s) for s in seat_ids]),
+        "minutes": minutes, "toggle": toggle}, event_id)
 
 
 def hold_seats(event_id: int, seat_ids, owner: str, minutes: int) -> Hold:
@@ -107,16 +112,9 @@ def release_hold(event_id: int, owner: str) -> None:
 
 def extend_for_payment(event_id: int, owner: str) -> Hold:
     """Reaching the payment step gives the hold PAYMENT_EXTENSION more time, once per hold, so a buyer
-    who is paying is not cut off. A hold that has expired is not revived."""
-    with seat_change(event_id):
-        db.session.execute(sa.text("""
-            UPDATE event_seats
-               SET hold_expires_at = GREATEST(hold_expires_at, UTC_TIMESTAMP(3) + INTERVAL :seconds SECOND),
-                   hold_extended = TRUE
-             WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'
-               AND hold_expires_at > UTC_TIMESTAMP(3) AND NOT hold_extended"""),
-            {"seconds": int(PAYMENT_EXTENSION.total_seconds()), "owner": owner, "event_id": event_id})
-    return current_hold(event_id, owner)
+    who is paying is not cut off. A hold that has expired is not revived. Returns the hold as it stands."""
+    return _hold_procedure("CALL ExtendHold(:event_id, :owner, :seconds)", {
+        "event_id": event_id, "owner": owner, "seconds": int(PAYMENT_EXTENSION.total_seconds())}, event_id)
 
 
 def reclaim_expired_hold(event_id: int, owner: str, seat_ids) -> bool:

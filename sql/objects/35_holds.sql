@@ -1,4 +1,4 @@
--- Seat holds: claiming and giving back seats in one round trip. Repeatable (dropped and re-created).
+-- Seat holds: claiming, giving back and extending seats in one round trip. Repeatable (dropped and re-created).
 --
 -- Every hold change locks the event row first (the lock order update_seat_availability relies on), and
 -- every checkout of the event queues on that lock. Done from the app statement by statement, the lock
@@ -9,6 +9,7 @@
 -- someone else has, 30010 a single seat left stranded.
 
 DROP PROCEDURE IF EXISTS HoldSeats;
+DROP PROCEDURE IF EXISTS ExtendHold;
 DROP PROCEDURE IF EXISTS RefuseStrandedSeat;
 
 DELIMITER $$
@@ -172,6 +173,44 @@ BEGIN
         COMMIT;
     ELSE
         RELEASE SAVEPOINT hold_seats;
+    END IF;
+END$$
+
+-- The payment step: gives the owner's live hold `p_seconds` more time from now (never less than it had),
+-- once per hold, so a buyer who is paying is not cut off. An expired hold is not revived. Returns the
+-- owner's live hold afterwards, as HoldSeats does.
+CREATE PROCEDURE ExtendHold(IN p_event_id INT UNSIGNED, IN p_hold_owner CHAR(32) CHARACTER SET ascii,
+                            IN p_seconds INT)
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_own_tx BOOLEAN DEFAULT FALSE;
+    DECLARE v_now DATETIME(3);
+    DECLARE v_locked INT UNSIGNED;
+
+    -- Inside the caller's transaction or not: see InsertBooking. (One UPDATE: nothing to undo by hand.)
+    BEGIN
+        DECLARE CONTINUE HANDLER FOR SQLEXCEPTION SET v_own_tx = TRUE;
+        SAVEPOINT extend_hold;
+        ROLLBACK TO SAVEPOINT extend_hold;
+    END;
+    IF v_own_tx THEN
+        START TRANSACTION;
+    END IF;
+
+    SELECT event_id INTO v_locked FROM events WHERE event_id = p_event_id FOR UPDATE;
+    SET v_now = UTC_TIMESTAMP(3);
+    UPDATE event_seats
+       SET hold_expires_at = GREATEST(hold_expires_at, v_now + INTERVAL p_seconds SECOND), hold_extended = TRUE
+     WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held'
+       AND hold_expires_at > v_now AND NOT hold_extended;
+
+    SELECT seat_id, hold_expires_at, hold_extended
+      FROM event_seats
+     WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held' AND hold_expires_at > v_now
+     ORDER BY seat_id;
+
+    IF v_own_tx THEN
+        COMMIT;
     END IF;
 END$$
 
