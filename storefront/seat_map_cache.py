@@ -1,4 +1,5 @@
-"""Drawn seat maps, kept by each worker process and brought up to date with the live poll's change query.
+"""Drawn seat maps (and section overviews), kept by each worker process and brought up to date with the
+live poll's change query.
 
 Drawing a thousand seat buttons costs more CPU than everything else on the event page together, yet
 between two views of a map usually nothing, or a handful of seats, changed. So each process keeps every
@@ -87,13 +88,34 @@ def draw(event_id: int, section_id: int | None, categories: dict[int, Category])
     return DrawnSeatMap(seat_map.version, seat_map.as_of, _price_list(categories), tuple(parts), slots)
 
 
+@dataclass(frozen=True)
+class SectionOverview:
+    """A large venue's sections with their free seats, as of a seat version and time."""
+
+    version: int
+    as_of: dt.datetime
+    prices: tuple
+    sections: list[seatmap.SectionSummary]
+
+
 class SeatMapCache:
-    """The drawn maps of one process, the most recently used `capacity` of them."""
+    """The drawn maps and section overviews of one process, the most recently used `capacity` of each."""
 
     def __init__(self, capacity: int):
         self.capacity = capacity
         self._maps: OrderedDict[tuple[int, int | None], DrawnSeatMap] = OrderedDict()
+        self._overviews: OrderedDict[int, SectionOverview] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _keep(self, kept: OrderedDict, key, fresh) -> None:
+        with self._lock:
+            # Another thread may have kept a newer copy meanwhile; versions only grow.
+            other = kept.get(key)
+            if other is None or (fresh.version, fresh.as_of) >= (other.version, other.as_of):
+                kept[key] = fresh
+            kept.move_to_end(key)
+            while len(kept) > self.capacity:
+                kept.popitem(last=False)
 
     def current(self, event_id: int, section_id: int | None, categories: dict[int, Category]) -> DrawnSeatMap:
         """The map as the database has it now: the kept copy, brought up to date, or a new drawing."""
@@ -107,14 +129,22 @@ class SeatMapCache:
             if changes is None:
                 return kept
             fresh = kept.updated(changes)
+        self._keep(self._maps, key, fresh)
+        return fresh
+
+    def overview(self, event_id: int, categories: dict[int, Category]) -> SectionOverview:
+        """The sections of a large venue with their free seats now: counting 20,000 seats takes the
+        database several milliseconds, asking whether any changed a fraction of one."""
         with self._lock:
-            # Another thread may have kept a newer copy meanwhile; versions only grow.
-            kept = self._maps.get(key)
-            if kept is None or (fresh.version, fresh.as_of) >= (kept.version, kept.as_of):
-                self._maps[key] = fresh
-            self._maps.move_to_end(key)
-            while len(self._maps) > self.capacity:
-                self._maps.popitem(last=False)
+            kept = self._overviews.get(event_id)
+        if kept is not None and kept.prices != _price_list(categories):
+            kept = None
+        state = seatmap.map_state(event_id, kept.version if kept else None, kept.as_of if kept else None)
+        if kept is not None and not state.changed:
+            return kept
+        fresh = SectionOverview(state.version, state.as_of, _price_list(categories),
+                                seatmap.section_overview(event_id))
+        self._keep(self._overviews, event_id, fresh)
         return fresh
 
 

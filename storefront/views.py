@@ -41,9 +41,10 @@ def _seat_picker_context(event, venue, section_id: int | None, message: str | No
     categories = seatmap.categories(event.event_id)
     hold = holds.current_hold(event.event_id, owner)
     cart_seats = seatmap.held_seats(event.event_id, owner, categories) if hold.seat_ids else []
+    overview = seat_maps().overview(event.event_id, categories) if large else None
     if large and section_id is None:
         seat_map = None
-        version, as_of = seatmap.seat_version(event.event_id), holds.database_now()
+        version, as_of = overview.version, overview.as_of
     else:
         drawn = seat_maps().current(event.event_id, section_id if large else None, categories)
         seat_map = drawn.html(mine=cart_seats)
@@ -52,7 +53,7 @@ def _seat_picker_context(event, venue, section_id: int | None, message: str | No
     best_form.category.choices = [(c.category_id, f"{c.name} · €{c.price:,.2f}") for c in categories.values()]
     return {
         "event": event, "event_id": event.event_id, "venue": venue, "large": large, "section_id": section_id,
-        "overview": seatmap.section_overview(event.event_id) if large else None,
+        "overview": overview.sections if overview else None,
         "seat_map": seat_map, "categories": categories, "hold": hold, "cart_seats": cart_seats,
         "best_form": best_form, "message": message, "error": error,
         "version": version, "as_of": as_of.isoformat(), "hold_minutes": current_app.config["HOLD_MINUTES"],

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from boxoffice.services import holds
+from boxoffice.services import holds, seatmap
 from tests.builders import PREMIUM, make_customer, make_discount, make_event, make_venue, new_hold_owner, rows
 
 HX = {"HX-Request": "true"}
@@ -205,6 +205,23 @@ def test_a_new_price_reaches_every_seat_label(client, db_session, event):
     db_session.commit()
     html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
     assert "€95.00, available" in seat_button(html, seat_id)
+
+
+def test_a_large_venues_section_overview_follows_every_hold_and_every_expiry(client, db_session, event, monkeypatch):
+    monkeypatch.setattr(seatmap, "LARGE_VENUE_SEATS", 10)
+
+    def free_in_stalls() -> str:
+        html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+        assert "Choose a section to see its seats." in html
+        return re.search(r'section-tile__free">(\d+ of \d+) free', html).group(1)
+
+    assert free_in_stalls() == "10 of 10"
+    holds.hold_seats(event.event_id, event.seat_ids("A1"), new_hold_owner(), 10)
+    assert free_in_stalls() == "9 of 10"
+    hold_running_out_soon(db_session, event, event.seat_ids("B3")[0])
+    assert free_in_stalls() == "8 of 10"
+    time.sleep(0.6)
+    assert free_in_stalls() == "9 of 10", "a hold that ran out frees its seat without any write"
 
 
 def test_checkout_asks_a_signed_out_buyer_to_sign_in_and_keeps_the_seats(client, forms, db_session, event):

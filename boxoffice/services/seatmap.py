@@ -139,10 +139,6 @@ def _seat_view(row, cats: dict[int, Category]) -> SeatView:
                     row.view_state, bool(row.is_wheelchair), bool(row.is_companion))
 
 
-def seat_version(event_id: int) -> int:
-    return db.session.scalar(sa.text("SELECT seat_version FROM events WHERE event_id = :e"), {"e": event_id})
-
-
 def seat_map(event_id: int, owner: str | None, section_id: int | None = None,
              cats: dict[int, Category] | None = None) -> SeatMap:
     """Every seat of the event (or of one section), grouped by section and row, as `owner` sees them.
@@ -200,11 +196,19 @@ def section_overview(event_id: int) -> list[SectionSummary]:
     return [SectionSummary(r.section_id, r.name, int(r.seats_total), int(r.free or 0), r.from_price) for r in rows]
 
 
-def changes_since(event_id: int, owner: str | None, version: int, as_of: dt.datetime,
-                  section_id: int | None = None, cats: dict[int, Category] | None = None) -> SeatChanges | None:
-    """Seats whose state changed after `version` (a write) or whose hold ran out after `as_of` (no write
-    happens when a hold expires). None when nothing changed: the poll then answers with no content."""
-    # One round trip answers the common case, "nothing changed".
+@dataclass(frozen=True)
+class MapState:
+    """Where an event's seats stand: their version, the database's clock, and whether anything changed
+    since the version and time asked about."""
+    version: int
+    as_of: dt.datetime
+    changed: bool
+
+
+def map_state(event_id: int, version: int | None, as_of: dt.datetime | None) -> MapState | None:
+    """One round trip that answers the common question of a live map, "did anything change?": a write
+    moves the seat version; a hold running out writes nothing, so the expiry index is read for holds
+    that ran out after `as_of`. None if there is no such event."""
     state = db.session.execute(sa.text("""
         SELECT e.seat_version, UTC_TIMESTAMP(3) AS now,
                EXISTS (SELECT 1 FROM event_seats es WHERE es.event_id = e.event_id
@@ -212,14 +216,22 @@ def changes_since(event_id: int, owner: str | None, version: int, as_of: dt.date
           FROM events e WHERE e.event_id = :event_id"""), {"event_id": event_id, "as_of": as_of}).one_or_none()
     if state is None:
         return None
-    current, now = state.seat_version, state.now
-    if current == version and not state.expired:
+    return MapState(state.seat_version, state.now, state.seat_version != version or bool(state.expired))
+
+
+def changes_since(event_id: int, owner: str | None, version: int, as_of: dt.datetime,
+                  section_id: int | None = None, cats: dict[int, Category] | None = None) -> SeatChanges | None:
+    """Seats whose state changed after `version` (a write) or whose hold ran out after `as_of` (no write
+    happens when a hold expires). None when nothing changed: the poll then answers with no content."""
+    state = map_state(event_id, version, as_of)
+    if state is None or not state.changed:
         return None
     condition = ("(es.version > :version OR (es.hold_expires_at > :as_of AND es.hold_expires_at <= :now))"
                  + (" AND es.section_id = :section_id" if section_id else ""))
     cats = cats or categories(event_id)
-    rows = _seat_rows(event_id, owner, now, condition, {"version": version, "as_of": as_of, "section_id": section_id})
-    return SeatChanges(current, now, [_seat_view(r, cats) for r in rows], cats)
+    rows = _seat_rows(event_id, owner, state.as_of, condition,
+                      {"version": version, "as_of": as_of, "section_id": section_id})
+    return SeatChanges(state.version, state.as_of, [_seat_view(r, cats) for r in rows], cats)
 
 
 def held_seats(event_id: int, owner: str | None, cats: dict[int, Category] | None = None,
