@@ -91,6 +91,24 @@ def test_giving_back_the_middle_seat_of_a_block_is_refused(db_session, event):
     assert len(holds.toggle_seat(event.event_id, event.seat_ids("B3")[0], owner, 10).seat_ids) == 2
 
 
+def test_a_gap_someone_else_left_away_from_the_choice_does_not_refuse_it(db_session, event):
+    hold_seats(db_session, event, event.seat_ids("B1", "B3"))
+    db_session.commit()
+    owner = new_hold_owner()
+    assert holds.hold_seats(event.event_id, event.seat_ids("B6"), owner, 10).seat_ids == tuple(event.seat_ids("B6"))
+
+
+def test_a_sold_seat_counts_as_taken_and_an_expired_hold_as_free_next_to_a_gap(db_session, event):
+    db_session.execute(sa.text("UPDATE event_seats SET state = 'sold' WHERE event_id = :e AND seat_id = :s"),
+                       {"e": event.event_id, "s": event.seat_ids("B1")[0]})
+    hold_seats(db_session, event, event.seat_ids("C1"), minutes=-1)
+    db_session.commit()
+    owner = new_hold_owner()
+    with pytest.raises(StrandedSeat, match="row B seat 2 empty on its own"):
+        holds.hold_seats(event.event_id, event.seat_ids("B3"), owner, 10)
+    assert holds.hold_seats(event.event_id, event.seat_ids("C3"), owner, 10).seat_ids == tuple(event.seat_ids("C3"))
+
+
 def test_pressing_a_held_seat_again_gives_it_back(db_session, event):
     owner = new_hold_owner()
     assert holds.toggle_seat(event.event_id, event.seat_ids("C1")[0], owner, 10).seat_ids == tuple(event.seat_ids("C1"))
