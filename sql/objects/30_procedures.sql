@@ -2,23 +2,22 @@
 -- Repeatable (dropped and re-created). Error numbers: see the header of 20_triggers.sql.
 
 DROP PROCEDURE IF EXISTS PriceHold;
+DROP PROCEDURE IF EXISTS DiscountSubtotal;
 DROP PROCEDURE IF EXISTS InsertBooking;
 DROP PROCEDURE IF EXISTS GetEventRevenueByMonth;
 
 DELIMITER $$
 
--- Prices the seats a hold owner holds for an event, for a customer (NULL: not signed in) and an optional
--- promo code. The stacking rule: category prices add up to the subtotal; the VIP rate comes off first
--- (rounded to the cent); then at most one promo code: a percentage of what is left (rounded to the cent)
--- or a fixed amount, never taking the total below zero. VIP-only codes are for VIP customers only.
--- Reads only; InsertBooking calls it so the checkout page and the booking can never disagree on a price.
-CREATE PROCEDURE PriceHold(
+-- The discounts of a subtotal for an event, for a customer (NULL: not signed in) and an optional promo
+-- code. The stacking rule: the VIP rate comes off first (rounded to the cent); then at most one promo code:
+-- a percentage of what is left (rounded to the cent) or a fixed amount, never taking the total below zero.
+-- VIP-only codes are for VIP customers only. Reads only. PriceHold and InsertBooking both price through it,
+-- so the checkout page and the booking can never disagree on a price.
+CREATE PROCEDURE DiscountSubtotal(
     IN  p_event_id       INT UNSIGNED,
-    IN  p_hold_owner     CHAR(32) CHARACTER SET ascii,
     IN  p_customer_id    INT UNSIGNED,
     IN  p_promo_code     VARCHAR(32) CHARACTER SET ascii,
-    OUT p_seat_count     INT,
-    OUT p_subtotal       DECIMAL(10,2),
+    IN  p_subtotal       DECIMAL(10,2),
     OUT p_vip_discount   DECIMAL(10,2),
     OUT p_promo_discount DECIMAL(10,2),
     OUT p_total          DECIMAL(10,2),
@@ -38,12 +37,6 @@ BEGIN
     DECLARE v_active BOOLEAN;
 
     SET p_discount_id = NULL, p_promo_discount = 0;
-
-    SELECT COUNT(*), COALESCE(SUM(ep.price), 0)
-      INTO p_seat_count, p_subtotal
-      FROM event_seats es
-      JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
-     WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held';
 
     IF p_customer_id IS NOT NULL THEN
         SELECT discount_rate INTO v_rate FROM vip_customers WHERE customer_id = p_customer_id;
@@ -78,8 +71,32 @@ BEGIN
     SET p_total = v_after_vip - p_promo_discount;
 END$$
 
+-- Prices the seats a hold owner holds for an event, for a customer (NULL: not signed in) and an optional
+-- promo code: category prices add up to the subtotal, which DiscountSubtotal discounts. Reads only.
+CREATE PROCEDURE PriceHold(
+    IN  p_event_id       INT UNSIGNED,
+    IN  p_hold_owner     CHAR(32) CHARACTER SET ascii,
+    IN  p_customer_id    INT UNSIGNED,
+    IN  p_promo_code     VARCHAR(32) CHARACTER SET ascii,
+    OUT p_seat_count     INT,
+    OUT p_subtotal       DECIMAL(10,2),
+    OUT p_vip_discount   DECIMAL(10,2),
+    OUT p_promo_discount DECIMAL(10,2),
+    OUT p_total          DECIMAL(10,2),
+    OUT p_discount_id    INT UNSIGNED)
+    READS SQL DATA
+BEGIN
+    SELECT COUNT(*), COALESCE(SUM(ep.price), 0)
+      INTO p_seat_count, p_subtotal
+      FROM event_seats es
+      JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
+     WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held';
+    CALL DiscountSubtotal(p_event_id, p_customer_id, p_promo_code, p_subtotal,
+                          p_vip_discount, p_promo_discount, p_total, p_discount_id);
+END$$
+
 -- Books the seats a hold owner holds for an event, in one transaction: checks the hold is there and
--- unexpired, prices it with PriceHold, checks the amount the customer was charged, writes the booking,
+-- unexpired, prices it as PriceHold does, checks the amount the customer was charged, writes the booking,
 -- one ticket per seat and the payment record, counts the promo code's use and marks the seats sold.
 -- Returns the booking as one row. A retry with the same idempotency key returns the booking the first
 -- call made (replayed = 1) and writes nothing.
@@ -114,13 +131,12 @@ BEGIN
     DECLARE v_method_id TINYINT UNSIGNED;
     DECLARE v_takes_card BOOLEAN;
     DECLARE v_seat_count INT;
-    DECLARE v_priced_count INT;
     DECLARE v_subtotal DECIMAL(10,2);
     DECLARE v_vip_discount DECIMAL(10,2);
     DECLARE v_promo_discount DECIMAL(10,2);
     DECLARE v_total DECIMAL(10,2);
     DECLARE v_discount_id INT UNSIGNED;
-    DECLARE v_allocated DECIMAL(10,2);
+    DECLARE v_booking_code CHAR(10) CHARACTER SET ascii;
 
     DECLARE EXIT HANDLER FOR SQLEXCEPTION
     BEGIN
@@ -171,9 +187,14 @@ BEGIN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30008, MESSAGE_TEXT = 'There is no such customer.';
         END IF;
 
-        SELECT COUNT(*), COALESCE(SUM(hold_expires_at <= v_now_ms), 0) INTO v_seat_count, v_expired
-          FROM event_seats
-         WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held'
+        -- The seats are locked and priced in one read, so the booking charges for exactly the seats it gets.
+        -- (It locks their categories' event_prices rows too, which marking the seats sold below updates in
+        -- any case, under the same event lock.)
+        SELECT COUNT(*), COALESCE(SUM(es.hold_expires_at <= v_now_ms), 0), COALESCE(SUM(ep.price), 0)
+          INTO v_seat_count, v_expired, v_subtotal
+          FROM event_seats es
+          JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
+         WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held'
            FOR UPDATE;
         IF v_seat_count = 0 THEN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30002,
@@ -194,11 +215,9 @@ BEGIN
                 MESSAGE_TEXT = 'A card payment needs the card brand and last four digits.';
         END IF;
 
-        CALL PriceHold(p_event_id, p_hold_owner, p_customer_id, p_promo_code,
-                       v_priced_count, v_subtotal, v_vip_discount, v_promo_discount, v_total, v_discount_id);
-        -- PriceHold reads without locks; pricing other seats than the ones locked above would charge for
-        -- seats the booking does not get.
-        IF v_priced_count <> v_seat_count OR p_expected_total IS NULL OR v_total <> p_expected_total THEN
+        CALL DiscountSubtotal(p_event_id, p_customer_id, p_promo_code, v_subtotal,
+                              v_vip_discount, v_promo_discount, v_total, v_discount_id);
+        IF p_expected_total IS NULL OR v_total <> p_expected_total THEN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30005,
                 MESSAGE_TEXT = 'The price of your seats has changed. Please review your order.';
         END IF;
@@ -210,12 +229,12 @@ BEGIN
         IF v_salt IS NULL THEN
             SET v_salt = SHA2(CONCAT(UUID(), RAND(), p_hold_owner), 256);
         END IF;
+        SET v_booking_code = UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':booking'), 256), 12), 16, 36), 10, '0'));
 
         -- check_booking_date guards this insert.
         INSERT INTO bookings (booking_code, customer_id, event_id, status, subtotal, vip_discount,
                               promo_discount, total, discount_id, idempotency_key, booked_at)
-        VALUES (UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':booking'), 256), 12), 16, 36), 10, '0')),
-                p_customer_id, p_event_id, 'confirmed', v_subtotal, v_vip_discount,
+        VALUES (v_booking_code, p_customer_id, p_event_id, 'confirmed', v_subtotal, v_vip_discount,
                 v_promo_discount, v_total, v_discount_id, p_idempotency_key, v_now);
         SET v_booking_id = LAST_INSERT_ID();
 
@@ -230,20 +249,20 @@ BEGIN
 
         -- Each ticket carries its share of what was paid, so a partial refund gives back exactly that
         -- share. Shares are rounded down to the cent, in whole-cent integer arithmetic (exact), so they
-        -- never add up to more than the total; the remainder, zero or more cents, goes to the last ticket.
+        -- never add up to more than the total; the remainder, zero or more cents, goes to the last ticket
+        -- (the highest seat id) in the same INSERT, so each ticket is written, and summarised, once.
         INSERT INTO tickets (ticket_code, booking_id, event_id, seat_id, category_id, face_price, paid_amount)
-        SELECT UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':', es.seat_id), 256), 15), 16, 36), 12, '0')),
-               v_booking_id, es.event_id, es.seat_id, es.category_id, ep.price,
-               IF(v_subtotal = 0, 0,
-                  (CAST(ep.price * 100 AS SIGNED) * CAST(v_total * 100 AS SIGNED)
-                   DIV CAST(v_subtotal * 100 AS SIGNED)) / 100)
-          FROM event_seats es
-          JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
-         WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held'
-         ORDER BY es.seat_id;
-        SELECT SUM(paid_amount) INTO v_allocated FROM tickets WHERE booking_id = v_booking_id;
-        UPDATE tickets SET paid_amount = paid_amount + (v_total - v_allocated)
-         WHERE booking_id = v_booking_id ORDER BY ticket_id DESC LIMIT 1;
+        SELECT UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':', t.seat_id), 256), 15), 16, 36), 12, '0')),
+               v_booking_id, t.event_id, t.seat_id, t.category_id, t.price,
+               t.share + IF(ROW_NUMBER() OVER (ORDER BY t.seat_id DESC) = 1, v_total - SUM(t.share) OVER (), 0)
+          FROM (SELECT es.event_id, es.seat_id, es.category_id, ep.price,
+                       IF(v_subtotal = 0, 0,
+                          (CAST(ep.price * 100 AS SIGNED) * CAST(v_total * 100 AS SIGNED)
+                           DIV CAST(v_subtotal * 100 AS SIGNED)) / 100) AS share
+                  FROM event_seats es
+                  JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
+                 WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held') t
+         ORDER BY t.seat_id;
 
         IF v_total > 0 THEN
             INSERT INTO payments (kind, status, booking_id, customer_id, method_id, amount, card_brand,
@@ -256,9 +275,9 @@ BEGIN
         UPDATE event_seats SET state = 'sold', hold_owner = NULL, hold_expires_at = NULL
          WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held';
 
-        SELECT booking_id, booking_code, customer_id, event_id, subtotal, vip_discount, promo_discount, total,
-               v_seat_count AS tickets, 0 AS replayed
-          FROM bookings WHERE booking_id = v_booking_id;
+        SELECT v_booking_id AS booking_id, v_booking_code AS booking_code, p_customer_id AS customer_id,
+               p_event_id AS event_id, v_subtotal AS subtotal, v_vip_discount AS vip_discount,
+               v_promo_discount AS promo_discount, v_total AS total, v_seat_count AS tickets, 0 AS replayed;
     ELSE
         SELECT b.booking_id, b.booking_code, b.customer_id, b.event_id, b.subtotal, b.vip_discount,
                b.promo_discount, b.total,
