@@ -20,7 +20,9 @@ DELIMITER $$
 --
 -- Only a changed seat or its two neighbours can be such a gap, so each candidate and its neighbours are
 -- looked up by (row, seat number): a few primary-key reads, where ranking the changed seats' whole rows
--- by a window function cost about a millisecond a click on the arena.
+-- by a window function cost about a millisecond a click on the arena. (USE INDEX: otherwise the optimiser
+-- estimates `event_id = constant` on each of event_seats' six indexes that start with it, for each of the
+-- three, which took longer than the reads.)
 CREATE PROCEDURE RefuseStrandedSeat(IN p_event_id INT UNSIGNED, IN p_changed_seat_ids JSON, IN p_now DATETIME(3))
     READS SQL DATA
 BEGIN
