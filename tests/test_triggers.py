@@ -168,6 +168,14 @@ def test_every_seat_change_raises_the_events_seat_version_and_stamps_the_seat(tx
     assert seat_versions(tx, event, untouched) == [0]
 
 
+def test_stamping_seat_versions_leaves_the_callers_last_insert_id_alone(tx, event):
+    booking_id = insert_booking(tx, event.event_id, make_customer(tx).customer_id, now() - dt.timedelta(hours=1))
+
+    hold_seats(tx, event, event.seat_ids("A1", "A2"))
+
+    assert rows(tx, "SELECT LAST_INSERT_ID()") == [(booking_id,)]
+
+
 def test_an_update_that_changes_no_seat_leaves_the_versions_alone(tx, event):
     start = seat_version(tx, event)
 

@@ -55,7 +55,6 @@ CREATE TRIGGER update_seat_availability BEFORE UPDATE ON event_seats
 FOR EACH ROW
 BEGIN
     DECLARE v_delta INT DEFAULT 0;
-    DECLARE v_version BIGINT UNSIGNED;
 
     IF NEW.state <> OLD.state OR NOT (NEW.hold_owner <=> OLD.hold_owner)
        OR NOT (NEW.hold_expires_at <=> OLD.hold_expires_at) THEN
@@ -65,12 +64,13 @@ BEGIN
             SET v_delta = 1;
         END IF;
 
+        -- LAST_INSERT_ID(expr) hands the new version back without a second read of the row; a trigger's
+        -- LAST_INSERT_ID is put back when it ends, so the statement that fired it sees its own.
         UPDATE events
-           SET seat_version = seat_version + 1,
+           SET seat_version = LAST_INSERT_ID(seat_version + 1),
                seats_available = seats_available + v_delta
          WHERE event_id = NEW.event_id;
-        SELECT seat_version INTO v_version FROM events WHERE event_id = NEW.event_id;
-        SET NEW.version = v_version;
+        SET NEW.version = LAST_INSERT_ID();
 
         IF v_delta <> 0 THEN
             UPDATE event_prices
