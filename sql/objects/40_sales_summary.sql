@@ -142,8 +142,9 @@ BEGIN
     DECLARE v_venue_id INT UNSIGNED;
     DECLARE v_customer_type VARCHAR(8);
 
-    SELECT venue_id INTO v_venue_id FROM events WHERE event_id = p_event_id;
-    SELECT customer_type INTO v_customer_type FROM customers WHERE customer_id = p_customer_id;
+    SELECT e.venue_id, c.customer_type INTO v_venue_id, v_customer_type
+      FROM events e JOIN customers c ON c.customer_id = p_customer_id
+     WHERE e.event_id = p_event_id;
     CALL AddBookingSales(p_event_id, v_venue_id, p_customer_id, v_customer_type, p_booked_at, p_discount_id,
                          p_sign, p_sign * p_total, 0, 0, p_sign * p_promo_discount);
 END$$
