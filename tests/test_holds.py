@@ -115,6 +115,18 @@ def test_pressing_a_held_seat_again_gives_it_back(db_session, event):
     assert holds.toggle_seat(event.event_id, event.seat_ids("C1")[0], owner, 10).is_empty
 
 
+def test_pressing_a_seat_of_the_owners_expired_hold_takes_it_afresh_and_frees_the_rest(db_session, event):
+    owner = new_hold_owner()
+    first = holds.hold_seats(event.event_id, event.seat_ids("B1", "B2"), owner, 10)
+    expire_hold(db_session, event, owner)
+
+    again = holds.toggle_seat(event.event_id, event.seat_ids("B1")[0], owner, 10)
+
+    assert again.seat_ids == tuple(event.seat_ids("B1")) and again.expires_at > first.expires_at
+    assert rows(db_session, "SELECT state, hold_owner FROM event_seats WHERE event_id = :e AND seat_id = :s",
+                e=event.event_id, s=event.seat_ids("B2")[0]) == [("available", None)]
+
+
 def test_pressing_a_seat_someone_else_holds_does_not_take_it(db_session, event):
     holds.hold_seats(event.event_id, event.seat_ids("C6"), new_hold_owner(), 10)
     with pytest.raises(SeatUnavailable, match="someone else has just taken"):

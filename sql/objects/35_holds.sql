@@ -77,6 +77,8 @@ BEGIN
     DECLARE v_sales_end DATETIME;
     DECLARE v_max_seats INT;
     DECLARE v_held INT;
+    DECLARE v_expired INT;
+    DECLARE v_first_held BOOLEAN;
     DECLARE v_expires_at DATETIME(3);
     DECLARE v_extended BOOLEAN;
     DECLARE v_new INT;
@@ -121,24 +123,30 @@ BEGIN
         SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'Ticket sales for this event have closed.';
     END IF;
 
-    UPDATE event_seats
-       SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
-     WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held' AND hold_expires_at <= v_now;
-
+    -- The owner's hold in one read: its live seats, their shared expiry, whether the first seat pressed is
+    -- among them, and any seats left over from an expired hold (freed only when there are some).
     SET v_first = CAST(JSON_VALUE(p_seat_ids, '$[0]') AS UNSIGNED);
-    IF p_toggle AND EXISTS (SELECT 1 FROM event_seats
-                             WHERE event_id = p_event_id AND seat_id = v_first
-                               AND hold_owner = p_hold_owner AND state = 'held') THEN
+    SELECT COUNT(*), COALESCE(SUM(hold_expires_at <= v_now), 0),
+           MIN(IF(hold_expires_at > v_now, hold_expires_at, NULL)),
+           COALESCE(MAX(IF(hold_expires_at > v_now, hold_extended, NULL)), FALSE),
+           COALESCE(MAX(seat_id = v_first AND hold_expires_at > v_now), FALSE)
+      INTO v_held, v_expired, v_expires_at, v_extended, v_first_held
+      FROM event_seats WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held';
+    IF v_expired > 0 THEN
+        UPDATE event_seats
+           SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
+         WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held' AND hold_expires_at <= v_now;
+        SET v_held = v_held - v_expired;
+    END IF;
+
+    IF p_toggle AND v_first_held THEN
         UPDATE event_seats
            SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
          WHERE event_id = p_event_id AND seat_id = v_first;
-        IF EXISTS (SELECT 1 FROM event_seats WHERE hold_owner = p_hold_owner AND event_id = p_event_id) THEN
+        IF v_held > 1 THEN
             CALL RefuseStrandedSeat(p_event_id, JSON_ARRAY(v_first), v_now);
         END IF;
     ELSE
-        SELECT COUNT(*), MIN(hold_expires_at), COALESCE(MAX(hold_extended), FALSE)
-          INTO v_held, v_expires_at, v_extended
-          FROM event_seats WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held';
         SELECT COUNT(DISTINCT j.seat_id) INTO v_new
           FROM JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
          WHERE NOT EXISTS (SELECT 1 FROM event_seats es
