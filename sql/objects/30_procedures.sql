@@ -1,5 +1,6 @@
 -- Stored procedures: pricing and booking (the checkout path) and monthly revenue (the reports).
--- Repeatable (dropped and re-created). Error numbers: see the header of 20_triggers.sql.
+-- Repeatable (dropped and re-created). Error numbers: see the header of 20_triggers.sql. Reads of one
+-- owner's seats name ix_event_seats_owner: see the header of 35_holds.sql.
 
 DROP PROCEDURE IF EXISTS PriceHold;
 DROP PROCEDURE IF EXISTS DiscountSubtotal;
@@ -88,7 +89,7 @@ CREATE PROCEDURE PriceHold(
 BEGIN
     SELECT COUNT(*), COALESCE(SUM(ep.price), 0)
       INTO p_seat_count, p_subtotal
-      FROM event_seats es
+      FROM event_seats es USE INDEX (ix_event_seats_owner)
       JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
      WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held';
     CALL DiscountSubtotal(p_event_id, p_customer_id, p_promo_code, p_subtotal,
@@ -192,7 +193,7 @@ BEGIN
         -- any case, under the same event lock.)
         SELECT COUNT(*), COALESCE(SUM(es.hold_expires_at <= v_now_ms), 0), COALESCE(SUM(ep.price), 0)
           INTO v_seat_count, v_expired, v_subtotal
-          FROM event_seats es
+          FROM event_seats es USE INDEX (ix_event_seats_owner)
           JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
          WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held'
            FOR UPDATE;
@@ -259,7 +260,7 @@ BEGIN
                        IF(v_subtotal = 0, 0,
                           (CAST(ep.price * 100 AS SIGNED) * CAST(v_total * 100 AS SIGNED)
                            DIV CAST(v_subtotal * 100 AS SIGNED)) / 100) AS share
-                  FROM event_seats es
+                  FROM event_seats es USE INDEX (ix_event_seats_owner)
                   JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
                  WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held') t
          ORDER BY t.seat_id;
@@ -272,7 +273,7 @@ BEGIN
                     p_provider_reference, v_now);
         END IF;
 
-        UPDATE event_seats SET state = 'sold', hold_owner = NULL, hold_expires_at = NULL
+        UPDATE event_seats USE INDEX (ix_event_seats_owner) SET state = 'sold', hold_owner = NULL, hold_expires_at = NULL
          WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held';
 
         SELECT v_booking_id AS booking_id, v_booking_code AS booking_code, p_customer_id AS customer_id,
