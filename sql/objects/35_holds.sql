@@ -30,9 +30,10 @@ DELIMITER $$
 CREATE PROCEDURE RefuseStrandedSeat(IN p_event_id INT UNSIGNED, IN p_changed_seat_ids JSON, IN p_now DATETIME(3))
     READS SQL DATA
 BEGIN
-    DECLARE v_gap VARCHAR(200);
+    DECLARE v_gap INT UNSIGNED;
+    DECLARE v_message VARCHAR(200);
 
-    SELECT CONCAT(sec.name, ' row ', r.label, ' seat ', g.seat_number) INTO v_gap
+    SELECT g.seat_id INTO v_gap
       FROM JSON_TABLE(p_changed_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
       JOIN seats c ON c.seat_id = j.seat_id
       JOIN seats g ON g.row_id = c.row_id AND g.seat_number BETWEEN c.seat_number - 1 AND c.seat_number + 1
@@ -41,18 +42,21 @@ BEGIN
       JOIN event_seats le USE INDEX (PRIMARY) ON le.event_id = p_event_id AND le.seat_id = lft.seat_id
       JOIN seats rgt ON rgt.row_id = g.row_id AND rgt.seat_number = g.seat_number + 1
       JOIN event_seats re USE INDEX (PRIMARY) ON re.event_id = p_event_id AND re.seat_id = rgt.seat_id
-      JOIN seat_rows r ON r.row_id = g.row_id
-      JOIN sections sec ON sec.section_id = g.section_id
      WHERE NOT (ge.state = 'sold' OR (ge.state = 'held' AND ge.hold_expires_at > p_now))
        AND (le.state = 'sold' OR (le.state = 'held' AND le.hold_expires_at > p_now))
        AND (re.state = 'sold' OR (re.state = 'held' AND re.hold_expires_at > p_now))
      ORDER BY g.row_id, g.seat_number
      LIMIT 1;
 
+    -- The seat's name only for a refusal, so the search above joins two tables fewer.
     IF v_gap IS NOT NULL THEN
-        SET v_gap = CONCAT('That would leave ', v_gap, ' empty on its own. ',
-                           'Choose that seat too, or pick seats that sit together.');
-        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30010, MESSAGE_TEXT = v_gap;
+        SELECT CONCAT('That would leave ', sec.name, ' row ', r.label, ' seat ', s.seat_number, ' empty on its own. ',
+                      'Choose that seat too, or pick seats that sit together.') INTO v_message
+          FROM seats s
+          JOIN seat_rows r ON r.row_id = s.row_id
+          JOIN sections sec ON sec.section_id = s.section_id
+         WHERE s.seat_id = v_gap;
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30010, MESSAGE_TEXT = v_message;
     END IF;
 END$$
 
