@@ -1,7 +1,7 @@
 """Checkout: price the hold, take the payment, book through InsertBooking.
 
-Prices come from the PriceHold procedure, the same one InsertBooking uses, so the page and the booking
-never disagree. Money is taken before the booking is written; the gateway and InsertBooking both key on
+Prices come from the PriceHold procedure, whose discount rule (DiscountSubtotal) InsertBooking applies
+too, so the page and the booking never disagree. Money is taken before the booking is written; the gateway and InsertBooking both key on
 the checkout's idempotency key, so a double click, a refresh or a retried POST makes one charge and one
 booking and answers every retry with the same confirmation.
 """
