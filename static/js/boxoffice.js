@@ -21,6 +21,25 @@
     if (event.target.closest("[data-print]")) window.print();
   });
 
+  // Catalogue filters: on a phone the search box comes first and the other filters wait behind
+  // "Filters", unless one of them is in use (the CSS collapses them on narrow screens only).
+  function collapsibleFilters() {
+    document.querySelectorAll("form.filters[data-collapsible]").forEach(function (form) {
+      var toggle = form.querySelector(".filters__toggle");
+      var inUse = Array.prototype.some.call(
+        form.querySelectorAll(".field:not(.field--search) input, .field:not(.field--search) select"),
+        function (input) { return input.name === "sort" ? input.value !== "date" : input.value !== ""; });
+      function show(open) {
+        form.classList.toggle("filters--collapsed", !open);
+        toggle.setAttribute("aria-expanded", String(open));
+      }
+      toggle.hidden = false;
+      show(inUse);
+      toggle.addEventListener("click", function () { show(form.classList.contains("filters--collapsed")); });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", collapsibleFilters);
+
   document.addEventListener("htmx:responseError", function (event) {
     if (event.detail.xhr.status >= 500) {
       window.alert("Something went wrong on our side. Please try again in a moment.");

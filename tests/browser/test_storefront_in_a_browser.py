@@ -284,3 +284,25 @@ def test_pages_fit_a_phone_screen_and_only_the_seat_map_scrolls_sideways(phone_p
     page.goto(f"{live_server}/account/cards")
     too_wide["saved cards"] = overflow()
     assert {name: px for name, px in too_wide.items() if px > 0} == {}
+
+
+def test_on_a_phone_the_catalogue_opens_on_search_with_the_other_filters_one_press_away(phone_page, live_server):
+    page = phone_page
+    page.goto(f"{live_server}/")
+    more = page.get_by_role("button", name="Filters", exact=True)
+    expect(page.get_by_label("Search")).to_be_visible()
+    expect(more).to_have_attribute("aria-expanded", "false")
+    expect(page.get_by_label("Venue")).to_be_hidden()
+    more.click()
+    expect(more).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_label("Venue")).to_be_visible()
+
+    page.goto(f"{live_server}/?genre=comedy")
+    expect(page.get_by_label("Category")).to_be_visible()  # a filter in use is never hidden
+    expect(page.get_by_role("button", name="Filters", exact=True)).to_have_attribute("aria-expanded", "true")
+
+
+def test_on_a_wide_screen_every_catalogue_filter_shows(page, live_server):
+    page.goto(f"{live_server}/")
+    expect(page.get_by_label("Venue")).to_be_visible()
+    expect(page.get_by_role("button", name="Filters", exact=True)).to_be_hidden()
