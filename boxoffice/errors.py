@@ -55,6 +55,10 @@ class StrandedSeat(BoxOfficeError):
     default_message = "That would leave a single empty seat between taken seats."
 
 
+class BookingUnchangeable(BoxOfficeError):
+    default_message = "A booking's event, customer and booking time cannot be changed."
+
+
 class InvalidCard(BoxOfficeError):
     default_message = "These card details are not valid."
 
@@ -104,6 +108,7 @@ SIGNALLED_ERRORS: dict[int, type[BoxOfficeError]] = {
     30008: UnknownCustomer,
     30009: SeatUnavailable,
     30010: StrandedSeat,
+    30020: BookingUnchangeable,
 }
 DUPLICATE_KEY = 1062
 CHECK_CONSTRAINT_FAILED = 4025

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from boxoffice import database
+from boxoffice import database, errors
 from boxoffice.config import DatabaseSettings
 from tests.builders import (
     PREMIUM, STANDARD, book, committed, make_customer, make_discount, make_event, make_past_booking, make_venue, now,
@@ -219,6 +219,7 @@ def test_a_booking_cannot_move_to_another_event_customer_or_time(db_session, col
                   {"value": new_value, "b": booking.booking_id})
 
     assert refusal.value.orig.args[0] == 30020
+    assert isinstance(errors.from_database_error(refusal.value), errors.BookingUnchangeable)
 
 
 # ---------------------------------------------------------------- upgrading an existing database
