@@ -1,5 +1,8 @@
-"""The development mail outbox: every message the box office has sent, newest first."""
+"""The development mail outbox: every message the box office has sent (or those about one booking), newest
+first."""
 from __future__ import annotations
+
+from flask import request
 
 from boxoffice.auth import admin_required
 from boxoffice.services import mail
@@ -11,4 +14,6 @@ from .blueprint import bp, page_number
 @bp.get("/outbox", endpoint="outbox")
 @admin_required
 def outbox():
-    return render_page("admin/outbox.html", messages=mail.outbox(page_number()))
+    booking_code = request.args.get("booking", "").strip().upper() or None
+    return render_page("admin/outbox.html", messages=mail.outbox(page_number(), booking_code=booking_code),
+                       booking_code=booking_code)

@@ -23,3 +23,16 @@ def test_the_outbox_is_paginated_newest_first(admin_client, db_session):
     second = admin_client.get("/admin/outbox", query_string={"page": 2}).get_data(as_text=True)
     assert "Outbox message 24" in first and "Outbox message 05" in first and "Outbox message 04" not in first
     assert "Outbox message 04" in second and "Outbox message 00" in second and 'rel="prev"' in second
+
+
+def test_a_booking_leads_to_the_mail_its_customer_was_sent(admin_client, db_session):
+    event = make_event(db_session, make_venue(db_session), title="Harbour Nights")
+    buyer = make_customer(db_session, email="noor@example.test")
+    db_session.commit()
+    booking = paid_booking(event, buyer, "A1")
+    mail.send("someone-else@example.test", "About something else", "Hello.")
+    page = admin_client.get(f"/admin/bookings/{booking.booking_code}").get_data(as_text=True)
+    assert f'href="/admin/outbox?booking={booking.booking_code}"' in page
+    html = admin_client.get("/admin/outbox", query_string={"booking": booking.booking_code}).get_data(as_text=True)
+    assert f"Your tickets for Harbour Nights ({booking.booking_code})" in html
+    assert "About something else" not in html and "1 message" in html

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from ..clock import utcnow
 from ..extensions import db
-from ..models import OutboxEmail
+from ..models import Booking, OutboxEmail
 from ..pagination import Page, paginate
 from .orders import tickets_of
 
@@ -48,5 +48,9 @@ def add_booking_confirmation(booking_id: int) -> None:
         "body_text": body, "booking_id": booking_id, "created_at": utcnow()})
 
 
-def outbox(page: int, per_page: int = 20) -> Page[OutboxEmail]:
-    return paginate(sa.select(OutboxEmail).order_by(OutboxEmail.email_id.desc()), page, per_page, lambda r: r[0])
+def outbox(page: int, per_page: int = 20, booking_code: str | None = None) -> Page[OutboxEmail]:
+    """The messages sent, newest first; only those about one booking when `booking_code` is given."""
+    query = sa.select(OutboxEmail).order_by(OutboxEmail.email_id.desc())
+    if booking_code:
+        query = query.join(Booking, Booking.booking_id == OutboxEmail.booking_id).where(Booking.booking_code == booking_code)
+    return paginate(query, page, per_page, lambda r: r[0])
