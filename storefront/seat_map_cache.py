@@ -72,7 +72,7 @@ class DrawnSeatMap:
 
 def draw(event_id: int, section_id: int | None, categories: dict[int, Category]) -> DrawnSeatMap:
     """Every seat of the event (or one section of it) as someone without a hold sees it."""
-    seat_map = seatmap.seat_map(event_id, None, section_id, categories)
+    seat_map = seatmap.seat_map(event_id, section_id, categories)
     buttons: dict[int, str] = {}
 
     def seat_slot(seat: SeatView) -> Markup:

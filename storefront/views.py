@@ -34,21 +34,29 @@ def index():
     return render_page("storefront/index.html", fragment="results", events=events, form=form)
 
 
+def _basket(event_id: int, categories: dict, now: dt.datetime,
+            hold: holds.Hold | None = None) -> tuple[holds.Hold, list[seatmap.SeatView]]:
+    """This browser's hold for the event and its seats as of `now` (the time of the map beside them);
+    `hold` if the caller has just read it."""
+    owner = hold_owner()
+    if hold is None:
+        hold = holds.current_hold(event_id, owner)
+    return hold, seatmap.held_seats(event_id, owner, categories, now) if hold.seat_ids else []
+
+
 def _seat_picker_context(event, venue, section_id: int | None, message: str | None = None,
                          error: str | None = None) -> dict:
-    owner = hold_owner()
     large = event.seats_total >= seatmap.LARGE_VENUE_SEATS
     categories = seatmap.categories(event.event_id)
-    hold = holds.current_hold(event.event_id, owner)
-    cart_seats = seatmap.held_seats(event.event_id, owner, categories) if hold.seat_ids else []
     overview = seat_maps().overview(event.event_id, categories) if large else None
     if large and section_id is None:
-        seat_map = None
-        version, as_of = overview.version, overview.as_of
+        drawn = None
     else:
         drawn = seat_maps().current(event.event_id, section_id if large else None, categories)
-        seat_map = drawn.html(mine=cart_seats)
-        version, as_of = drawn.version, drawn.as_of
+    shown = drawn or overview
+    hold, cart_seats = _basket(event.event_id, categories, shown.as_of)
+    seat_map = drawn.html(mine=cart_seats) if drawn else None
+    version, as_of = shown.version, shown.as_of
     best_form = BestAvailableForm(formdata=None)
     best_form.category.choices = [(c.category_id, f"{c.name} · €{c.price:,.2f}") for c in categories.values()]
     return {
@@ -90,9 +98,7 @@ def _live_update(event_id: int, section_id: int | None, changes: seatmap.SeatCha
     """What changed on the map since the page's version, swapped into the page out of band: the changed
     seats as this viewer sees them, the basket (`hold`, if the caller has just read it) and the poller's
     new version; after a seat click also the picker's message (`status`)."""
-    owner = hold_owner()
-    hold = hold or holds.current_hold(event_id, owner)
-    cart_seats = seatmap.held_seats(event_id, owner, changes.categories, changes.as_of) if hold.seat_ids else []
+    hold, cart_seats = _basket(event_id, changes.categories, changes.as_of, hold)
     return render_page("storefront/_seat_changes.html", changes=changes, event_id=event_id, section_id=section_id,
                        hold=hold, cart_seats=cart_seats, hold_minutes=current_app.config["HOLD_MINUTES"],
                        status=status)

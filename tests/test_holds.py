@@ -53,10 +53,10 @@ def test_an_expired_hold_is_free_for_the_next_buyer_without_any_clean_up(db_sess
 def test_an_expired_hold_shows_as_available_on_the_seat_map(db_session, event):
     owner = new_hold_owner()
     holds.hold_seats(event.event_id, event.seat_ids("A1"), owner, 10)
-    states = {s.seat_id: s.state for sec in seatmap.seat_map(event.event_id, None).sections for r in sec.rows for s in r.seats}
+    states = {s.seat_id: s.state for sec in seatmap.seat_map(event.event_id).sections for r in sec.rows for s in r.seats}
     assert states[event.seat_ids("A1")[0]] == "held"
     expire_hold(db_session, event, owner)
-    states = {s.seat_id: s.state for sec in seatmap.seat_map(event.event_id, None).sections for r in sec.rows for s in r.seats}
+    states = {s.seat_id: s.state for sec in seatmap.seat_map(event.event_id).sections for r in sec.rows for s in r.seats}
     assert states[event.seat_ids("A1")[0]] == "available"
 
 

@@ -108,10 +108,6 @@ class SeatChanges:
     categories: dict[int, Category]
 
 
-def _now() -> dt.datetime:
-    return db.session.scalar(sa.text("SELECT UTC_TIMESTAMP(3)"))
-
-
 def categories(event_id: int) -> dict[int, Category]:
     rows = db.session.execute(sa.text("""
         SELECT c.category_id, c.name, c.colour, c.`rank`, ep.price, ep.seats_available
@@ -139,15 +135,14 @@ def _seat_view(row, cats: dict[int, Category]) -> SeatView:
                     row.view_state, bool(row.is_wheelchair), bool(row.is_companion))
 
 
-def seat_map(event_id: int, owner: str | None, section_id: int | None = None,
-             cats: dict[int, Category] | None = None) -> SeatMap:
-    """Every seat of the event (or of one section), grouped by section and row, as `owner` sees them.
-    `cats` are the event's categories when the caller has already read them."""
+def seat_map(event_id: int, section_id: int | None = None, cats: dict[int, Category] | None = None) -> SeatMap:
+    """Every seat of the event (or of one section), grouped by section and row, as someone without a hold
+    sees them (a viewer's own seats are drawn over it). `cats` are the event's categories when the caller
+    has already read them."""
     # The clock and the version in one round trip, both read before the seats: a change committed while
     # the seats are read then shows up again in the next poll instead of being missed.
-    now, version = db.session.execute(sa.text(
-        "SELECT UTC_TIMESTAMP(3), (SELECT seat_version FROM events WHERE event_id = :event_id)"),
-        {"event_id": event_id}).one()
+    state = map_state(event_id, None, None)
+    now, version = state.as_of, state.version
     cats = cats or categories(event_id)
     condition, params = ("es.section_id = :section_id", {"section_id": section_id}) if section_id else ("TRUE", {})
     # One result row per seat row, its seats packed in a JSON array: the pure-Python driver decodes a
@@ -164,7 +159,7 @@ def seat_map(event_id: int, owner: str | None, section_id: int | None = None,
          WHERE es.event_id = :event_id AND {condition}
          GROUP BY sec.sort_order, sec.section_id, sec.name, r.sort_order, r.row_id, r.label
          ORDER BY sec.sort_order, sec.section_id, r.sort_order, r.row_id"""),
-        {"event_id": event_id, "owner": owner, "now": now, **params}).all()
+        {"event_id": event_id, "owner": None, "now": now, **params}).all()
     sections: list[SectionView] = []
     for row in rows:
         if not sections or sections[-1].section_id != row.section_id:
@@ -234,14 +229,11 @@ def changes_since(event_id: int, owner: str | None, version: int, as_of: dt.date
     return SeatChanges(state.version, state.as_of, [_seat_view(r, cats) for r in rows], cats)
 
 
-def held_seats(event_id: int, owner: str | None, cats: dict[int, Category] | None = None,
-               now: dt.datetime | None = None) -> list[SeatView]:
-    """The seats of the owner's live hold at `now` (the database's clock if not given), for the basket
-    beside the map."""
+def held_seats(event_id: int, owner: str | None, cats: dict[int, Category], now: dt.datetime) -> list[SeatView]:
+    """The seats of the owner's live hold at `now` (the database's clock, as the map shown beside it was
+    read), for the basket beside the map."""
     if not owner:
         return []
-    now = now or _now()
-    cats = cats or categories(event_id)
     rows = _seat_rows(event_id, owner, now,
                       "es.hold_owner = :owner AND es.state = 'held' AND es.hold_expires_at > :now", {})
     return [_seat_view(r, cats) for r in rows]
