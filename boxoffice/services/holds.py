@@ -16,11 +16,10 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
 
-from ..errors import from_database_error
 from ..extensions import db
 from .locking import FREE_SEAT, seat_change
+from .refusals import transaction
 
 # Extra time the payment step gives a hold, once.
 PAYMENT_EXTENSION = dt.timedelta(minutes=5)
@@ -70,12 +69,8 @@ def _hold_procedure(call: str, params: dict, event_id: int) -> Hold:
     transaction of its own: the event's lock is held for the procedure and the COMMIT, not for a
     conversation with this process."""
     db.session.commit()
-    try:
+    with transaction(messages={}):
         rows = db.session.execute(sa.text(call), params).all()
-        db.session.commit()
-    except DBAPIError as error:
-        db.session.rollback()
-        raise from_database_error(error) or error
     return _hold_from(rows, event_id)
 
 
