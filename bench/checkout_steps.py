@@ -25,11 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-CUSTOMER_EMAIL = "bench-client-{:02d}@bench.test"
-PASSWORD = "correct horse battery staple"
+from bench.storefront import CUSTOMER_EMAIL, MAP_STATE, TEST_CARD  # noqa: E402  (the HTTP bench's browser)
+from tests.builders import DEFAULT_PASSWORD  # noqa: E402
+
 STEPS = ("seat click", "checkout page", "pay", "confirmation")
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]*)"')
-MAP_STATE = re.compile(r'<input type="hidden" name="([vt])" value="([^"]*)"')
 
 
 def _field(body: str, name: str) -> str:
@@ -112,7 +112,7 @@ def main() -> None:
 
     login = client.get("/account/login").get_data(as_text=True)
     answer = client.post("/account/login", data={"csrf_token": CSRF.search(login).group(1),
-                                                 "email": CUSTOMER_EMAIL.format(args.client), "password": PASSWORD})
+                                                 "email": CUSTOMER_EMAIL.format(args.client), "password": DEFAULT_PASSWORD})
     assert answer.status_code == 302, answer.status_code
     event_page = client.get(f"/events/{args.event}?section={seats[0][0]}").get_data(as_text=True)
     token = CSRF.search(event_page).group(1)
@@ -148,7 +148,7 @@ def main() -> None:
             elif step == "pay":
                 body = page.get_data(as_text=True)
                 paid = client.post(f"/checkout/{args.event}", data={
-                    "csrf_token": _field(body, "csrf_token"), "method": "card", "card_number": "4242424242424242",
+                    "csrf_token": _field(body, "csrf_token"), "method": "card", "card_number": TEST_CARD,
                     "exp_month": "12", "exp_year": "2030", "cvv": "123", "holder": "Bench Client",
                     "promo_code": _field(body, "promo_code"), "expected_total": _field(body, "expected_total"),
                     "idempotency_key": _field(body, "idempotency_key")})
