@@ -485,15 +485,16 @@ def sign_in(browser: Browser, email: str, password: str) -> str:
 
 
 def buy(browser: Browser, token: str, event_id: int, section_id: int, seats: list[int], tally: Tally,
-        hold_mode: str) -> bool:
-    """Hold the seats (one click each, as on the map), open the checkout, pay, read the confirmation.
-    True if a booking was made."""
+        javascript: bool) -> bool:
+    """Hold the seats (one click each, as on the map), open the checkout, pay and get the confirmation, as a
+    browser with JavaScript does (HTMX seat clicks, a boosted payment form answered with the confirmation)
+    or without (form posts and redirects, the confirmation a GET of its own). True if a booking was made."""
     started = time.perf_counter()
     held = 0
     for seat in seats:
         t0 = time.perf_counter()
         form = {"csrf_token": token, "section": section_id, "seat": seat}
-        if hold_mode == "htmx":
+        if javascript:
             answer = browser.post(f"/events/{event_id}/seats", {**form, **browser.map_state},
                                   headers={"HX-Request": "true"})
             browser.remember_map_state(answer.body)
@@ -524,20 +525,29 @@ def buy(browser: Browser, token: str, event_id: int, section_id: int, seats: lis
     paid = browser.post(f"/checkout/{event_id}", {
         "csrf_token": page.field("csrf_token"), "method": "card", "card_number": TEST_CARD, "exp_month": "12",
         "exp_year": "2030", "cvv": "123", "holder": "Bench Client", "promo_code": page.field("promo_code") or "",
-        "expected_total": page.field("expected_total"), "idempotency_key": page.field("idempotency_key")})
+        "expected_total": page.field("expected_total"), "idempotency_key": page.field("idempotency_key")},
+        headers={"HX-Request": "true", "HX-Boosted": "true"} if javascript else None)
     tally.step("pay", time.perf_counter() - t0)
-    location = paid.headers.get("Location", "")
-    if paid.status != 303 or "/account/orders/" not in location:
-        with tally.lock:
-            tally.failures[f"pay {paid.status}"] += 1
-        return False
-    t0 = time.perf_counter()
-    confirmation = browser.get(urlsplit(location).path + "?" + urlsplit(location).query)
-    tally.step("confirmation", time.perf_counter() - t0)
-    if confirmation.status != 200:
-        with tally.lock:
-            tally.failures[f"confirmation {confirmation.status}"] += 1
-        return False
+    if javascript:
+        confirmed = (paid.status == 200 and "/account/orders/" in paid.headers.get("HX-Push-Url", "")
+                     and "is confirmed" in paid.body)
+        if not confirmed:
+            with tally.lock:
+                tally.failures[f"pay {paid.status}"] += 1
+            return False
+    else:
+        location = paid.headers.get("Location", "")
+        if paid.status != 303 or "/account/orders/" not in location:
+            with tally.lock:
+                tally.failures[f"pay {paid.status}"] += 1
+            return False
+        t0 = time.perf_counter()
+        confirmation = browser.get(urlsplit(location).path + "?" + urlsplit(location).query)
+        tally.step("confirmation", time.perf_counter() - t0)
+        if confirmation.status != 200:
+            with tally.lock:
+                tally.failures[f"confirmation {confirmation.status}"] += 1
+            return False
     with tally.lock:
         tally.bookings += 1
         tally.latencies.append(time.perf_counter() - started)
@@ -614,7 +624,7 @@ def cmd_checkout(args) -> None:
         seat_rows = _seat_rows(connection, event_id)
     rng = random.Random(args.seed)
     print(f"event {event_id}: {sum(len(s) for _, s in seat_rows)} free seats in {len(seat_rows)} rows; "
-          f"mode {args.mode}, holds via {args.hold}")
+          f"mode {args.mode}, browser {args.browser}")
 
     browsers = [Browser(args.url) for _ in range(args.clients)]
     tokens = [sign_in(b, CUSTOMER_EMAIL.format(i + 1), DEFAULT_PASSWORD) for i, b in enumerate(browsers)]
@@ -638,14 +648,14 @@ def cmd_checkout(args) -> None:
                 if at >= len(board.blocks):
                     return
                 section_id, seats = board.blocks[at]
-                buy(browser, token, event_id, section_id, seats, tally, args.hold)
+                buy(browser, token, event_id, section_id, seats, tally, args.browser == "htmx")
                 board.settle(at)
                 at += 1
             else:
                 if at >= len(mine[index]):
                     return
                 section_id, seats = mine[index][at]
-                buy(browser, token, event_id, section_id, seats, tally, args.hold)
+                buy(browser, token, event_id, section_id, seats, tally, args.browser == "htmx")
                 at += 1
 
     with app.app_context(), db.engine.connect() as connection:
@@ -657,7 +667,8 @@ def cmd_checkout(args) -> None:
         browser.close()
     with app.app_context(), db.engine.connect() as connection:
         locks_after = row_lock_waits(connection)
-    summary(f"checkout x{args.clients} ({args.mode}) hold→checkout→pay→confirmation", tally.latencies, wall,
+    summary(f"checkout x{args.clients} ({args.mode}, {args.browser}) hold→checkout→pay→confirmation",
+            tally.latencies, wall,
             f" | bookings {tally.bookings} = {tally.bookings / wall:.1f}/s, blocks lost to another buyer "
             f"{tally.lost_holds}, other failures {dict(tally.failures)}")
     print("  " + meter.report(tally.bookings).replace("per request", "per booking"))
@@ -709,8 +720,10 @@ def main(argv: list[str] | None = None) -> None:
     sub = command("checkout", cmd_checkout, "hold → pay → book at --clients buyers, then verify", seconds=60)
     sub.add_argument("--event", type=int, help="an on-sale arena event (default: a fresh one)")
     sub.add_argument("--mode", choices=("distinct", "contend"), default="distinct")
-    sub.add_argument("--hold", choices=("htmx", "form"), default="htmx",
-                     help="a seat click as HTMX (answer: what changed on the map since the last answer) or a plain form post (answer: a redirect)")
+    sub.add_argument("--browser", choices=("htmx", "plain"), default="htmx",
+                     help="with JavaScript: seat clicks through HTMX (answer: what changed on the map since the last "
+                          "answer), the payment form boosted (answer: the confirmation); plain: form posts, redirects "
+                          "and the confirmation page")
     sub.add_argument("--bookings", type=int, default=3000,
                      help="stop after this many attempts (blocks tried) in all")
     sub.add_argument("--seed", type=int, default=2026)

@@ -61,5 +61,5 @@ step poll --url "$URL" --event "$ARENA" --section "$SECTION" --clients 8 --reque
 echo "== 4. checkout, each on a fresh arena event, then verified"
 step checkout --url "$URL" --clients 8 --mode distinct --bookings 6000 --seconds 60
 step checkout --url "$URL" --clients 8 --mode contend --bookings 6000 --seconds 60
-step checkout --url "$URL" --clients 8 --mode distinct --hold form --bookings 6000 --seconds 60
+step checkout --url "$URL" --clients 8 --mode distinct --browser plain --bookings 6000 --seconds 60
 rm -f "$LOG"

@@ -1,12 +1,14 @@
 """Who is signed in: Flask-Login for customers and staff, and the admin role check for every admin view."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import wraps
 from typing import Callable
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import Flask, abort, redirect, request, url_for
-from flask_login import current_user, login_user
+from flask_login import UserMixin, current_user, login_user
 
 from .errors import InvalidCredentials, TooManyAttempts
 from .forms import SignInForm
@@ -15,13 +17,42 @@ from .extensions import db, login_manager
 from .models import Customer, StaffUser
 
 
+@dataclass(frozen=True)
+class SignedInCustomer(UserMixin):
+    """The customer a request is made by, as read when the request began. A value, not an ORM entity:
+    every storefront request reads it, and an entity would be read again after each commit of the request
+    (a hold, a payment), only for the page's header to ask whether the customer is a VIP. Code that changes
+    the customer loads the entity by id."""
+
+    customer_id: int
+    customer_type: str
+    email: str
+    full_name: str
+
+    is_admin = False
+
+    def get_id(self) -> str:
+        return f"customer:{self.customer_id}"
+
+    @property
+    def is_vip(self) -> bool:
+        return self.customer_type == "vip"
+
+
+# Built once: every signed-in request runs it.
+SIGNED_IN_CUSTOMER = (sa.select(Customer.customer_id, Customer.customer_type, Customer.email, Customer.full_name)
+                      .where(Customer.customer_id == sa.bindparam("customer_id")))
+
+
 @login_manager.user_loader
 def load_user(user_id: str):
     kind, _, key = user_id.partition(":")
     if not key.isdigit():
         return None
-    model = {"staff": StaffUser, "customer": Customer}.get(kind)
-    return db.session.get(model, int(key)) if model else None
+    if kind == "customer":
+        row = db.session.execute(SIGNED_IN_CUSTOMER, {"customer_id": int(key)}).one_or_none()
+        return SignedInCustomer(*row) if row else None
+    return db.session.get(StaffUser, int(key)) if kind == "staff" else None
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -15,8 +15,6 @@ from .blueprint import bp, customer_required, signed_in_customer
 from .forms import ChangePasswordForm, RegisterForm, SavedCardForm
 
 
-
-
 @bp.route("/account/login", methods=["GET", "POST"])
 def login():
     form = SignInForm()
@@ -57,9 +55,14 @@ def logout():
 @customer_required
 def account():
     customer = signed_in_customer()
-    return render_page("account/index.html", customer=customer, vip=customers.vip_status(customer),
-                       offers=customers.offers_for(customer),
+    vip = customers.vip_status(customer.customer_id)
+    return render_page("account/index.html", customer=customer, vip=vip, offers=customers.offers_for(vip.is_vip),
                        orders=orders.orders_of(customer.customer_id, request.args.get("page", 1, type=int)))
+
+
+def order_page(order: orders.OrderDetail, tickets: list[orders.TicketView], *, new: bool):
+    """The order with its e-tickets; `new`: just booked (the confirmation after paying)."""
+    return render_page("account/order.html", order=order, tickets=tickets, new=new)
 
 
 @bp.get("/account/orders/<booking_code>")
@@ -68,8 +71,7 @@ def order(booking_code: str):
     order = orders.order_detail(signed_in_customer().customer_id, booking_code)
     if order is None:
         abort(404)
-    return render_page("account/order.html", order=order, tickets=orders.tickets_of(order.booking_id),
-                       new=request.args.get("new") == "1")
+    return order_page(order, orders.tickets_of(order.booking_id), new=request.args.get("new") == "1")
 
 
 @bp.get("/account/orders/<booking_code>/tickets")
@@ -103,7 +105,7 @@ def change_password():
     status = 200
     if form.validate_on_submit():
         try:
-            customers.change_password(signed_in_customer(), form.current.data, form.password.data)
+            customers.change_password(signed_in_customer().customer_id, form.current.data, form.password.data)
         except InvalidCredentials as refusal:
             form.current.errors = [refusal.message]
             status = 422

@@ -6,11 +6,13 @@ from decimal import Decimal, InvalidOperation
 from flask import abort, current_app, flash, redirect, request, session, url_for
 
 from boxoffice.errors import BoxOfficeError, HoldExpired, InvalidCard, NoSeatsHeld, PaymentDeclined, PriceChanged
+from boxoffice.extensions import htmx
 from boxoffice.services import checkout as checkout_service
 from boxoffice.services import customers, holds
 from boxoffice.services.payments import CardDetails, PaymentRequest
 from boxoffice.templating import render_page
 
+from .account import order_page
 from .blueprint import bp, customer_required, hold_owner, signed_in_customer
 from .forms import PaymentForm, PromoForm
 
@@ -74,7 +76,7 @@ def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoFo
         form.idempotency_key.data = checkout_service.new_idempotency_key()
     return render_page(
         "storefront/checkout.html", fragment=fragment, event=basket.event, quote=quote, form=form,
-        promo_form=promo_form, promo_error=promo_error, error=error, customer=customer,
+        promo_form=promo_form, promo_error=promo_error, error=error,
         hold=hold if hold is not None else holds.current_hold(event_id, owner), seats=basket.seats, vip=basket.vip,
         hold_minutes=current_app.config["HOLD_MINUTES"],
     ), status
@@ -157,8 +159,8 @@ def pay(event_id: int):
         return _page(event_id, form=form, error="Please review your order and pay again.", status=422)
     try:
         payment = _payment_request(form, customer)
-        confirmation = checkout_service.pay(event_id, hold_owner(), customer, form.promo_code.data or None,
-                                            payment, form.idempotency_key.data, expected)
+        confirmation = checkout_service.pay(event_id, hold_owner(), customer.customer_id,
+                                            form.promo_code.data or None, payment, form.idempotency_key.data, expected)
     except (HoldExpired, NoSeatsHeld) as refusal:
         flash(refusal.message, "error")
         return redirect(url_for("storefront.event", event_id=event_id))
@@ -172,4 +174,11 @@ def pay(event_id: int):
     if form.save_card.data and payment.card is not None and not confirmation.replayed:
         customers.save_card(customer.customer_id, payment.card)
     _remember_promo(event_id, None)
-    return redirect(url_for("storefront.order", booking_code=confirmation.booking_code, new=1), code=303)
+    confirmation_url = url_for("storefront.order", booking_code=confirmation.booking_code, new=1)
+    if htmx.boosted:
+        # The boosted payment form gets the confirmation at once, and the address bar its page: reloading
+        # it reads the order, it never pays again.
+        response = order_page(confirmation.order, confirmation.tickets, new=True)
+        response.headers["HX-Push-Url"] = confirmation_url
+        return response
+    return redirect(confirmation_url, code=303)

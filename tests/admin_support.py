@@ -18,6 +18,6 @@ def paid_booking(event: Event, buyer: Customer, *labels: str, promo: str | None 
     holds.hold_seats(event.event_id, event.seat_ids(*labels), owner, 10)
     customer = db.session.get(CustomerRow, buyer.customer_id)
     quote = checkout.quote(event.event_id, owner, buyer.customer_id, promo)
-    confirmation = checkout.pay(event.event_id, owner, customer, promo, PaymentRequest("card", card=GOOD_CARD),
+    confirmation = checkout.pay(event.event_id, owner, customer.customer_id, promo, PaymentRequest("card", card=GOOD_CARD),
                                 checkout.new_idempotency_key(), quote.total)
     return db.session.get(Booking, confirmation.booking_id)

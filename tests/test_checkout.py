@@ -41,7 +41,7 @@ def held(event, *labels) -> str:
 def pay(event, owner, buyer, *, promo=None, card=GOOD_CARD, key=None, expected=None, method="card"):
     quote = checkout.quote(event.event_id, owner, buyer.customer_id, promo)
     request = PaymentRequest(method, card=card if method == "card" else None)
-    return checkout.pay(event.event_id, owner, buyer, promo, request, key or checkout.new_idempotency_key(),
+    return checkout.pay(event.event_id, owner, buyer.customer_id, promo, request, key or checkout.new_idempotency_key(),
                         quote.total if expected is None else expected)
 
 
@@ -154,7 +154,7 @@ def test_a_retried_checkout_makes_one_booking_and_one_charge(db_session, event):
     owner = held(event, "A1", "A2")
     key = checkout.new_idempotency_key()
     first = pay(event, owner, buyer, key=key)
-    again = checkout.pay(event.event_id, owner, buyer, None, PaymentRequest("card", card=GOOD_CARD), key, first.total)
+    again = checkout.pay(event.event_id, owner, buyer.customer_id, None, PaymentRequest("card", card=GOOD_CARD), key, first.total)
     assert again.replayed and again.booking_code == first.booking_code
     assert rows(db_session, "SELECT COUNT(*) FROM gateway_charges WHERE idempotency_key = :k", k=key) == [(1,)]
     assert rows(db_session, "SELECT COUNT(*) FROM bookings WHERE idempotency_key = :k", k=key) == [(1,)]
@@ -168,7 +168,7 @@ def test_a_retry_after_the_booking_used_up_the_promo_code_gets_the_same_confirma
     key = checkout.new_idempotency_key()
     first = pay(event, owner, buyer, promo=code, key=key)
     # The code is used up now and the seat is sold: the retry is still the same checkout.
-    again = checkout.pay(event.event_id, owner, buyer, code, PaymentRequest("card", card=GOOD_CARD), key, first.total)
+    again = checkout.pay(event.event_id, owner, buyer.customer_id, code, PaymentRequest("card", card=GOOD_CARD), key, first.total)
     assert again.replayed and again.booking_code == first.booking_code
     assert rows(db_session, "SELECT COUNT(*) FROM gateway_charges WHERE idempotency_key = :k", k=key) == [(1,)]
 
@@ -190,7 +190,7 @@ def test_paying_after_the_hold_expired_books_the_seats_if_they_are_still_free(db
                                "WHERE hold_owner = :o"), {"o": owner})
     db_session.commit()
     with pytest.raises(HoldExpired):
-        checkout.pay(event.event_id, owner, buyer, None, PaymentRequest("card", card=GOOD_CARD),
+        checkout.pay(event.event_id, owner, buyer.customer_id, None, PaymentRequest("card", card=GOOD_CARD),
                      checkout.new_idempotency_key(), quote.total)
 
 
@@ -203,7 +203,7 @@ def test_a_payment_that_completes_after_the_seats_were_taken_is_refunded_at_once
                  lambda: holds.hold_seats(event.event_id, event.seat_ids("A5"), new_hold_owner(), 10))
     key = checkout.new_idempotency_key()
     with pytest.raises(SeatsLostRefunded):
-        checkout.pay(event.event_id, owner, buyer, None, PaymentRequest("card", card=GOOD_CARD), key, quote.total)
+        checkout.pay(event.event_id, owner, buyer.customer_id, None, PaymentRequest("card", card=GOOD_CARD), key, quote.total)
     assert rows(db_session, "SELECT status, amount, refunded_amount FROM gateway_charges WHERE idempotency_key = :k",
                 k=key) == [("captured", Decimal("80.00"), Decimal("80.00"))]
     assert counts(db_session, event.event_id)[0] == 0
@@ -214,7 +214,7 @@ def test_a_payment_that_completes_after_expiry_is_booked_when_the_seats_are_stil
     owner = held(event, "A6")
     quote = checkout.quote(event.event_id, owner, buyer.customer_id, None)
     while_paying(monkeypatch, db_session, owner, lambda: None)
-    confirmation = checkout.pay(event.event_id, owner, buyer, None, PaymentRequest("card", card=GOOD_CARD),
+    confirmation = checkout.pay(event.event_id, owner, buyer.customer_id, None, PaymentRequest("card", card=GOOD_CARD),
                                 checkout.new_idempotency_key(), quote.total)
     assert db.session.get(Booking, confirmation.booking_id).total == Decimal("80.00")
 

@@ -271,6 +271,31 @@ def test_a_vip_pays_with_a_promo_code_and_gets_e_tickets(client, forms, db_sessi
     assert tickets.count('src="data:image/svg+xml') == 2
 
 
+def test_paying_from_the_boosted_form_answers_with_the_confirmation_and_its_address(client, forms, db_session,
+                                                                                    event, buyer):
+    forms.post(f"/events/{event.event_id}", {"seat": event.seat_ids("A3")[0]}, action=f"/events/{event.event_id}/seats")
+    page = client.get(f"/checkout/{event.event_id}").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    payment = {"method": "card", "holder": "Ada Lovelace", "card_number": "4242 4242 4242 4242", "exp_month": "12",
+               "exp_year": "2035", "cvv": "123", "expected_total": "72.00", "idempotency_key": key,
+               "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)}
+    boosted = {**HX, "HX-Boosted": "true"}
+    response = client.post(f"/checkout/{event.event_id}", data=payment, headers=boosted)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "is confirmed" in html and "Stalls, row A, seat 3" in html
+    code = re.search(r'class="booking-code">([0-9A-Z]{10})<', html).group(1)
+    assert response.headers["HX-Push-Url"] == f"/account/orders/{code}?new=1"
+    # The address it leaves behind shows the same order; a second press of "Pay" the same confirmation.
+    assert code in client.get(response.headers["HX-Push-Url"]).get_data(as_text=True)
+    again = client.post(f"/checkout/{event.event_id}", data=payment, headers=boosted)
+    assert again.status_code == 200 and again.headers["HX-Push-Url"] == f"/account/orders/{code}?new=1"
+    assert rows(db_session, "SELECT COUNT(*) FROM bookings WHERE idempotency_key = :k", k=key) == [(1,)]
+    mails = rows(db_session, "SELECT o.recipient, o.body_text FROM outbox_emails o JOIN bookings b "
+                             "ON b.booking_id = o.booking_id WHERE b.booking_code = :c", c=code)
+    assert len(mails) == 1 and mails[0][0] == buyer.email
+    assert "Stalls, row A, seat 3" in mails[0][1] and "Total paid: €72.00" in mails[0][1]
+
+
 def test_a_declined_card_keeps_what_was_typed_except_the_card_number(client, forms, db_session, event, buyer):
     forms.post(f"/events/{event.event_id}", {"seat": event.seat_ids("A5")[0]}, action=f"/events/{event.event_id}/seats")
     page = client.get(f"/checkout/{event.event_id}").get_data(as_text=True)

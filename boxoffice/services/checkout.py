@@ -19,8 +19,8 @@ from ..clock import utcnow
 from ..errors import (BoxOfficeError, HoldExpired, NoSeatsHeld, PaymentDeclined, PriceChanged,
                       SeatsLostRefunded, from_database_error)
 from ..extensions import db
-from ..models import Booking, Customer, Payment
-from . import customers, holds, mail
+from ..models import Booking, Payment
+from . import customers, holds, mail, orders
 from .payments import PaymentRequest, gateway
 
 
@@ -74,11 +74,34 @@ class Basket:
 
 
 @dataclass(frozen=True)
-class Confirmation:
+class Booked:
+    """What InsertBooking answered: the booking this checkout made, or had made before (`replayed`)."""
+
     booking_id: int
     booking_code: str
     total: Decimal
     replayed: bool
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A paid checkout's booking as its confirmation shows it (the same for every retry of the checkout)."""
+
+    order: orders.OrderDetail
+    tickets: list[orders.TicketView]
+    replayed: bool
+
+    @property
+    def booking_id(self) -> int:
+        return self.order.booking_id
+
+    @property
+    def booking_code(self) -> str:
+        return self.order.booking_code
+
+    @property
+    def total(self) -> Decimal:
+        return self.order.total
 
 
 def new_idempotency_key() -> str:
@@ -175,12 +198,12 @@ def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) 
                   _quote(row, promo_code), vip, [HeldSeat(*seat) for seat in seats])
 
 
-def _replayed(idempotency_key: str) -> Confirmation | None:
-    """The confirmation of a booking this checkout already made, read afresh (a new transaction, so a
-    booking committed by a concurrent identical request is seen)."""
+def _replayed(idempotency_key: str) -> Booked | None:
+    """The booking this checkout already made, read afresh (a new transaction, so a booking committed by a
+    concurrent identical request is seen)."""
     db.session.rollback()
     done = db.session.execute(BOOKING_BY_KEY, {"key": idempotency_key}).one_or_none()
-    return Confirmation(done.booking_id, done.booking_code, done.total, True) if done else None
+    return Booked(done.booking_id, done.booking_code, done.total, True) if done else None
 
 
 def _record_unsuccessful_charge(customer_id: int, method_id: int, amount: Decimal, result) -> None:
@@ -211,7 +234,7 @@ def _insert_booking(event_id: int, owner: str, customer_id: int, promo_code: str
 
 
 def _book_paid_hold(event_id: int, owner: str, customer_id: int, promo_code: str | None, payment: PaymentRequest,
-                    result, total: Decimal, idempotency_key: str, held_seat_ids) -> Confirmation:
+                    result, total: Decimal, idempotency_key: str, held_seat_ids) -> Booked:
     """InsertBooking for a hold that has been paid for (or costs nothing), committed. Raises what
     InsertBooking refuses, or SeatsLostRefunded."""
     try:
@@ -228,7 +251,7 @@ def _book_paid_hold(event_id: int, owner: str, customer_id: int, promo_code: str
     # Committed at once: the transaction holds the event's lock, which every seat change of the event waits
     # for. (The mail is written after it, in a transaction of its own.)
     db.session.commit()
-    return Confirmation(row["booking_id"], row["booking_code"], Decimal(row["total"]), bool(row["replayed"]))
+    return Booked(row["booking_id"], row["booking_code"], Decimal(row["total"]), bool(row["replayed"]))
 
 
 def _price_for_payment(event_id: int, owner: str, customer_id: int, promo_code: str | None, method_code: str):
@@ -240,7 +263,7 @@ def _price_for_payment(event_id: int, owner: str, customer_id: int, promo_code: 
     return _quote(row, promo_code), held_seat_ids, int(row.live), row.method_id
 
 
-def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, payment: PaymentRequest,
+def pay(event_id: int, owner: str, customer_id: int, promo_code: str | None, payment: PaymentRequest,
         idempotency_key: str, expected_total: Decimal) -> Confirmation:
     """Charge the customer for their hold and book it.
 
@@ -248,7 +271,6 @@ def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, p
     book, nothing charged), InvalidCard, PaymentDeclined (nothing booked, the hold stays until it
     expires), SeatsLostRefunded (paid after the hold ran out and the seats were gone: refunded at once),
     Busy, or any rule InsertBooking refuses (refunded at once as well)."""
-    customer_id = customer.customer_id
     promo_code = _normal_promo(promo_code)
     try:
         priced, held_seat_ids, live_seats, method_id = _price_for_payment(
@@ -263,7 +285,7 @@ def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, p
         # recognise the idempotency key below.)
         done = _replayed(idempotency_key)
         if done is not None:
-            return done
+            return _confirm(customer_id, done)
         raise
 
     if method_id is None:
@@ -276,7 +298,7 @@ def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, p
             raise PaymentDeclined(f"{result.reason} Nothing has been charged and your seats are still held.")
 
     try:
-        confirmation = _book_paid_hold(event_id, owner, customer_id, priced.promo_code, payment, result,
+        booked = _book_paid_hold(event_id, owner, customer_id, priced.promo_code, payment, result,
                                        priced.total, idempotency_key, held_seat_ids)
     except Exception as failure:
         # Money was taken and no booking holds it: it goes straight back, whatever went wrong.
@@ -288,7 +310,14 @@ def pay(event_id: int, owner: str, customer: Customer, promo_code: str | None, p
         raise SeatsLostRefunded("Something went wrong while booking your seats, so your payment has been "
                                 "refunded in full. Please try again.") from failure
 
-    if not confirmation.replayed:
-        mail.add_booking_confirmation(confirmation.booking_id)
+    return _confirm(customer_id, booked)
+
+
+def _confirm(customer_id: int, booked: Booked) -> Confirmation:
+    """The booking as its confirmation shows it; the first time, its confirmation mail is sent too."""
+    order = orders.order_detail(customer_id, booked.booking_code)
+    tickets = orders.tickets_of(booked.booking_id)
+    if not booked.replayed:
+        mail.add_booking_confirmation(order, tickets)
         db.session.commit()
-    return confirmation
+    return Confirmation(order, tickets, booked.replayed)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from ..clock import utcnow
 from ..errors import InvalidCredentials
 from ..extensions import db
-from ..models import Booking, Customer, Discount, PaymentMethod, SavedPaymentMethod
+from ..models import Booking, Customer, Discount, PaymentMethod, SavedPaymentMethod, VipCustomer
 from ..passwords import hash_password, verify_password
 from .payments import CardDetails, gateway
 
@@ -28,31 +28,33 @@ class VipStatus:
     spent: Decimal
 
 
-def vip_status(customer: Customer) -> VipStatus:
+def vip_status(customer_id: int) -> VipStatus:
     """What VIP membership has saved a VIP, or would have saved a regular customer, on their bookings."""
     saved, subtotal, spent = db.session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(Booking.vip_discount), 0),
                   sa.func.coalesce(sa.func.sum(Booking.subtotal), 0),
                   sa.func.coalesce(sa.func.sum(Booking.total), 0))
-        .where(Booking.customer_id == customer.customer_id, Booking.status != "refunded")).one()
+        .where(Booking.customer_id == customer_id, Booking.status != "refunded")).one()
     would = (Decimal(subtotal) * ENTRY_VIP_RATE).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    vip = customer.vip
-    return VipStatus(customer.is_vip, vip.tier if vip else None, vip.discount_rate if vip else ENTRY_VIP_RATE,
+    vip = db.session.get(VipCustomer, customer_id)
+    return VipStatus(vip is not None, vip.tier if vip else None, vip.discount_rate if vip else ENTRY_VIP_RATE,
                      vip.member_since if vip else None, Decimal(saved), would, Decimal(spent))
 
 
-def offers_for(customer: Customer) -> list[Discount]:
-    """Promo codes the customer may use now: VIP-only ones for VIPs, with uses left."""
+def offers_for(is_vip: bool) -> list[Discount]:
+    """Promo codes a customer may use now: VIP-only ones for VIPs, the others for everyone else; with
+    uses left."""
     now = utcnow()
     query = sa.select(Discount).where(
         Discount.is_active, Discount.valid_from <= now, Discount.valid_until >= now,
         sa.or_(Discount.usage_limit.is_(None), Discount.times_used < Discount.usage_limit))
-    query = query.where(Discount.vip_only.is_(True) if customer.is_vip else Discount.vip_only.is_(False))
+    query = query.where(Discount.vip_only.is_(True) if is_vip else Discount.vip_only.is_(False))
     return list(db.session.scalars(query.order_by(Discount.valid_until).limit(10)))
 
 
-def change_password(customer: Customer, current: str, new: str) -> None:
+def change_password(customer_id: int, current: str, new: str) -> None:
     """Raises InvalidCredentials if `current` is not the customer's password."""
+    customer = db.session.get(Customer, customer_id)
     if not verify_password(customer.password_hash, current):
         raise InvalidCredentials("Your current password is not right.")
     customer.password_hash = hash_password(new)

@@ -8,18 +8,10 @@ from ..clock import utcnow
 from ..extensions import db
 from ..models import Booking, OutboxEmail
 from ..pagination import Page, paginate
-from .orders import tickets_of
+from .orders import OrderDetail, TicketView
 
 
-# The booking confirmation's statements, built once (building them costs more CPU than sending them).
-CONFIRMED_BOOKING = sa.text("""
-    SELECT b.booking_code, b.total, c.full_name, c.email, e.title, e.starts_at, v.name AS venue, v.city
-      FROM bookings b
-      JOIN customers c ON c.customer_id = b.customer_id
-      JOIN events e ON e.event_id = b.event_id
-      JOIN venues v ON v.venue_id = e.venue_id
-     WHERE b.booking_id = :booking_id""")
-INSERT_EMAIL = sa.insert(OutboxEmail.__table__)
+INSERT_EMAIL = sa.insert(OutboxEmail.__table__)  # built once: every booking sends one
 
 
 def send(recipient: str, subject: str, body_text: str, booking_id: int | None = None) -> None:
@@ -28,24 +20,21 @@ def send(recipient: str, subject: str, body_text: str, booking_id: int | None = 
     db.session.commit()
 
 
-def add_booking_confirmation(booking_id: int) -> None:
-    """Put the booking's confirmation in the outbox, in the caller's transaction. Two reads: the booking
-    with its customer, event and venue; its tickets."""
-    booking = db.session.execute(CONFIRMED_BOOKING, {"booking_id": booking_id}).one()
-    tickets = tickets_of(booking_id)
+def add_booking_confirmation(order: OrderDetail, tickets: list[TicketView]) -> None:
+    """Put the booking's confirmation in the outbox, in the caller's transaction."""
     seats = "\n".join(f"  - {t.seat_label} (ticket {t.ticket_code})" for t in tickets)
     body = (
-        f"Dear {booking.full_name},\n\n"
-        f"Thank you for your booking {booking.booking_code}.\n\n"
-        f"{booking.title}\n{booking.venue}, {booking.city}\n"
-        f"{booking.starts_at:%A %d %B %Y, %H:%M}\n\n"
+        f"Dear {order.customer_name},\n\n"
+        f"Thank you for your booking {order.booking_code}.\n\n"
+        f"{order.event_title}\n{order.venue_name}, {order.venue_city}\n"
+        f"{order.starts_at:%A %d %B %Y, %H:%M}\n\n"
         f"Your seats:\n{seats}\n\n"
-        f"Total paid: €{booking.total:,.2f}\n\n"
+        f"Total paid: €{order.total:,.2f}\n\n"
         "Your e-tickets are in your account under Orders. Show the QR code at the door.\n"
     )
     db.session.execute(INSERT_EMAIL, {
-        "recipient": booking.email, "subject": f"Your tickets for {booking.title} ({booking.booking_code})",
-        "body_text": body, "booking_id": booking_id, "created_at": utcnow()})
+        "recipient": order.customer_email, "subject": f"Your tickets for {order.event_title} ({order.booking_code})",
+        "body_text": body, "booking_id": order.booking_id, "created_at": utcnow()})
 
 
 def outbox(page: int, per_page: int = 20, booking_code: str | None = None) -> Page[OutboxEmail]:

@@ -50,7 +50,7 @@ TICKETS_OF = sa.text("""
      ORDER BY sec.sort_order, r.sort_order, s.seat_number""")
 ORDER_DETAIL = sa.text("""
     SELECT b.booking_id, b.booking_code, b.status, b.subtotal, b.vip_discount, b.promo_discount, b.total,
-           c.email, e.title, e.status, e.starts_at, e.refundable_until_hours, v.name, v.city
+           c.email, c.full_name, e.title, e.status, e.starts_at, e.refundable_until_hours, v.name, v.city
       FROM bookings b
       JOIN customers c ON c.customer_id = b.customer_id
       JOIN events e ON e.event_id = b.event_id
@@ -98,7 +98,8 @@ def order_of(customer_id: int, booking_code: str) -> Booking | None:
 
 @dataclass(frozen=True)
 class OrderDetail:
-    """What the order page shows of a booking (the confirmation after paying is this page too)."""
+    """What the order page shows of a booking (the confirmation after paying is this page too, and the
+    confirmation mail says the same)."""
 
     booking_id: int
     booking_code: str
@@ -108,6 +109,7 @@ class OrderDetail:
     promo_discount: Decimal
     total: Decimal
     customer_email: str
+    customer_name: str
     event_title: str
     event_status: str
     starts_at: dt.datetime
