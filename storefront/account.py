@@ -68,10 +68,10 @@ def order_page(order: orders.OrderDetail, tickets: list[orders.TicketView], *, n
 @bp.get("/account/orders/<booking_code>")
 @customer_required
 def order(booking_code: str):
-    order = orders.order_detail(signed_in_customer().customer_id, booking_code)
-    if order is None:
+    found = orders.order_detail(signed_in_customer().customer_id, booking_code)
+    if found is None:
         abort(404)
-    return order_page(order, orders.tickets_of(order.booking_id), new=request.args.get("new") == "1")
+    return order_page(*found, new=request.args.get("new") == "1")
 
 
 @bp.get("/account/orders/<booking_code>/tickets")

@@ -125,7 +125,7 @@ class SeatMapCache:
         if kept is None or kept.prices != _price_list(categories):
             fresh = draw(event_id, section_id, categories)
         else:
-            changes = seatmap.changes_since(event_id, None, kept.version, kept.as_of, section_id, categories)
+            changes = seatmap.changes_since(event_id, None, kept.version, kept.as_of, section_id)
             if changes is None:
                 return kept
             fresh = kept.updated(changes)

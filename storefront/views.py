@@ -34,14 +34,11 @@ def index():
     return render_page("storefront/index.html", fragment="results", events=events, form=form)
 
 
-def _basket(event_id: int, categories: dict, now: dt.datetime,
-            hold: holds.Hold | None = None) -> tuple[holds.Hold, list[seatmap.SeatView]]:
-    """This browser's hold for the event and its seats as of `now` (the time of the map beside them);
-    `hold` if the caller has just read it."""
+def _basket(event_id: int, shown) -> tuple[holds.Hold, list[seatmap.SeatView]]:
+    """This browser's hold for the event and its seats, as of the map `shown` beside them."""
     owner = hold_owner()
-    if hold is None:
-        hold = holds.current_hold(event_id, owner)
-    return hold, seatmap.held_seats(event_id, owner, categories, now) if hold.seat_ids else []
+    basket = seatmap.read_changes(event_id, owner, shown.version, shown.as_of) if owner else None
+    return (basket.hold, basket.held) if basket else (holds.Hold(event_id, (), None, False), [])
 
 
 def _seat_picker_context(event, venue, section_id: int | None, message: str | None = None,
@@ -54,7 +51,7 @@ def _seat_picker_context(event, venue, section_id: int | None, message: str | No
     else:
         drawn = seat_maps().current(event.event_id, section_id if large else None, categories)
     shown = drawn or overview
-    hold, cart_seats = _basket(event.event_id, categories, shown.as_of)
+    hold, cart_seats = _basket(event.event_id, shown)
     seat_map = drawn.html(mine=cart_seats) if drawn else None
     version, as_of = shown.version, shown.as_of
     best_form = BestAvailableForm(formdata=None)
@@ -93,14 +90,12 @@ def _page_version(values) -> tuple[int, dt.datetime] | None:
     return (version, as_of) if version is not None else None
 
 
-def _live_update(event_id: int, section_id: int | None, changes: seatmap.SeatChanges, *,
-                 hold: holds.Hold | None = None, status: dict | None = None):
+def _live_update(event_id: int, section_id: int | None, changes: seatmap.SeatChanges, status: dict | None = None):
     """What changed on the map since the page's version, swapped into the page out of band: the changed
-    seats as this viewer sees them, the basket (`hold`, if the caller has just read it) and the poller's
-    new version; after a seat click also the picker's message (`status`)."""
-    hold, cart_seats = _basket(event_id, changes.categories, changes.as_of, hold)
+    seats as this viewer sees them, the basket and the poller's new version; after a seat click also the
+    picker's message (`status`)."""
     return render_page("storefront/_seat_changes.html", changes=changes, event_id=event_id, section_id=section_id,
-                       hold=hold, cart_seats=cart_seats, hold_minutes=current_app.config["HOLD_MINUTES"],
+                       hold=changes.hold, cart_seats=changes.held, hold_minutes=current_app.config["HOLD_MINUTES"],
                        status=status)
 
 
@@ -127,7 +122,7 @@ def choose_seats(event_id: int):
     owner = hold_owner(create=True)
     minutes = current_app.config["HOLD_MINUTES"]
     action = request.form.get("action")
-    message = error = hold = None
+    message = error = None
     try:
         if action == "release":
             holds.release_hold(event_id, owner)
@@ -143,7 +138,7 @@ def choose_seats(event_id: int):
             seat_id = request.form.get("seat", type=int)
             if seat_id is None:
                 abort(400)
-            hold = holds.toggle_seat(event_id, seat_id, owner, minutes)
+            holds.toggle_seat(event_id, seat_id, owner, minutes)
     except BoxOfficeError as refusal:
         error = refusal.message
     if not wants_fragment():
@@ -154,9 +149,10 @@ def choose_seats(event_id: int):
         return redirect(url_for("storefront.event", event_id=event_id, section=section_id))
     page_version = _page_version(request.form)
     if action is None and page_version is not None:
-        changes = (seatmap.changes_since(event_id, owner, *page_version, section_id)
-                   or seatmap.SeatChanges(*page_version, [], seatmap.categories(event_id)))
-        response = _live_update(event_id, section_id, changes, hold=hold, status={"message": message, "error": error})
+        changes = seatmap.read_changes(event_id, owner, *page_version, section_id)
+        if changes is None:
+            abort(404)
+        response = _live_update(event_id, section_id, changes, status={"message": message, "error": error})
         response.headers["HX-Reswap"] = "none"
         return response
     event, venue = event_or_404(event_id)

@@ -61,11 +61,12 @@ def change_password(customer_id: int, current: str, new: str) -> None:
     db.session.commit()
 
 
-# Built once: the checkout page lists the saved cards on every visit.
-SAVED_CARDS = (sa.select(SavedPaymentMethod.saved_method_id, SavedPaymentMethod.card_brand,
-                         SavedPaymentMethod.last_four, SavedPaymentMethod.exp_month, SavedPaymentMethod.exp_year)
-               .where(SavedPaymentMethod.customer_id == sa.bindparam("customer_id"))
-               .order_by(SavedPaymentMethod.saved_method_id))
+# Built once, on the table rather than the entity (the ORM's execution path costs more than the query):
+# the checkout page lists the saved cards on every visit.
+_saved = SavedPaymentMethod.__table__.c
+SAVED_CARDS = (sa.select(_saved.saved_method_id, _saved.card_brand, _saved.last_four, _saved.exp_month, _saved.exp_year)
+               .where(_saved.customer_id == sa.bindparam("customer_id"))
+               .order_by(_saved.saved_method_id))
 
 
 def saved_cards(customer_id: int) -> list[sa.Row]:

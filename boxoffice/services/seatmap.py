@@ -15,6 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from ..extensions import db
+from .holds import Hold
 
 # From this many seats on, the event page opens on the section overview instead of every seat.
 LARGE_VENUE_SEATS = 5000
@@ -102,10 +103,15 @@ class SeatMap:
 
 @dataclass(frozen=True)
 class SeatChanges:
+    """What a live map needs since the version and time it shows: the seats that changed (in the section
+    shown), the event's categories, and the viewer's own live hold with its seats (the basket)."""
+
     version: int
     as_of: dt.datetime
     seats: list[SeatView]
     categories: dict[int, Category]
+    hold: Hold
+    held: list[SeatView]
 
 
 def categories(event_id: int) -> dict[int, Category]:
@@ -115,24 +121,6 @@ def categories(event_id: int) -> dict[int, Category]:
          WHERE ep.event_id = :event_id ORDER BY c.`rank`"""), {"event_id": event_id}).all()
     return {r.category_id: Category(r.category_id, r.name, r.colour, r.rank, r.price, r.seats_available)
             for r in rows}
-
-
-def _seat_rows(event_id: int, owner: str | None, now: dt.datetime, condition: str, params: dict):
-    return db.session.execute(sa.text(f"""
-        SELECT es.seat_id, sec.section_id, sec.name AS section_name, r.label AS row_label, s.seat_number,
-               es.category_id, s.is_wheelchair, s.is_companion, {_VIEW_STATE} AS view_state
-          FROM event_seats es
-          JOIN seats s ON s.seat_id = es.seat_id
-          JOIN seat_rows r ON r.row_id = s.row_id
-          JOIN sections sec ON sec.section_id = es.section_id
-         WHERE es.event_id = :event_id AND {condition}
-         ORDER BY sec.sort_order, r.sort_order, s.seat_number"""),
-        {"event_id": event_id, "owner": owner, "now": now, **params}).all()
-
-
-def _seat_view(row, cats: dict[int, Category]) -> SeatView:
-    return SeatView(row.seat_id, row.section_name, row.row_label, row.seat_number, cats[row.category_id],
-                    row.view_state, bool(row.is_wheelchair), bool(row.is_companion))
 
 
 def seat_map(event_id: int, section_id: int | None = None, cats: dict[int, Category] | None = None) -> SeatMap:
@@ -214,26 +202,74 @@ def map_state(event_id: int, version: int | None, as_of: dt.datetime | None) -> 
     return MapState(state.seat_version, state.now, state.seat_version != version or bool(state.expired))
 
 
+# The seats a live map must redraw: changed by a write since its version, or a hold that ran out since its
+# time (which writes nothing).
+_CHANGED = "(es.version > :version OR (es.hold_expires_at > :as_of AND es.hold_expires_at <= UTC_TIMESTAMP(3)))"
+_IN_SECTION = "(:section_id IS NULL OR es.section_id = :section_id)"
+# Everything a live update shows, in one statement (one snapshot, one clock): the version, the categories
+# and, packed in JSON (which the pure-Python driver reads far faster than rows), the changed seats and the
+# viewer's held seats. Those two come from a UNION so that each reads its own index: the change indexes
+# (version, expiry) for the first, the owner's for the second.
+_READ_CHANGES = sa.text(f"""
+    SELECT e.seat_version AS version, UTC_TIMESTAMP(3) AS now,
+           (SELECT JSON_ARRAYAGG(JSON_ARRAY(c.category_id, c.name, c.colour, c.`rank`, ep.price, ep.seats_available))
+              FROM event_prices ep JOIN seat_categories c ON c.category_id = ep.category_id
+             WHERE ep.event_id = e.event_id) AS categories,
+           (SELECT JSON_ARRAYAGG(JSON_ARRAY(sec.sort_order, r.sort_order, s.seat_number, es.seat_id, sec.name, r.label,
+                                            es.category_id, s.is_wheelchair, s.is_companion,
+                                            {_VIEW_STATE.replace(":now", "UTC_TIMESTAMP(3)")},
+                                            {_CHANGED} AND {_IN_SECTION}, es.hold_expires_at, es.hold_extended))
+              FROM (SELECT es.seat_id FROM event_seats es
+                     WHERE es.event_id = :event_id AND {_CHANGED} AND {_IN_SECTION}
+                    UNION
+                    SELECT es.seat_id FROM event_seats es USE INDEX (ix_event_seats_owner)
+                     WHERE es.hold_owner = :owner AND es.event_id = :event_id AND es.state = 'held') shown
+              JOIN event_seats es ON es.event_id = :event_id AND es.seat_id = shown.seat_id
+              JOIN seats s ON s.seat_id = es.seat_id
+              JOIN seat_rows r ON r.row_id = s.row_id
+              JOIN sections sec ON sec.section_id = es.section_id) AS seats
+      FROM events e WHERE e.event_id = :event_id""")
+
+
+def _categories_from_json(packed: str | None) -> dict[int, Category]:
+    found = [Category(category_id, name, colour, rank, Decimal(str(price)), seats_available)
+             for category_id, name, colour, rank, price, seats_available in json.loads(packed or "[]")]
+    return {c.category_id: c for c in sorted(found, key=lambda c: c.rank)}
+
+
+def read_changes(event_id: int, owner: str | None, version: int, as_of: dt.datetime,
+                 section_id: int | None = None) -> SeatChanges | None:
+    """The seats that changed since `version` (a write) or whose hold ran out since `as_of`, only those of
+    `section_id` if given, with the categories and the owner's live hold, in one round trip. None if there
+    is no such event."""
+    row = db.session.execute(_READ_CHANGES, {"event_id": event_id, "owner": owner, "version": version,
+                                             "as_of": as_of, "section_id": section_id}).one_or_none()
+    if row is None:
+        return None
+    cats = _categories_from_json(row.categories)
+    changed: list[SeatView] = []
+    held: list[SeatView] = []
+    expiries: list[dt.datetime] = []
+    extended = False
+    for (_, _, number, seat_id, section_name, row_label, category_id, wheelchair, companion, state, is_changed,
+         expires_at, hold_extended) in sorted(json.loads(row.seats or "[]")):
+        seat = SeatView(seat_id, section_name, row_label, number, cats[category_id], state, bool(wheelchair),
+                        bool(companion))
+        if is_changed:
+            changed.append(seat)
+        if state == "mine":
+            held.append(seat)
+            expiries.append(dt.datetime.fromisoformat(expires_at))
+            extended = extended or bool(hold_extended)
+    hold = Hold(event_id, tuple(sorted(s.seat_id for s in held)), min(expiries, default=None), extended)
+    return SeatChanges(row.version, row.now, changed, cats, hold, held)
+
+
 def changes_since(event_id: int, owner: str | None, version: int, as_of: dt.datetime,
-                  section_id: int | None = None, cats: dict[int, Category] | None = None) -> SeatChanges | None:
-    """Seats whose state changed after `version` (a write) or whose hold ran out after `as_of` (no write
-    happens when a hold expires). None when nothing changed: the poll then answers with no content."""
+                  section_id: int | None = None) -> SeatChanges | None:
+    """As read_changes, after the cheap check of map_state: None when nothing changed (the poll then
+    answers with no content)."""
     state = map_state(event_id, version, as_of)
     if state is None or not state.changed:
         return None
-    condition = ("(es.version > :version OR (es.hold_expires_at > :as_of AND es.hold_expires_at <= :now))"
-                 + (" AND es.section_id = :section_id" if section_id else ""))
-    cats = cats or categories(event_id)
-    rows = _seat_rows(event_id, owner, state.as_of, condition,
-                      {"version": version, "as_of": as_of, "section_id": section_id})
-    return SeatChanges(state.version, state.as_of, [_seat_view(r, cats) for r in rows], cats)
-
-
-def held_seats(event_id: int, owner: str | None, cats: dict[int, Category], now: dt.datetime) -> list[SeatView]:
-    """The seats of the owner's live hold at `now` (the database's clock, as the map shown beside it was
-    read), for the basket beside the map."""
-    if not owner:
-        return []
-    rows = _seat_rows(event_id, owner, now,
-                      "es.hold_owner = :owner AND es.state = 'held' AND es.hold_expires_at > :now", {})
-    return [_seat_view(r, cats) for r in rows]
+    return read_changes(event_id, owner, version, as_of, section_id)
