@@ -1,0 +1,212 @@
+"""What each SQL step of a booking costs MariaDB, with the procedures called directly: microseconds a call.
+
+    BOXOFFICE_DB=boxoffice_bench_small .venv/bin/python -m bench.sql_costs --bookings 300
+    BOXOFFICE_DB=boxoffice_bench_small .venv/bin/python -m bench.sql_costs --bookings 300 --seats 2 --vip
+
+Method: one PyMySQL connection as the app's database user, not in autocommit mode (as the app's), books
+`--bookings` times on a fresh arena event (`bench.storefront.new_arena_event`, or `--event`), one booking
+after another, sending the statements the checkout sends for a booking in the same transactions:
+
+    hold      CALL HoldSeats (one seat pressed on the map; `--seats 2`: two presses), COMMIT
+    extend    CALL ExtendHold, COMMIT                                   (the checkout page)
+    price     CALL PriceHold, the SELECT of its variables, COMMIT       (the checkout page, again at payment)
+    quote     the payment quote SELECT (held seats, method id)
+                                  (the app's statements outside procedures are copies, as they were written)
+    charge    INSERT gateway_charges, COMMIT                            (the simulated gateway)
+    book      CALL InsertBooking (its triggers fire), COMMIT
+
+Each round trip is timed on the client (perf_counter around execute, fetch and the end of the results):
+the server's time plus loopback and PyMySQL's share, which is the same for every version of the SQL, so
+the difference between two runs is the server's. The COMMITs are timed apart ("commit" lines). `--count`
+also counts the statements each step ran: the session's Com_* counters, which count the statements inside
+procedures and triggers too (not their SET and IF steps; the reads of the counters are taken off). The last line is the MariaDB server's CPU
+time over the run divided by the bookings (from /proc: machine-wide, so anyone else's queries count too).
+Run it twice or more and compare medians; on two shared cores the means move by 5-10% between runs.
+
+`--compare SUFFIX` is an A/B test that other work on the machine disturbs far less: the bookings alternate
+between the procedures as they are and candidates created beside them under the same names with SUFFIX
+appended (HoldSeats_b, ...; a candidate that does not exist is the procedure as it is), and each is
+reported on its own (several suffixes, comma-separated: each in turn).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.checkout_steps import _mariadb_cpu  # noqa: E402
+from bench.storefront import CUSTOMER_EMAIL, new_arena_event  # noqa: E402
+
+STEPS = ("hold", "extend", "price", "quote", "charge", "book", "commit")
+
+PRICE_HOLD = "CALL PriceHold{}(%s, %s, %s, %s, @seats, @subtotal, @vip, @promo, @total, @discount)"
+QUOTE = "SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total"
+PAYMENT_QUOTE = """
+    SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
+           held.seat_ids, held.live,
+           (SELECT method_id FROM payment_methods WHERE code = %s) AS method_id
+      FROM (SELECT GROUP_CONCAT(seat_id ORDER BY seat_id) AS seat_ids,
+                   COALESCE(SUM(hold_expires_at > UTC_TIMESTAMP(3)), 0) AS live
+              FROM event_seats
+             WHERE hold_owner = %s AND event_id = %s AND state = 'held') held"""
+CHARGE = """INSERT INTO gateway_charges (reference, idempotency_key, method_code, amount, status, decline_reason,
+                                         card_brand, last_four, created_at)
+            VALUES (%s, %s, 'card', %s, 'captured', NULL, 'visa', '4242', UTC_TIMESTAMP())"""
+INSERT_BOOKING = "CALL InsertBooking{}(%s, %s, %s, NULL, 'card', 'visa', '4242', %s, %s, %s, %s)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bookings", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--seats", type=int, default=1, choices=(1, 2), help="seats a booking (one press each)")
+    parser.add_argument("--event", type=int, help="an on-sale arena event (default: a fresh one)")
+    parser.add_argument("--vip", action="store_true", help="book as a VIP customer (default: bench client 1)")
+    parser.add_argument("--count", action="store_true", help="count the server's statements a step")
+    parser.add_argument("--compare", metavar="SUFFIX[,SUFFIX]",
+                        help="alternate with candidate procedures named NAME+SUFFIX")
+    parser.add_argument("--slow-log", action="store_true",
+                        help="log this connection's every statement, inside procedures and triggers too, to the slow "
+                             "log (session settings; someone must turn the global slow_query_log on meanwhile)")
+    args = parser.parse_args()
+
+    import pymysql
+    import sqlalchemy as sa
+
+    from boxoffice import create_app
+    from boxoffice.config import DatabaseSettings
+    from boxoffice.extensions import db
+
+    app = create_app()
+    with app.app_context(), db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        event_id = args.event or new_arena_event(connection, "Bench: sql costs")
+        if args.vip:
+            customer_id = connection.execute(sa.text(
+                "SELECT customer_id FROM vip_customers ORDER BY customer_id LIMIT 1")).scalar_one()
+        else:
+            customer_id = connection.execute(sa.text("SELECT customer_id FROM customers WHERE email = :e"),
+                                             {"e": CUSTOMER_EMAIL.format(1)}).scalar_one()
+        seats = [r[0] for r in connection.execute(sa.text("""
+            SELECT es.seat_id FROM event_seats es JOIN seats s ON s.seat_id = es.seat_id
+             WHERE es.event_id = :e AND es.state = 'available'
+             ORDER BY s.section_id, s.row_id, s.seat_number"""), {"e": event_id})]
+    needed = (args.warmup + args.bookings * (1 + len(args.compare.split(',')) if args.compare else 1)) * args.seats
+    if len(seats) < needed:
+        sys.exit(f"event {event_id} has {len(seats)} free seats; {needed} needed")
+
+    url = DatabaseSettings.from_env().app_url
+    conn = pymysql.connect(host=url.host, port=url.port or 3306, user=url.username, password=url.password,
+                           database=url.database, autocommit=False, init_command="SET time_zone = '+00:00'",
+                           charset="utf8mb4")
+    cur = conn.cursor()
+    if args.slow_log:
+        cur.execute("SET SESSION long_query_time = 0, SESSION log_slow_disabled_statements = ''")
+    variants = [""]
+    if args.compare:
+        cur.execute("SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()")
+        found = {name for (name,) in cur.fetchall()}
+        variants += args.compare.split(",")
+    names = {variant: {name: name + variant if name + variant in found or not variant else name
+                       for name in ("HoldSeats", "ExtendHold", "PriceHold", "InsertBooking")}
+             for variant in variants}
+    times = {variant: {step: [] for step in STEPS} for variant in variants}
+    counts = {variant: {step: [] for step in STEPS} for variant in variants}
+    recording = [False]
+    variant = [""]
+
+    def queries() -> int:
+        # The session's Com_* counters count the statements inside procedures and triggers too; MariaDB's
+        # `Queries` counter is the server's, whatever the scope asked for.
+        cur.execute("SELECT SUM(VARIABLE_VALUE) FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME LIKE 'COM%'")
+        return int(cur.fetchone()[0])
+
+    def run(step: str, sql: str, params=None):
+        """One round trip, timed; returns the first result's rows."""
+        start = time.perf_counter()
+        cur.execute(sql, params)
+        found = cur.fetchall()
+        while cur.nextset():
+            pass
+        if recording[0]:
+            times[variant[0]][step].append((time.perf_counter() - start) * 1e6)
+        return found
+
+    def commit() -> None:
+        start = time.perf_counter()
+        conn.commit()
+        if recording[0]:
+            times[variant[0]]["commit"].append((time.perf_counter() - start) * 1e6)
+
+    def counted(step: str, work) -> None:
+        if not args.count:
+            work()
+            return
+        conn.commit()
+        before = queries()
+        work()
+        if recording[0]:
+            counts[variant[0]][step].append(queries() - before - 1)
+
+    owner = secrets.token_hex(16)
+    at = 0
+    db_cpu = wall = 0.0
+    for n in range(args.warmup + args.bookings * len(variants)):
+        if n == args.warmup:
+            recording[0] = True
+            db_cpu, wall = _mariadb_cpu(), time.perf_counter()
+        variant[0] = variants[n % len(variants)]
+        call = names[variant[0]]
+        key, reference = secrets.token_hex(16), f"sim_{secrets.token_hex(12)}"
+        for _ in range(args.seats):
+            counted("hold", lambda: (run("hold", f"CALL {call['HoldSeats']}(%s, %s, %s, 10, TRUE)",
+                                         (event_id, owner, json.dumps([seats[at]]))), commit()))
+            at += 1
+        counted("extend", lambda: (run("extend", f"CALL {call['ExtendHold']}(%s, %s, 600)", (event_id, owner)),
+                                   commit()))
+        price_hold = PRICE_HOLD.format(call["PriceHold"][len("PriceHold"):])
+        counted("price", lambda: (run("price", price_hold, (event_id, owner, customer_id, None)),
+                                  run("price", QUOTE), commit()))
+        total = []
+        counted("price", lambda: (run("price", price_hold, (event_id, owner, customer_id, None)),
+                                  total.append(run("quote", PAYMENT_QUOTE, ("card", owner, event_id))[0][4])))
+        counted("charge", lambda: (run("charge", CHARGE, (reference, key, total[0])), commit()))
+        booked = []
+        insert_booking = INSERT_BOOKING.format(call["InsertBooking"][len("InsertBooking"):])
+        counted("book", lambda: (booked.append(run("book", insert_booking, (
+            customer_id, event_id, owner, reference, total[0], key, secrets.token_hex(32)))), commit()))
+        assert booked[0] and booked[0][0][9] == 0, booked
+    db_cpu, wall = _mariadb_cpu() - db_cpu, time.perf_counter() - wall
+    conn.close()
+
+    print(f"{args.bookings} bookings of {args.seats} seat(s) on event {event_id}, customer {customer_id}: "
+          f"microseconds a round trip, client-timed")
+    for variant_name in variants:
+        if args.compare:
+            print(f"-- {', '.join(names[variant_name].values())}")
+        print(f"{'step':8s} {'calls':>6s} {'median':>8s} {'mean':>8s} {'p90':>8s}"
+              + (f" {'stmts':>6s}" if args.count else ""))
+        for step in STEPS:
+            values = sorted(times[variant_name][step])
+            if not values:
+                continue
+            line = (f"{step:8s} {len(values):6d} {statistics.median(values):8.0f} {statistics.fmean(values):8.0f} "
+                    f"{values[int(len(values) * 0.9)]:8.0f}")
+            if args.count and counts[variant_name][step]:
+                line += f" {sum(counts[variant_name][step]) / args.bookings:6.1f}"
+            print(line)
+        total_us = sum(sum(v) for v in times[variant_name].values()) / args.bookings
+        print(f"a booking: {total_us / 1000:.2f} ms of round trips"
+              + (f"; {sum(sum(c) for c in counts[variant_name].values()) / args.bookings:.0f} statements"
+                 if args.count else ""))
+    bookings = args.bookings * len(variants)
+    print(f"{wall / bookings * 1000:.2f} ms wall a booking; MariaDB CPU {db_cpu / bookings * 1000:.2f} ms a booking "
+          f"(machine-wide)")
+
+if __name__ == "__main__":
+    main()
