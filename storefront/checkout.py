@@ -32,9 +32,9 @@ def _remember_promo(event_id: int, code: str | None) -> None:
     session["promo_codes"] = codes
 
 
-def _saved_card_choices(customer) -> list[tuple[str, str]]:
+def _card_choices(cards: list[customers.SavedCard]) -> list[tuple[str, str]]:
     return [(f"saved:{c.saved_method_id}", f"{c.card_brand.title()} ending {c.last_four} "
-             f"(expires {c.exp_month:02d}/{c.exp_year})") for c in customers.saved_cards(customer.customer_id)]
+             f"(expires {c.exp_month:02d}/{c.exp_year})") for c in cards]
 
 
 def _payment_form(customer, formdata) -> PaymentForm:
@@ -42,7 +42,8 @@ def _payment_form(customer, formdata) -> PaymentForm:
     one: the other methods do not need them read (a page that shows the form lists them, see _page)."""
     form = PaymentForm(formdata=formdata)
     paying_with_saved_card = (formdata.get("method") or "").startswith("saved:")
-    form.method.choices = (_saved_card_choices(customer) if paying_with_saved_card else []) + METHODS
+    saved = customers.saved_cards(customer.customer_id) if paying_with_saved_card else []
+    form.method.choices = _card_choices(saved) + METHODS
     return form
 
 
@@ -64,7 +65,7 @@ def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoFo
         basket = checkout_service.basket(event_id, owner, customer.customer_id, None)
     if basket is None:
         abort(404)
-    saved = _saved_card_choices(customer)
+    saved = _card_choices(basket.saved_cards)
     if form is None:
         form = PaymentForm(formdata=None)
         form.method.data = saved[0][0] if saved else "card"

@@ -296,6 +296,22 @@ def test_paying_from_the_boosted_form_answers_with_the_confirmation_and_its_addr
     assert "Stalls, row A, seat 3" in mails[0][1] and "Total paid: €72.00" in mails[0][1]
 
 
+def test_a_saved_card_is_offered_first_at_checkout_and_pays(client, forms, db_session, event, buyer):
+    forms.post("/account/cards", {"holder": "Ada Lovelace", "card_number": "4242 4242 4242 4242", "exp_month": "12",
+                                  "exp_year": "2035", "cvv": "123"})
+    forms.post(f"/events/{event.event_id}", {"seat": event.seat_ids("A4")[0]}, action=f"/events/{event.event_id}/seats")
+    page = client.get(f"/checkout/{event.event_id}").get_data(as_text=True)
+    saved = re.search(r'<input[^>]*value="(saved:\d+)"[^>]*>\s*<span>Visa ending 4242 \(expires 12/2035\)</span>', page)
+    assert saved and "checked" in saved.group(0), "the saved card is listed and chosen"
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    response = forms.post(f"/checkout/{event.event_id}", {
+        "method": saved.group(1), "expected_total": "72.00", "idempotency_key": key})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert rows(db_session, "SELECT p.card_brand, p.last_four, p.amount FROM payments p JOIN bookings b "
+                            "ON b.booking_id = p.booking_id WHERE b.idempotency_key = :k", k=key) == [
+        ("visa", "4242", Decimal("72.00"))]
+
+
 def test_a_declined_card_keeps_what_was_typed_except_the_card_number(client, forms, db_session, event, buyer):
     forms.post(f"/events/{event.event_id}", {"seat": event.seat_ids("A5")[0]}, action=f"/events/{event.event_id}/seats")
     page = client.get(f"/checkout/{event.event_id}").get_data(as_text=True)

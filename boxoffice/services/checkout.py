@@ -66,12 +66,13 @@ class EventLine:
 
 @dataclass(frozen=True)
 class Basket:
-    """Everything the checkout page shows about the order."""
+    """Everything the checkout page shows about the order, and the cards the buyer may pay it with."""
 
     event: EventLine
     quote: Quote
     vip: VipRate
     seats: list[HeldSeat]
+    saved_cards: list[customers.SavedCard]
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,9 @@ def _normal_promo(promo_code: str | None) -> str | None:
 PRICE_HOLD = sa.text(
     "CALL PriceHold(:event_id, :owner, :customer_id, :promo, @seats, @subtotal, @vip, @promo, @total, @discount)")
 QUOTE = sa.text("SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total")
-# The event, the price (PriceHold's session variables), the buyer's VIP rate and the seats of the owner's
-# live hold in one round trip, the seats packed in JSON (sorted here: MySQL 8 has no ORDER BY inside
-# JSON_ARRAYAGG).
+# The event, the price (PriceHold's session variables), the buyer's VIP rate, the seats of the owner's live
+# hold and the buyer's saved cards in one round trip, the seats and cards packed in JSON (sorted here:
+# MySQL 8 has no ORDER BY inside JSON_ARRAYAGG).
 BASKET = sa.text("""
     SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
            e.event_id, e.title, e.starts_at, venue.name AS venue_name, venue.city AS venue_city,
@@ -139,7 +140,9 @@ BASKET = sa.text("""
               JOIN seat_categories c ON c.category_id = es.category_id
               JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
              WHERE es.hold_owner = :owner AND es.event_id = e.event_id AND es.state = 'held'
-               AND es.hold_expires_at > UTC_TIMESTAMP(3)) AS held_seats
+               AND es.hold_expires_at > UTC_TIMESTAMP(3)) AS held_seats,
+           (SELECT JSON_ARRAYAGG(JSON_ARRAY(saved_method_id, card_brand, last_four, exp_month, exp_year))
+              FROM saved_payment_methods WHERE customer_id = :customer_id) AS saved_cards
       FROM events e
       JOIN venues venue ON venue.venue_id = e.venue_id
       LEFT JOIN vip_customers vip ON vip.customer_id = :customer_id
@@ -186,9 +189,9 @@ def quote(event_id: int, owner: str, customer_id: int | None, promo_code: str | 
 
 
 def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) -> Basket | None:
-    """The checkout page's order: the event, the price (PriceHold, as `quote`), the buyer's VIP rate and
-    the seats of the owner's live hold, in two round trips. None if the public cannot see the event.
-    Raises PromoCodeRejected."""
+    """The checkout page's order: the event, the price (PriceHold, as `quote`), the buyer's VIP rate, the
+    seats of the owner's live hold and the buyer's saved cards, in two round trips. None if the public
+    cannot see the event. Raises PromoCodeRejected."""
     promo_code = _normal_promo(promo_code)
     _price_hold(event_id, owner, customer_id, promo_code)
     row = db.session.execute(BASKET, {"event_id": event_id, "customer_id": customer_id, "owner": owner}).one_or_none()
@@ -199,7 +202,8 @@ def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) 
     vip = (VipRate(True, row.tier, row.discount_rate) if row.tier is not None
            else VipRate(False, None, customers.ENTRY_VIP_RATE))
     return Basket(EventLine(row.event_id, row.title, row.starts_at, row.venue_name, row.venue_city),
-                  _quote(row, promo_code), vip, seats)
+                  _quote(row, promo_code), vip, seats,
+                  [customers.SavedCard(*card) for card in sorted(json.loads(row.saved_cards or "[]"))])
 
 
 def _replayed(idempotency_key: str) -> Booked | None:

@@ -69,10 +69,20 @@ SAVED_CARDS = (sa.select(_saved.saved_method_id, _saved.card_brand, _saved.last_
                .order_by(_saved.saved_method_id))
 
 
-def saved_cards(customer_id: int) -> list[sa.Row]:
-    """The customer's saved cards as the pages list them: id, brand, last four digits and expiry (rows,
-    not entities: nothing here changes them)."""
-    return db.session.execute(SAVED_CARDS, {"customer_id": customer_id}).all()
+@dataclass(frozen=True)
+class SavedCard:
+    """A saved card as the pages list it (not the entity: nothing that lists cards changes them)."""
+
+    saved_method_id: int
+    card_brand: str
+    last_four: str
+    exp_month: int
+    exp_year: int
+
+
+def saved_cards(customer_id: int) -> list[SavedCard]:
+    """The customer's saved cards, oldest first."""
+    return [SavedCard(*row) for row in db.session.execute(SAVED_CARDS, {"customer_id": customer_id})]
 
 
 def saved_card(customer_id: int, saved_method_id: int) -> SavedPaymentMethod | None:
