@@ -102,6 +102,14 @@ END$$
 -- Returns the booking as one row. A retry with the same idempotency key returns the booking the first
 -- call made (replayed = 1) and writes nothing.
 --
+-- The booking's sales summaries (sql/objects/40_sales_summary.sql) are written here, each summary row once:
+-- the booking's, its tickets' and its payment's shares together, from what the procedure already knows,
+-- where the row triggers would look the booking up again for each row and write the sales rows twice (three
+-- reads, six CALLs and a summary INSERT a ticket more; a one-seat booking ~1.7 -> ~1.3 ms in MariaDB). The
+-- session variables @boxoffice_insert_booking_code and @boxoffice_insert_booking_id name the rows being
+-- written while they are, so that those triggers stand aside for them and only them; they are NULL again
+-- when the procedure ends, whatever way it ends.
+--
 -- Every broken rule is a SIGNAL and leaves nothing behind: called outside any transaction (autocommit on),
 -- the procedure runs its own transaction and rolls it back; called inside the caller's transaction (as the
 -- app does, or after START TRANSACTION in the client), it rolls back to its own savepoint and leaves the
@@ -125,9 +133,12 @@ BEGIN
     DECLARE v_errno INT;
     DECLARE v_now_ms DATETIME(3);
     DECLARE v_now DATETIME;
+    DECLARE v_day DATE;
     DECLARE v_salt VARCHAR(64) CHARACTER SET ascii;
     DECLARE v_booking_id INT UNSIGNED;
     DECLARE v_max_seats INT;
+    DECLARE v_venue_id INT UNSIGNED;
+    DECLARE v_customer_type VARCHAR(8);
     DECLARE v_expired INT;
     DECLARE v_method_id TINYINT UNSIGNED;
     DECLARE v_takes_card BOOLEAN;
@@ -138,10 +149,16 @@ BEGIN
     DECLARE v_total DECIMAL(10,2);
     DECLARE v_discount_id INT UNSIGNED;
     DECLARE v_booking_code CHAR(10) CHARACTER SET ascii;
+    DECLARE v_category TINYINT UNSIGNED;
+    DECLARE v_last_category TINYINT UNSIGNED;
+    DECLARE v_price DECIMAL(10,2);
+    DECLARE v_last_seat INT UNSIGNED;
+    DECLARE v_share DECIMAL(10,2);
 
     DECLARE EXIT HANDLER FOR SQLEXCEPTION
     BEGIN
         GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO;
+        SET @boxoffice_insert_booking_code = NULL, @boxoffice_insert_booking_id = NULL;
         IF v_own_tx THEN
             ROLLBACK;
         ELSEIF v_errno <> 1213 THEN
@@ -165,7 +182,7 @@ BEGIN
 
     -- The event row is locked first by everything that changes seats (see update_seat_availability):
     -- checkouts for one event queue here instead of deadlocking on each other's seats.
-    SELECT max_seats_per_order INTO v_max_seats FROM events WHERE event_id = p_event_id FOR UPDATE;
+    SELECT max_seats_per_order, venue_id INTO v_max_seats, v_venue_id FROM events WHERE event_id = p_event_id FOR UPDATE;
     -- The clock is read once the lock is ours (waiting for it may take a while): holds expire to the
     -- millisecond; the booking itself is dated to the second.
     SET v_now_ms = UTC_TIMESTAMP(3), v_now = UTC_TIMESTAMP();
@@ -184,15 +201,19 @@ BEGIN
         IF v_max_seats IS NULL THEN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'This event does not exist.';
         END IF;
-        IF NOT EXISTS (SELECT 1 FROM customers WHERE customer_id = p_customer_id) THEN
+        -- (The customer's type is for the summaries.)
+        SELECT customer_type INTO v_customer_type FROM customers WHERE customer_id = p_customer_id;
+        IF v_customer_type IS NULL THEN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30008, MESSAGE_TEXT = 'There is no such customer.';
         END IF;
 
         -- The seats are locked and priced in one read, so the booking charges for exactly the seats it gets.
         -- (It locks their categories' event_prices rows too, which marking the seats sold below updates in
         -- any case, under the same event lock.)
-        SELECT COUNT(*), COALESCE(SUM(es.hold_expires_at <= v_now_ms), 0), COALESCE(SUM(ep.price), 0)
-          INTO v_seat_count, v_expired, v_subtotal
+        -- (And whether they are all of one category, at what price, and the last seat: see the tickets.)
+        SELECT COUNT(*), COALESCE(SUM(es.hold_expires_at <= v_now_ms), 0), COALESCE(SUM(ep.price), 0),
+               MIN(es.category_id), MAX(es.category_id), MIN(ep.price), MAX(es.seat_id)
+          INTO v_seat_count, v_expired, v_subtotal, v_category, v_last_category, v_price, v_last_seat
           FROM event_seats es USE INDEX (ix_event_seats_owner)
           JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
          WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held'
@@ -233,11 +254,13 @@ BEGIN
         SET v_booking_code = UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':booking'), 256), 12), 16, 36), 10, '0'));
 
         -- check_booking_date guards this insert.
+        SET @boxoffice_insert_booking_code = v_booking_code;
         INSERT INTO bookings (booking_code, customer_id, event_id, status, subtotal, vip_discount,
                               promo_discount, total, discount_id, idempotency_key, booked_at)
         VALUES (v_booking_code, p_customer_id, p_event_id, 'confirmed', v_subtotal, v_vip_discount,
                 v_promo_discount, v_total, v_discount_id, p_idempotency_key, v_now);
-        SET v_booking_id = LAST_INSERT_ID();
+        SET v_booking_id = LAST_INSERT_ID(), @boxoffice_insert_booking_code = NULL,
+            @boxoffice_insert_booking_id = v_booking_id;
 
         IF v_discount_id IS NOT NULL THEN
             -- Conditional, so two checkouts racing for a code's last use cannot both have it.
@@ -252,18 +275,33 @@ BEGIN
         -- share. Shares are rounded down to the cent, in whole-cent integer arithmetic (exact), so they
         -- never add up to more than the total; the remainder, zero or more cents, goes to the last ticket
         -- (the highest seat id) in the same INSERT, so each ticket is written, and summarised, once.
-        INSERT INTO tickets (ticket_code, booking_id, event_id, seat_id, category_id, face_price, paid_amount)
-        SELECT UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':', t.seat_id), 256), 15), 16, 36), 12, '0')),
-               v_booking_id, t.event_id, t.seat_id, t.category_id, t.price,
-               t.share + IF(ROW_NUMBER() OVER (ORDER BY t.seat_id DESC) = 1, v_total - SUM(t.share) OVER (), 0)
-          FROM (SELECT es.event_id, es.seat_id, es.category_id, ep.price,
-                       IF(v_subtotal = 0, 0,
-                          (CAST(ep.price * 100 AS SIGNED) * CAST(v_total * 100 AS SIGNED)
-                           DIV CAST(v_subtotal * 100 AS SIGNED)) / 100) AS share
-                  FROM event_seats es USE INDEX (ix_event_seats_owner)
-                  JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
-                 WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held') t
-         ORDER BY t.seat_id;
+        IF v_category = v_last_category THEN
+            -- Seats of one category have one price and so one share: the remainder is known beforehand,
+            -- without adding the shares up in a window over the rows (~70 us more).
+            SET v_share = IF(v_subtotal = 0, 0,
+                             (CAST(v_price * 100 AS SIGNED) * CAST(v_total * 100 AS SIGNED)
+                              DIV CAST(v_subtotal * 100 AS SIGNED)) / 100);
+            INSERT INTO tickets (ticket_code, booking_id, event_id, seat_id, category_id, face_price, paid_amount)
+            SELECT UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':', es.seat_id), 256), 15), 16, 36), 12, '0')),
+                   v_booking_id, es.event_id, es.seat_id, es.category_id, v_price,
+                   v_share + IF(es.seat_id = v_last_seat, v_total - v_seat_count * v_share, 0)
+              FROM event_seats es USE INDEX (ix_event_seats_owner)
+             WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held'
+             ORDER BY es.seat_id;
+        ELSE
+            INSERT INTO tickets (ticket_code, booking_id, event_id, seat_id, category_id, face_price, paid_amount)
+            SELECT UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':', t.seat_id), 256), 15), 16, 36), 12, '0')),
+                   v_booking_id, t.event_id, t.seat_id, t.category_id, t.price,
+                   t.share + IF(ROW_NUMBER() OVER (ORDER BY t.seat_id DESC) = 1, v_total - SUM(t.share) OVER (), 0)
+              FROM (SELECT es.event_id, es.seat_id, es.category_id, ep.price,
+                           IF(v_subtotal = 0, 0,
+                              (CAST(ep.price * 100 AS SIGNED) * CAST(v_total * 100 AS SIGNED)
+                               DIV CAST(v_subtotal * 100 AS SIGNED)) / 100) AS share
+                      FROM event_seats es USE INDEX (ix_event_seats_owner)
+                      JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
+                     WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held') t
+             ORDER BY t.seat_id;
+        END IF;
 
         IF v_total > 0 THEN
             INSERT INTO payments (kind, status, booking_id, customer_id, method_id, amount, card_brand,
@@ -271,6 +309,71 @@ BEGIN
             VALUES ('charge', 'captured', v_booking_id, p_customer_id, v_method_id, v_total,
                     IF(v_takes_card, p_card_brand, NULL), IF(v_takes_card, p_last_four, NULL),
                     p_provider_reference, v_now);
+        END IF;
+        SET @boxoffice_insert_booking_id = NULL;
+
+        -- The summaries, as the triggers would have added them up (AddBookingSales, SummariseTicket and
+        -- AddPayment), in their order (sales, customer, hour, promo code, categories, payments): the booking
+        -- and its captured charge (its total) on the day it was made, its tickets by category, the charge
+        -- in the payments ledger. Unless the session's bulk load summarises afterwards, as the triggers.
+        IF @boxoffice_bulk_load IS NULL THEN
+            SET v_day = DATE(v_now);
+            INSERT INTO sales_by_period (grain, period, event_id, customer_type, venue_id, bookings, booked_total,
+                                         charged, refunded, booked_seconds)
+            VALUES ('day', v_day, p_event_id, v_customer_type, v_venue_id, 1, v_total, v_total, 0,
+                    TIMESTAMPDIFF(SECOND, '2000-01-01', v_now)),
+                   ('month', v_day - INTERVAL (DAYOFMONTH(v_day) - 1) DAY, p_event_id, v_customer_type, v_venue_id,
+                    1, v_total, v_total, 0, TIMESTAMPDIFF(SECOND, '2000-01-01', v_now))
+            ON DUPLICATE KEY UPDATE bookings = bookings + VALUES(bookings),
+                                    booked_total = booked_total + VALUES(booked_total),
+                                    charged = charged + VALUES(charged),
+                                    booked_seconds = booked_seconds + VALUES(booked_seconds);
+
+            INSERT INTO customer_sales (customer_id, customer_type, bookings, booked_total, refunded)
+            VALUES (p_customer_id, v_customer_type, 1, v_total, 0)
+            ON DUPLICATE KEY UPDATE bookings = bookings + 1, booked_total = booked_total + VALUES(booked_total);
+
+            INSERT INTO booking_hours (venue_id, weekday, hour, bookings, booked_total, refunded)
+            VALUES (v_venue_id, WEEKDAY(v_now), HOUR(v_now), 1, v_total, 0)
+            ON DUPLICATE KEY UPDATE bookings = bookings + 1, booked_total = booked_total + VALUES(booked_total);
+
+            IF v_discount_id IS NOT NULL THEN
+                INSERT INTO promo_sales (discount_id, bookings, booked_total, promo_discount, refunded)
+                VALUES (v_discount_id, 1, v_total, v_promo_discount, 0)
+                ON DUPLICATE KEY UPDATE bookings = bookings + 1, booked_total = booked_total + VALUES(booked_total),
+                                        promo_discount = promo_discount + VALUES(promo_discount);
+            END IF;
+
+            -- The tickets are all valid; their paid shares add up to the total, so seats of one category
+            -- need no read of them.
+            IF v_category = v_last_category THEN
+                INSERT INTO category_sales_by_period (grain, period, event_id, category_id, venue_id, tickets,
+                                                      tickets_refunded, revenue)
+                VALUES ('day', v_day, p_event_id, v_category, v_venue_id, v_seat_count, 0, v_total),
+                       ('month', v_day - INTERVAL (DAYOFMONTH(v_day) - 1) DAY, p_event_id, v_category, v_venue_id,
+                        v_seat_count, 0, v_total)
+                ON DUPLICATE KEY UPDATE tickets = tickets + VALUES(tickets), revenue = revenue + VALUES(revenue);
+            ELSE
+                INSERT INTO category_sales_by_period (grain, period, event_id, category_id, venue_id, tickets,
+                                                      tickets_refunded, revenue)
+                SELECT grain.name, IF(grain.name = 'day', v_day, v_day - INTERVAL (DAYOFMONTH(v_day) - 1) DAY),
+                       p_event_id, t.category_id, v_venue_id, COUNT(*), 0, SUM(t.paid_amount)
+                  FROM tickets t USE INDEX (ix_tickets_booking)
+                  JOIN JSON_TABLE('["day", "month"]', '$[*]' COLUMNS (name VARCHAR(5) PATH '$')) grain
+                 WHERE t.booking_id = v_booking_id
+                 GROUP BY grain.name, t.category_id
+                ON DUPLICATE KEY UPDATE tickets = tickets + VALUES(tickets), revenue = revenue + VALUES(revenue);
+            END IF;
+
+            IF v_total > 0 THEN
+                INSERT INTO payments_by_period (grain, period, method_id, customer_type, venue_id, charges, captured,
+                                                captured_amount, declines, failures, refunds, refunded_amount)
+                VALUES ('day', v_day, v_method_id, v_customer_type, v_venue_id, 1, 1, v_total, 0, 0, 0, 0),
+                       ('month', v_day - INTERVAL (DAYOFMONTH(v_day) - 1) DAY, v_method_id, v_customer_type,
+                        v_venue_id, 1, 1, v_total, 0, 0, 0, 0)
+                ON DUPLICATE KEY UPDATE charges = charges + 1, captured = captured + 1,
+                                        captured_amount = captured_amount + VALUES(captured_amount);
+            END IF;
         END IF;
 
         UPDATE event_seats USE INDEX (ix_event_seats_owner) SET state = 'sold', hold_owner = NULL, hold_expires_at = NULL
