@@ -5,28 +5,32 @@
 
 Method: one PyMySQL connection as the app's database user, not in autocommit mode (as the app's), books
 `--bookings` times on a fresh arena event (`bench.storefront.new_arena_event`, or `--event`), one booking
-after another, sending the statements the checkout sends for a booking in the same transactions:
+after another, sending the statements the checkout sends for a booking in the same transactions (the
+app's statements outside procedures are copies of them as they were written):
 
     hold      CALL HoldSeats (one seat pressed on the map; `--seats 2`: two presses), COMMIT
     extend    CALL ExtendHold, COMMIT                                   (the checkout page)
     price     CALL PriceHold, the SELECT of its variables, COMMIT       (the checkout page, again at payment)
     quote     the payment quote SELECT (held seats, method id)
-                                  (the app's statements outside procedures are copies, as they were written)
     charge    INSERT gateway_charges, COMMIT                            (the simulated gateway)
     book      CALL InsertBooking (its triggers fire), COMMIT
 
 Each round trip is timed on the client (perf_counter around execute, fetch and the end of the results):
-the server's time plus loopback and PyMySQL's share, which is the same for every version of the SQL, so
-the difference between two runs is the server's. The COMMITs are timed apart ("commit" lines). `--count`
-also counts the statements each step ran: the session's Com_* counters, which count the statements inside
-procedures and triggers too (not their SET and IF steps; the reads of the counters are taken off). The last line is the MariaDB server's CPU
-time over the run divided by the bookings (from /proc: machine-wide, so anyone else's queries count too).
-Run it twice or more and compare medians; on two shared cores the means move by 5-10% between runs.
+the server's time plus loopback and PyMySQL's share. Beside it, "cpu" is the CPU time the MariaDB thread
+serving the connection used meanwhile, from its /proc/<pid>/task/<tid>/schedstat (nanoseconds): only this
+connection's work counts, however busy the machine is. (The thread is the one that runs a busy statement
+sent first; reading its schedstat needs root or MariaDB's user; one thread a connection is MariaDB's
+default.) The COMMITs are timed apart ("commit" lines). `--count` also counts the statements each step
+ran: the session's Com_* counters, which count the statements inside procedures and triggers too (not
+their SET and IF steps; the reads of the counters are taken off). MariaDB's `Queries` counter would not
+do: it is the server's, whatever the scope asked for. The last line is the MariaDB server's CPU time over
+the run divided by the bookings (from /proc: machine-wide, so anyone else's queries count too).
 
 `--compare SUFFIX` is an A/B test that other work on the machine disturbs far less: the bookings alternate
 between the procedures as they are and candidates created beside them under the same names with SUFFIX
 appended (HoldSeats_b, ...; a candidate that does not exist is the procedure as it is), and each is
-reported on its own (several suffixes, comma-separated: each in turn).
+reported on its own (several suffixes, comma-separated: each in turn). Run it twice or more: medians move
+by a few per cent between runs on two shared cores.
 """
 from __future__ import annotations
 
@@ -59,6 +63,37 @@ CHARGE = """INSERT INTO gateway_charges (reference, idempotency_key, method_code
                                          card_brand, last_four, created_at)
             VALUES (%s, %s, 'card', %s, 'captured', NULL, 'visa', '4242', UTC_TIMESTAMP())"""
 INSERT_BOOKING = "CALL InsertBooking{}(%s, %s, %s, NULL, 'card', 'visa', '4242', %s, %s, %s, %s)"
+
+
+def _thread_cpu(task: Path | None) -> int:
+    """Nanoseconds the server thread has run on a CPU (the first field of its schedstat), 0 if unknown."""
+    return int(task.read_text().split()[0]) if task else 0
+
+
+def _server_thread(cur) -> Path | None:
+    """The schedstat file of the MariaDB thread serving this connection (one thread a connection, MariaDB's
+    default): the thread that runs a second-long busy statement. None if it cannot be told apart."""
+    pid = next((p.name for p in Path("/proc").iterdir() if p.name.isdigit()
+                and _read(p / "comm") in ("mariadbd", "mysqld")), None)
+    if pid is None:
+        return None
+    tasks = list(Path(f"/proc/{pid}/task").glob("*/schedstat"))
+    before = {task: _thread_cpu(task) for task in tasks}
+    start = time.perf_counter()
+    cur.execute("DO BENCHMARK(30000000, CRC32('sql_costs'))")
+    wall = (time.perf_counter() - start) * 1e9
+    used = sorted(((_thread_cpu(task) - ns, task) for task, ns in before.items() if task.exists()), reverse=True)
+    if not used or used[0][0] < 0.5 * wall or (len(used) > 1 and used[1][0] > 0.5 * used[0][0]):
+        print("(the server thread of this connection was not found: no CPU figures)")
+        return None
+    return used[0][1]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def main() -> None:
@@ -105,17 +140,19 @@ def main() -> None:
                            database=url.database, autocommit=False, init_command="SET time_zone = '+00:00'",
                            charset="utf8mb4")
     cur = conn.cursor()
+    server_thread = _server_thread(cur)
     if args.slow_log:
         cur.execute("SET SESSION long_query_time = 0, SESSION log_slow_disabled_statements = ''")
-    variants = [""]
+    variants, found = [""], set()
     if args.compare:
         cur.execute("SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()")
         found = {name for (name,) in cur.fetchall()}
         variants += args.compare.split(",")
-    names = {variant: {name: name + variant if name + variant in found or not variant else name
+    names = {variant: {name: name + variant if name + variant in found else name
                        for name in ("HoldSeats", "ExtendHold", "PriceHold", "InsertBooking")}
              for variant in variants}
     times = {variant: {step: [] for step in STEPS} for variant in variants}
+    cpu = {variant: {step: [] for step in STEPS} for variant in variants}
     counts = {variant: {step: [] for step in STEPS} for variant in variants}
     recording = [False]
     variant = [""]
@@ -128,20 +165,22 @@ def main() -> None:
 
     def run(step: str, sql: str, params=None):
         """One round trip, timed; returns the first result's rows."""
-        start = time.perf_counter()
+        on_cpu, start = _thread_cpu(server_thread), time.perf_counter()
         cur.execute(sql, params)
         found = cur.fetchall()
         while cur.nextset():
             pass
         if recording[0]:
             times[variant[0]][step].append((time.perf_counter() - start) * 1e6)
+            cpu[variant[0]][step].append((_thread_cpu(server_thread) - on_cpu) / 1e3)
         return found
 
     def commit() -> None:
-        start = time.perf_counter()
+        on_cpu, start = _thread_cpu(server_thread), time.perf_counter()
         conn.commit()
         if recording[0]:
             times[variant[0]]["commit"].append((time.perf_counter() - start) * 1e6)
+            cpu[variant[0]]["commit"].append((_thread_cpu(server_thread) - on_cpu) / 1e3)
 
     def counted(step: str, work) -> None:
         if not args.count:
@@ -189,19 +228,22 @@ def main() -> None:
     for variant_name in variants:
         if args.compare:
             print(f"-- {', '.join(names[variant_name].values())}")
-        print(f"{'step':8s} {'calls':>6s} {'median':>8s} {'mean':>8s} {'p90':>8s}"
+        print(f"{'step':8s} {'calls':>6s} {'median':>8s} {'mean':>8s} {'p90':>8s} {'cpu med':>8s} {'cpu mean':>8s}"
               + (f" {'stmts':>6s}" if args.count else ""))
         for step in STEPS:
             values = sorted(times[variant_name][step])
             if not values:
                 continue
+            on_cpu = cpu[variant_name][step]
             line = (f"{step:8s} {len(values):6d} {statistics.median(values):8.0f} {statistics.fmean(values):8.0f} "
-                    f"{values[int(len(values) * 0.9)]:8.0f}")
+                    f"{values[int(len(values) * 0.9)]:8.0f} {statistics.median(on_cpu):8.0f} "
+                    f"{statistics.fmean(on_cpu):8.0f}")
             if args.count and counts[variant_name][step]:
                 line += f" {sum(counts[variant_name][step]) / args.bookings:6.1f}"
             print(line)
         total_us = sum(sum(v) for v in times[variant_name].values()) / args.bookings
-        print(f"a booking: {total_us / 1000:.2f} ms of round trips"
+        cpu_us = sum(sum(v) for v in cpu[variant_name].values()) / args.bookings
+        print(f"a booking: {total_us / 1000:.2f} ms of round trips, {cpu_us / 1000:.2f} ms CPU of the server thread"
               + (f"; {sum(sum(c) for c in counts[variant_name].values()) / args.bookings:.0f} statements"
                  if args.count else ""))
     bookings = args.bookings * len(variants)
