@@ -18,9 +18,8 @@ app's statements outside procedures are copies of them as they were written):
 Each round trip is timed on the client (perf_counter around execute, fetch and the end of the results):
 the server's time plus loopback and PyMySQL's share. Beside it, "cpu" is the CPU time the MariaDB thread
 serving the connection used meanwhile, from its /proc/<pid>/task/<tid>/schedstat (nanoseconds): only this
-connection's work counts, however busy the machine is. (The thread is the one that runs a busy statement
-sent first; reading its schedstat needs root or MariaDB's user; one thread a connection is MariaDB's
-default.) The COMMITs are timed apart ("commit" lines). `--count` also counts the statements each step
+connection's work counts, however busy the machine is. (The thread is the one PROCESSLIST names for the
+connection; reading its schedstat needs root or MariaDB's user.) The COMMITs are timed apart ("commit" lines). `--count` also counts the statements each step
 ran: the session's Com_* counters, which count the statements inside procedures and triggers too (not
 their SET and IF steps; the reads of the counters are taken off). MariaDB's `Queries` counter would not
 do: it is the server's, whatever the scope asked for. The last line is the MariaDB server's CPU time over
@@ -71,22 +70,17 @@ def _thread_cpu(task: Path | None) -> int:
 
 
 def _server_thread(cur) -> Path | None:
-    """The schedstat file of the MariaDB thread serving this connection (one thread a connection, MariaDB's
-    default): the thread that runs a second-long busy statement. None if it cannot be told apart."""
+    """The schedstat file of the MariaDB thread serving this connection (information_schema.PROCESSLIST's
+    TID, MariaDB's; one thread a connection is its default). None if it is not visible from here."""
+    cur.execute("SELECT TID FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()")
+    tid = cur.fetchone()[0]
     pid = next((p.name for p in Path("/proc").iterdir() if p.name.isdigit()
                 and _read(p / "comm") in ("mariadbd", "mysqld")), None)
-    if pid is None:
+    task = Path(f"/proc/{pid}/task/{tid}/schedstat")
+    if pid is None or not _read(task):
+        print("(the server thread of this connection cannot be read from here: no CPU figures)")
         return None
-    tasks = list(Path(f"/proc/{pid}/task").glob("*/schedstat"))
-    before = {task: _thread_cpu(task) for task in tasks}
-    start = time.perf_counter()
-    cur.execute("DO BENCHMARK(30000000, CRC32('sql_costs'))")
-    wall = (time.perf_counter() - start) * 1e9
-    used = sorted(((_thread_cpu(task) - ns, task) for task, ns in before.items() if task.exists()), reverse=True)
-    if not used or used[0][0] < 0.5 * wall or (len(used) > 1 and used[1][0] > 0.5 * used[0][0]):
-        print("(the server thread of this connection was not found: no CPU figures)")
-        return None
-    return used[0][1]
+    return task
 
 
 def _read(path: Path) -> str:
