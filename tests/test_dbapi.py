@@ -52,3 +52,31 @@ def test_a_rollback_after_a_statement_ends_the_transaction(engine):
         assert connection.exec_driver_sql("SELECT @@in_transaction").scalar() == 1
         connection.rollback()
         assert connection.exec_driver_sql("SELECT @@in_transaction").scalar() == 0
+
+
+def test_no_commit_is_sent_when_the_last_ok_packet_says_no_transaction_is_open(engine):
+    with engine.connect() as connection:
+        connection.exec_driver_sql("UPDATE events SET title = title WHERE event_id = 0")
+        connection.exec_driver_sql("COMMIT")  # as a procedure that commits its own work ends
+        connection.exec_driver_sql("DO 1")
+        before = questions(connection)
+        connection.exec_driver_sql("DO 1")
+        connection.commit()
+        assert questions(connection) - before == 2, "only DO and SHOW STATUS reach the server, no COMMIT"
+
+
+def test_a_commit_after_rows_is_always_sent_the_server_status_being_unknown(engine):
+    """A result set carries no status flags: a locking read's transaction must still be committed."""
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT event_id FROM events ORDER BY event_id LIMIT 1 FOR UPDATE").all()
+        connection.commit()
+        assert connection.exec_driver_sql("SELECT @@in_transaction").scalar() == 0
+
+
+def test_a_commit_after_a_write_is_sent(engine):
+    with engine.connect() as connection:
+        connection.exec_driver_sql("UPDATE events SET title = title WHERE event_id = 0")
+        before = questions(connection)
+        connection.exec_driver_sql("UPDATE events SET title = title WHERE event_id = 0")
+        connection.commit()
+        assert questions(connection) - before == 3, "the UPDATE, the COMMIT and SHOW STATUS"
