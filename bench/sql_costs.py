@@ -8,12 +8,12 @@ Method: one PyMySQL connection as the app's database user, not in autocommit mod
 after another, sending the statements the checkout sends for a booking in the same transactions (the
 app's statements outside procedures are copies of them as they were written):
 
-    hold      CALL HoldSeats (one seat pressed on the map; `--seats 2`: two presses), COMMIT
-    extend    CALL ExtendHold, COMMIT                                   (the checkout page)
+    hold      CALL HoldSeats, which commits (one seat pressed on the map; `--seats 2`: two presses)
+    extend    CALL ExtendHold, which commits                            (the checkout page)
     price     CALL PriceHold, the SELECT of its variables, COMMIT       (the checkout page, again at payment)
     quote     the payment quote SELECT (held seats, method id)
     charge    INSERT gateway_charges, COMMIT                            (the simulated gateway)
-    book      CALL InsertBooking (its triggers fire), COMMIT
+    book      CALL InsertBooking, which commits (its triggers fire)
 
 Each round trip is timed on the client (perf_counter around execute, fetch and the end of the results):
 the server's time plus loopback and PyMySQL's share. Beside it, "cpu" is the CPU time the MariaDB thread
@@ -60,7 +60,7 @@ PAYMENT_QUOTE = """
 CHARGE = """INSERT INTO gateway_charges (reference, idempotency_key, method_code, amount, status, decline_reason,
                                          card_brand, last_four, created_at)
             VALUES (%s, %s, 'card', %s, 'captured', NULL, 'visa', '4242', UTC_TIMESTAMP())"""
-INSERT_BOOKING = "CALL InsertBooking{}(%s, %s, %s, NULL, 'card', 'visa', '4242', %s, %s, %s, %s)"
+INSERT_BOOKING = "CALL InsertBooking{}(%s, %s, %s, NULL, 'card', 'visa', '4242', %s, %s, %s, %s, TRUE)"
 
 
 def _thread_cpu(task: Path | None) -> int:
@@ -196,11 +196,10 @@ def main() -> None:
         call = names[variant[0]]
         key, reference = secrets.token_hex(16), f"sim_{secrets.token_hex(12)}"
         for _ in range(args.seats):
-            counted("hold", lambda: (run("hold", f"CALL {call['HoldSeats']}(%s, %s, %s, 10, TRUE)",
-                                         (event_id, owner, json.dumps([seats[at]]))), commit()))
+            counted("hold", lambda: run("hold", f"CALL {call['HoldSeats']}(%s, %s, %s, 10, TRUE, TRUE)",
+                                        (event_id, owner, json.dumps([seats[at]]))))
             at += 1
-        counted("extend", lambda: (run("extend", f"CALL {call['ExtendHold']}(%s, %s, 600)", (event_id, owner)),
-                                   commit()))
+        counted("extend", lambda: run("extend", f"CALL {call['ExtendHold']}(%s, %s, 600, TRUE)", (event_id, owner)))
         price_hold = PRICE_HOLD.format(call["PriceHold"][len("PriceHold"):])
         counted("price", lambda: (run("price", price_hold, (event_id, owner, customer_id, None)),
                                   run("price", QUOTE), commit()))
@@ -210,8 +209,8 @@ def main() -> None:
         counted("charge", lambda: (run("charge", CHARGE, (reference, key, total[0])), commit()))
         booked = []
         insert_booking = INSERT_BOOKING.format(call["InsertBooking"][len("InsertBooking"):])
-        counted("book", lambda: (booked.append(run("book", insert_booking, (
-            customer_id, event_id, owner, reference, total[0], key, secrets.token_hex(32)))), commit()))
+        counted("book", lambda: booked.append(run("book", insert_booking, (
+            customer_id, event_id, owner, reference, total[0], key, secrets.token_hex(32)))))
         assert booked[0] and booked[0][0][9] == 0, booked
     db_cpu, wall = _mariadb_cpu() - db_cpu, time.perf_counter() - wall
     conn.close()

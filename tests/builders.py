@@ -299,7 +299,7 @@ def book(s: Executor, event: Event, customer: Customer, *, seats: Sequence[int] 
     if provider_reference is AUTO:
         provider_reference = f"test_{secrets.token_hex(12)}"
     row = _run(s, """CALL InsertBooking(:customer_id, :event_id, :owner, :promo, :method, :brand, :last_four,
-                                        :reference, :expected_total, :idempotency_key, :salt)""",
+                                        :reference, :expected_total, :idempotency_key, :salt, FALSE)""",
                {"customer_id": customer.customer_id, "event_id": event.event_id, "owner": owner, "promo": promo,
                 "method": method, "brand": card_brand, "last_four": last_four, "reference": provider_reference,
                 "expected_total": expected_total, "idempotency_key": idempotency_key,

@@ -54,7 +54,7 @@ def test_the_reports_user_cannot_change_anything(as_reports, statement):
 
 
 @pytest.mark.parametrize("statement", [
-    "CALL InsertBooking(1, 1, 'x', NULL, 'card', 'visa', '4242', 'ref', 10.00, NULL, NULL)",
+    "CALL InsertBooking(1, 1, 'x', NULL, 'card', 'visa', '4242', 'ref', 10.00, NULL, NULL, FALSE)",
     "CALL PriceHold(1, 'x', NULL, NULL, @a, @b, @c, @d, @e, @f)",
 ], ids=["InsertBooking", "PriceHold"])
 def test_the_reports_user_cannot_call_any_procedure_but_the_report(as_reports, statement):

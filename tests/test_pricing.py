@@ -205,7 +205,7 @@ def test_python_pricing_matches_price_hold_and_insert_booking(db_session, pricin
             len(chosen), expected.subtotal, expected.vip_discount, expected.promo_discount, expected.total), context
 
         booked = connection.execute(sa.text("""
-            CALL InsertBooking(:c, :e, :owner, :code, 'paypal', NULL, NULL, :reference, :total, NULL, NULL)"""),
+            CALL InsertBooking(:c, :e, :owner, :code, 'paypal', NULL, NULL, :reference, :total, NULL, NULL, FALSE)"""),
             {"c": customer_id, "e": event_id, "owner": owner, "code": code,
              "reference": f"pricing-test-{case}", "total": expected.total}).mappings().one()
         assert (booked["subtotal"], booked["vip_discount"], booked["promo_discount"], booked["total"]) == (

@@ -23,6 +23,7 @@ from ..extensions import db
 from ..models import Booking, Payment
 from . import customers, holds, mail, orders
 from .payments import PaymentRequest, gateway
+from .refusals import procedure_may_commit
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ PAYMENT_QUOTE = sa.text("""
      WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'""")
 INSERT_BOOKING = sa.text("""
     CALL InsertBooking(:customer_id, :event_id, :owner, :promo, :method, :brand, :last_four,
-                       :reference, :total, :key, :salt)""")
+                       :reference, :total, :key, :salt, :commit)""")
 BOOKING_BY_KEY = (sa.select(Booking.booking_id, Booking.booking_code, Booking.total)
                   .where(Booking.idempotency_key == sa.bindparam("key")))
 
@@ -228,7 +229,8 @@ def _record_unsuccessful_charge(customer_id: int, method_id: int, amount: Decima
 
 def _insert_booking(event_id: int, owner: str, customer_id: int, promo_code: str | None,
                     payment: PaymentRequest, result, total: Decimal, idempotency_key: str):
-    """CALL InsertBooking, uncommitted. Raises what InsertBooking refuses."""
+    """CALL InsertBooking, which commits the booking itself where it may (see _book_paid_hold). Raises what
+    InsertBooking refuses."""
     # A fresh transaction, opened by the CALL itself: InsertBooking's reads then see everything committed
     # by the checkouts that held the event lock before it (see the procedure's comments).
     db.session.commit()
@@ -237,7 +239,8 @@ def _insert_booking(event_id: int, owner: str, customer_id: int, promo_code: str
             "customer_id": customer_id, "event_id": event_id, "owner": owner, "promo": promo_code,
             "method": payment.method_code, "brand": result.card_brand if result else None,
             "last_four": result.last_four if result else None, "reference": result.reference if result else None,
-            "total": total, "key": idempotency_key, "salt": secrets.token_hex(32)}).mappings().one()
+            "total": total, "key": idempotency_key, "salt": secrets.token_hex(32),
+            "commit": procedure_may_commit()}).mappings().one()
     except DBAPIError as error:
         raise _database_refusal(error) from error
 
@@ -257,8 +260,9 @@ def _book_paid_hold(event_id: int, owner: str, customer_id: int, promo_code: str
         if not holds.reclaim_expired_hold(event_id, owner, held_seat_ids):
             raise SeatsLostRefunded()
         row = _insert_booking(event_id, owner, customer_id, promo_code, payment, result, total, idempotency_key)
-    # Committed at once: the transaction holds the event's lock, which every seat change of the event waits
-    # for. (The mail is written after it, in a transaction of its own.)
+    # Committed at once, by InsertBooking itself where it may (no COMMIT then goes to the server): the
+    # transaction holds the event's lock, which every seat change of the event waits for. (The mail is
+    # written after it, in a transaction of its own.)
     db.session.commit()
     return Booked(row["booking_id"], row["booking_code"], Decimal(row["total"]), bool(row["replayed"]))
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from .locking import FREE_SEAT, seat_change
-from .refusals import transaction
+from .refusals import procedure_may_commit, transaction
 
 # Extra time the payment step gives a hold, once.
 PAYMENT_EXTENSION = dt.timedelta(minutes=5)
@@ -66,16 +66,16 @@ def _hold_from(rows, event_id: int) -> Hold:
 
 def _hold_procedure(call: str, params: dict, event_id: int) -> Hold:
     """CALL a procedure of sql/objects/35_holds.sql that changes the owner's hold and returns it, in a
-    transaction of its own: the event's lock is held for the procedure and the COMMIT, not for a
-    conversation with this process."""
+    transaction of its own, which the procedure commits itself where it may: the event's lock is held for
+    the procedure alone, not for a conversation with this process."""
     db.session.commit()
     with transaction(messages={}):
-        rows = db.session.execute(sa.text(call), params).all()
+        rows = db.session.execute(sa.text(call), {**params, "commit": procedure_may_commit()}).all()
     return _hold_from(rows, event_id)
 
 
 def _change_hold(event_id: int, seat_ids, owner: str, minutes: int, toggle: bool) -> Hold:
-    return _hold_procedure("CALL HoldSeats(:event_id, :owner, :seat_ids, :minutes, :toggle)", {
+    return _hold_procedure("CALL HoldSeats(:event_id, :owner, :seat_ids, :minutes, :toggle, :commit)", {
         "event_id": event_id, "owner": owner, "seat_ids": json.dumps([int(s) for s in seat_ids]),
         "minutes": minutes, "toggle": toggle}, event_id)
 
@@ -108,7 +108,7 @@ def release_hold(event_id: int, owner: str) -> None:
 def extend_for_payment(event_id: int, owner: str) -> Hold:
     """Reaching the payment step gives the hold PAYMENT_EXTENSION more time, once per hold, so a buyer
     who is paying is not cut off. A hold that has expired is not revived. Returns the hold as it stands."""
-    return _hold_procedure("CALL ExtendHold(:event_id, :owner, :seconds)", {
+    return _hold_procedure("CALL ExtendHold(:event_id, :owner, :seconds, :commit)", {
         "event_id": event_id, "owner": owner, "seconds": int(PAYMENT_EXTENSION.total_seconds())}, event_id)
 
 

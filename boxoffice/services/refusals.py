@@ -50,3 +50,10 @@ def transaction(messages: Mapping[str, str]) -> Iterator[None]:
     except BaseException:
         db.session.rollback()
         raise
+
+
+def procedure_may_commit() -> bool:
+    """Whether a procedure called now may commit db.session's transaction itself (the `p_commit` of
+    HoldSeats, ExtendHold and InsertBooking): yes when the transaction is the connection's own, no when it
+    is a savepoint inside an outer transaction (a test's), which only its owner may end."""
+    return not db.session.connection().in_nested_transaction()

@@ -113,7 +113,9 @@ END$$
 -- Every broken rule is a SIGNAL and leaves nothing behind: called outside any transaction (autocommit on),
 -- the procedure runs its own transaction and rolls it back; called inside the caller's transaction (as the
 -- app does, or after START TRANSACTION in the client), it rolls back to its own savepoint and leaves the
--- caller's transaction as it was, uncommitted.
+-- caller's transaction as it was, uncommitted. On success, inside the caller's transaction, `p_commit`
+-- commits that transaction (the app's use): the event's lock is let go before the answer leaves the
+-- server, not once the caller's COMMIT has come back across the network.
 CREATE PROCEDURE InsertBooking(
     IN p_customer_id        INT UNSIGNED,
     IN p_event_id           INT UNSIGNED,
@@ -126,7 +128,8 @@ CREATE PROCEDURE InsertBooking(
     IN p_expected_total     DECIMAL(10,2),
     IN p_idempotency_key    VARCHAR(64) CHARACTER SET ascii,
     -- Secret randomness for the booking and ticket codes (the app passes 32 random bytes in hex).
-    IN p_code_salt          VARCHAR(64) CHARACTER SET ascii)
+    IN p_code_salt          VARCHAR(64) CHARACTER SET ascii,
+    IN p_commit             BOOLEAN)
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_own_tx BOOLEAN DEFAULT FALSE;
@@ -389,7 +392,7 @@ BEGIN
           FROM bookings b WHERE b.booking_id = v_booking_id;
     END IF;
 
-    IF v_own_tx THEN
+    IF v_own_tx OR p_commit THEN
         COMMIT;
     ELSE
         RELEASE SAVEPOINT insert_booking;

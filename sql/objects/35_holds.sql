@@ -34,13 +34,15 @@ DELIMITER $$
 -- written here once, not called: a CALL inside a procedure costs about as much as a primary-key read.)
 --
 -- Returns the owner's live hold afterwards: one row per seat (seat_id, hold_expires_at, hold_extended).
--- Every refusal leaves nothing behind, in its own transaction or inside the caller's, as InsertBooking.
+-- Every refusal leaves nothing behind, in its own transaction or inside the caller's, as InsertBooking;
+-- `p_commit` commits the caller's transaction with the change, as InsertBooking's does.
 CREATE PROCEDURE HoldSeats(
     IN p_event_id   INT UNSIGNED,
     IN p_hold_owner CHAR(32) CHARACTER SET ascii,
     IN p_seat_ids   JSON,
     IN p_minutes    INT,
-    IN p_toggle     BOOLEAN)
+    IN p_toggle     BOOLEAN,
+    IN p_commit     BOOLEAN)
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_own_tx BOOLEAN DEFAULT FALSE;
@@ -205,7 +207,7 @@ BEGIN
      WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held'
      ORDER BY seat_id;
 
-    IF v_own_tx THEN
+    IF v_own_tx OR p_commit THEN
         COMMIT;
     ELSE
         RELEASE SAVEPOINT hold_seats;
@@ -214,9 +216,9 @@ END$$
 
 -- The payment step: gives the owner's live hold `p_seconds` more time from now (never less than it had),
 -- once per hold, so a buyer who is paying is not cut off. An expired hold is not revived. Returns the
--- owner's live hold afterwards, as HoldSeats does.
+-- owner's live hold afterwards, as HoldSeats does; `p_commit` as there.
 CREATE PROCEDURE ExtendHold(IN p_event_id INT UNSIGNED, IN p_hold_owner CHAR(32) CHARACTER SET ascii,
-                            IN p_seconds INT)
+                            IN p_seconds INT, IN p_commit BOOLEAN)
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_own_tx BOOLEAN DEFAULT FALSE;
@@ -245,7 +247,7 @@ BEGIN
      WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held' AND hold_expires_at > v_now
      ORDER BY seat_id;
 
-    IF v_own_tx THEN
+    IF v_own_tx OR p_commit THEN
         COMMIT;
     END IF;
 END$$

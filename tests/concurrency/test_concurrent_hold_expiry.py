@@ -165,7 +165,7 @@ def test_a_hold_that_ran_out_a_moment_ago_cannot_be_booked(app, owner_engine):
         assert expires_at < now and expires_at.replace(microsecond=0) == now.replace(microsecond=0)
         try:
             booked = rows(c, """CALL InsertBooking(:c, :e, :o, NULL, 'card', 'visa', '4242', :reference, :total,
-                                                   :key, NULL)""",
+                                                   :key, NULL, FALSE)""",
                           c=buyer, e=event.event_id, o=owner, reference=f"test_{checkout.new_idempotency_key()[:20]}",
                           total=shown, key=checkout.new_idempotency_key())
         except sa.exc.DBAPIError as error:
