@@ -10,7 +10,7 @@ app's statements outside procedures are copies of them as they were written):
 
     hold      CALL HoldSeats, which commits (one seat pressed on the map; `--seats 2`: two presses)
     extend    CALL ExtendHold, which commits                            (the checkout page)
-    price     CALL PriceHold, the SELECT of its variables, COMMIT       (the checkout page, again at payment)
+    price     the SELECT of HoldPrice (PriceHold as JSON), COMMIT        (the checkout page's price)
     quote     the payment quote SELECT (held seats, method id)
     charge    INSERT gateway_charges, COMMIT                            (the simulated gateway)
     book      CALL InsertBooking, which commits (its triggers fire)
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import secrets
 import statistics
 import sys
@@ -45,18 +46,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checkout_steps import _mariadb_cpu  # noqa: E402
 from bench.storefront import CUSTOMER_EMAIL, new_arena_event  # noqa: E402
+from boxoffice.services import checkout as checkout_service  # noqa: E402
 
 STEPS = ("hold", "extend", "price", "quote", "charge", "book", "commit")
 
-PRICE_HOLD = "CALL PriceHold{}(%s, %s, %s, %s, @seats, @subtotal, @vip, @promo, @total, @discount)"
-QUOTE = "SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total"
-PAYMENT_QUOTE = """
-    SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
-           GROUP_CONCAT(seat_id ORDER BY seat_id) AS seat_ids,
-           COALESCE(SUM(hold_expires_at > UTC_TIMESTAMP(3)), 0) AS live,
-           (SELECT method_id FROM payment_methods WHERE code = %s) AS method_id
-      FROM event_seats USE INDEX (ix_event_seats_owner)
-     WHERE hold_owner = %s AND event_id = %s AND state = 'held'"""
+
+
+def _pymysql(statement) -> str:
+    """One of the app's statements (SQLAlchemy text, :name parameters) as PyMySQL takes it (%(name)s)."""
+    return re.sub(r"(?<!:):(\w+)", r"%(\1)s", statement.text.replace("%", "%%"))
+
+
+# The app's own statements, not copies of them.
+QUOTE = _pymysql(checkout_service.QUOTE)
+PAYMENT_QUOTE = _pymysql(checkout_service.PAYMENT_QUOTE)
 CHARGE = """INSERT INTO gateway_charges (reference, idempotency_key, method_code, amount, status, decline_reason,
                                          card_brand, last_four, created_at)
             VALUES (%s, %s, 'card', %s, 'captured', NULL, 'visa', '4242', UTC_TIMESTAMP())"""
@@ -142,7 +145,7 @@ def main() -> None:
         found = {name for (name,) in cur.fetchall()}
         variants += args.compare.split(",")
     names = {variant: {name: name + variant if name + variant in found else name
-                       for name in ("HoldSeats", "ExtendHold", "PriceHold", "InsertBooking")}
+                       for name in ("HoldSeats", "ExtendHold", "InsertBooking")}
              for variant in variants}
     times = {variant: {step: [] for step in STEPS} for variant in variants}
     cpu = {variant: {step: [] for step in STEPS} for variant in variants}
@@ -200,12 +203,11 @@ def main() -> None:
                                         (event_id, owner, json.dumps([seats[at]]))))
             at += 1
         counted("extend", lambda: run("extend", f"CALL {call['ExtendHold']}(%s, %s, 600, TRUE)", (event_id, owner)))
-        price_hold = PRICE_HOLD.format(call["PriceHold"][len("PriceHold"):])
-        counted("price", lambda: (run("price", price_hold, (event_id, owner, customer_id, None)),
-                                  run("price", QUOTE), commit()))
+        priced = {"event_id": event_id, "owner": owner, "customer_id": customer_id, "promo": None}
+        counted("price", lambda: (run("price", QUOTE, priced), commit()))
         total = []
-        counted("price", lambda: (run("price", price_hold, (event_id, owner, customer_id, None)),
-                                  total.append(run("quote", PAYMENT_QUOTE, ("card", owner, event_id))[0][4])))
+        counted("quote", lambda: total.append(json.loads(
+            run("quote", PAYMENT_QUOTE, {**priced, "method": "card"})[0][0])["total"]))
         counted("charge", lambda: (run("charge", CHARGE, (reference, key, total[0])), commit()))
         booked = []
         insert_booking = INSERT_BOOKING.format(call["InsertBooking"][len("InsertBooking"):])

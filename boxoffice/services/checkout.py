@@ -122,15 +122,15 @@ def _normal_promo(promo_code: str | None) -> str | None:
 
 # The statements of the checkout are built once (building one, and working out its cache key, costs about as
 # much CPU as sending it).
-PRICE_HOLD = sa.text(
-    "CALL PriceHold(:event_id, :owner, :customer_id, :promo, @seats, @subtotal, @vip, @promo, @total, @discount)")
-QUOTE = sa.text("SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total")
-# The event, the price (PriceHold's session variables), the buyer's VIP rate, the seats of the owner's live
-# hold and the buyer's saved cards in one round trip, the seats and cards packed in JSON (sorted here:
+# The hold's price (HoldPrice: PriceHold as one JSON value) is read inside each statement that needs it, so
+# pricing costs no round trip of its own.
+_PRICE = "HoldPrice(:event_id, :owner, :customer_id, :promo) AS price"
+QUOTE = sa.text(f"SELECT {_PRICE}")
+# The event, the price, the buyer's VIP rate, the seats of the owner's live hold and the buyer's saved cards
+# in one round trip, the seats and cards packed in JSON (sorted here:
 # MySQL 8 has no ORDER BY inside JSON_ARRAYAGG).
-BASKET = sa.text("""
-    SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
-           e.event_id, e.title, e.starts_at, venue.name AS venue_name, venue.city AS venue_city,
+BASKET = sa.text(f"""
+    SELECT {_PRICE}, e.event_id, e.title, e.starts_at, venue.name AS venue_name, venue.city AS venue_city,
            vip.tier, vip.discount_rate,
            (SELECT JSON_ARRAYAGG(JSON_ARRAY(sec.sort_order, r.sort_order, s.seat_number, es.seat_id, sec.name, r.label,
                                             c.name, ep.price))
@@ -152,9 +152,8 @@ BASKET = sa.text("""
 # GROUP_CONCAT's 1,024 characters (MySQL's default; MariaDB's is 1 MB). An aggregate without GROUP BY
 # answers one row even for no seats; reading the seats in a derived table instead made MariaDB build and
 # drop a temporary table, which doubled the statement's time (0.80 -> 0.44 ms a round trip).
-PAYMENT_QUOTE = sa.text("""
-    SELECT @seats AS seats, @subtotal AS subtotal, @vip AS vip, @promo AS promo, @total AS total,
-           GROUP_CONCAT(seat_id ORDER BY seat_id) AS seat_ids,
+PAYMENT_QUOTE = sa.text(f"""
+    SELECT {_PRICE}, GROUP_CONCAT(seat_id ORDER BY seat_id) AS seat_ids,
            COALESCE(SUM(hold_expires_at > UTC_TIMESTAMP(3)), 0) AS live,
            (SELECT method_id FROM payment_methods WHERE code = :method) AS method_id
       FROM event_seats USE INDEX (ix_event_seats_owner)
@@ -166,39 +165,39 @@ BOOKING_BY_KEY = (sa.select(Booking.booking_id, Booking.booking_code, Booking.to
                   .where(Booking.idempotency_key == sa.bindparam("key")))
 
 
-def _price_hold(event_id: int, owner: str, customer_id: int | None, promo_code: str | None) -> None:
-    """CALL PriceHold, leaving the price in the session variables @seats, @subtotal, @vip, @promo and
-    @total for the statement that reads them (with whatever else its caller needs in the same round trip).
-    Raises PromoCodeRejected."""
+def _priced(statement: sa.TextClause, event_id: int, owner: str, customer_id: int | None, promo_code: str | None,
+            **params):
+    """The rows of a statement that reads the hold's price (`_PRICE`). Raises PromoCodeRejected."""
     try:
-        db.session.execute(PRICE_HOLD, {"event_id": event_id, "owner": owner, "customer_id": customer_id,
-                                        "promo": promo_code})
+        return db.session.execute(statement, {"event_id": event_id, "owner": owner, "customer_id": customer_id,
+                                              "promo": promo_code, **params}).all()
     except DBAPIError as error:
         raise _database_refusal(error) from error
 
 
 def _quote(row, promo_code: str | None) -> Quote:
-    return Quote(int(row.seats), Decimal(row.subtotal), Decimal(row.vip), Decimal(row.promo), Decimal(row.total),
-                 promo_code)
+    price = json.loads(row.price)
+    return Quote(int(price["seats"]), Decimal(price["subtotal"]), Decimal(price["vip"]), Decimal(price["promo"]),
+                 Decimal(price["total"]), promo_code)
 
 
 def quote(event_id: int, owner: str, customer_id: int | None, promo_code: str | None) -> Quote:
     """The price of the owner's hold for this customer with an optional promo code (PriceHold).
     Raises PromoCodeRejected with the reason the code cannot be used."""
     promo_code = _normal_promo(promo_code)
-    _price_hold(event_id, owner, customer_id, promo_code)
-    return _quote(db.session.execute(QUOTE).one(), promo_code)
+    [row] = _priced(QUOTE, event_id, owner, customer_id, promo_code)
+    return _quote(row, promo_code)
 
 
 def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) -> Basket | None:
-    """The checkout page's order: the event, the price (PriceHold, as `quote`), the buyer's VIP rate, the
-    seats of the owner's live hold and the buyer's saved cards, in two round trips. None if the public
-    cannot see the event. Raises PromoCodeRejected."""
+    """The checkout page's order: the event, the price (as `quote`), the buyer's VIP rate, the seats of the
+    owner's live hold and the buyer's saved cards, in one round trip. None if the public cannot see the
+    event. Raises PromoCodeRejected."""
     promo_code = _normal_promo(promo_code)
-    _price_hold(event_id, owner, customer_id, promo_code)
-    row = db.session.execute(BASKET, {"event_id": event_id, "customer_id": customer_id, "owner": owner}).one_or_none()
-    if row is None:
+    found = _priced(BASKET, event_id, owner, customer_id, promo_code)
+    if not found:
         return None
+    [row] = found
     seats = [HeldSeat(seat_id, section, row_label, number, category, Decimal(str(price)))
              for _, _, number, seat_id, section, row_label, category, price in sorted(json.loads(row.held_seats or "[]"))]
     vip = (VipRate(True, row.tier, row.discount_rate) if row.tier is not None
@@ -268,10 +267,9 @@ def _book_paid_hold(event_id: int, owner: str, customer_id: int, promo_code: str
 
 
 def _price_for_payment(event_id: int, owner: str, customer_id: int, promo_code: str | None, method_code: str):
-    """PriceHold for the payment, with what paying needs besides in the same round trip: the seats the
-    owner holds (expired or not), how many of them are still live, and the payment method's id."""
-    _price_hold(event_id, owner, customer_id, promo_code)
-    row = db.session.execute(PAYMENT_QUOTE, {"owner": owner, "event_id": event_id, "method": method_code}).one()
+    """The hold's price for the payment, with what paying needs besides in the same round trip: the seats
+    the owner holds (expired or not), how many of them are still live, and the payment method's id."""
+    [row] = _priced(PAYMENT_QUOTE, event_id, owner, customer_id, promo_code, method=method_code)
     held_seat_ids = [int(seat_id) for seat_id in row.seat_ids.split(",")] if row.seat_ids else []
     return _quote(row, promo_code), held_seat_ids, int(row.live), row.method_id
 

@@ -2,6 +2,7 @@
 -- Repeatable (dropped and re-created). Error numbers: see the header of 20_triggers.sql. Reads of one
 -- owner's seats name ix_event_seats_owner: see the header of 35_holds.sql.
 
+DROP FUNCTION IF EXISTS HoldPrice;
 DROP PROCEDURE IF EXISTS PriceHold;
 DROP PROCEDURE IF EXISTS DiscountSubtotal;
 DROP PROCEDURE IF EXISTS InsertBooking;
@@ -94,6 +95,30 @@ BEGIN
      WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held';
     CALL DiscountSubtotal(p_event_id, p_customer_id, p_promo_code, p_subtotal,
                           p_vip_discount, p_promo_discount, p_total, p_discount_id);
+END$$
+
+-- PriceHold as one value, {"seats", "subtotal", "vip", "promo", "total"} in JSON, for a SELECT that reads it
+-- with whatever else it needs: one round trip, where a CALL and a SELECT of its variables took two (the
+-- checkout page and the payment each price the hold). Raises what PriceHold raises.
+CREATE FUNCTION HoldPrice(
+    p_event_id    INT UNSIGNED,
+    p_hold_owner  CHAR(32) CHARACTER SET ascii,
+    p_customer_id INT UNSIGNED,
+    p_promo_code  VARCHAR(32) CHARACTER SET ascii)
+    RETURNS TEXT CHARACTER SET utf8mb4
+    NOT DETERMINISTIC
+    READS SQL DATA
+BEGIN
+    DECLARE v_seats INT;
+    DECLARE v_subtotal DECIMAL(10,2);
+    DECLARE v_vip DECIMAL(10,2);
+    DECLARE v_promo DECIMAL(10,2);
+    DECLARE v_total DECIMAL(10,2);
+    DECLARE v_discount_id INT UNSIGNED;
+
+    CALL PriceHold(p_event_id, p_hold_owner, p_customer_id, p_promo_code,
+                   v_seats, v_subtotal, v_vip, v_promo, v_total, v_discount_id);
+    RETURN JSON_OBJECT('seats', v_seats, 'subtotal', v_subtotal, 'vip', v_vip, 'promo', v_promo, 'total', v_total);
 END$$
 
 -- Books the seats a hold owner holds for an event, in one transaction: checks the hold is there and
