@@ -8,17 +8,17 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask, abort, redirect, request, url_for
-from flask_login import UserMixin, current_user, login_user
+from flask_login import current_user, login_user
 
 from .errors import InvalidCredentials, TooManyAttempts
 from .forms import SignInForm
 
 from .extensions import db, login_manager
-from .models import Customer, StaffUser
+from .models import Customer, CustomerLogin, StaffUser
 
 
 @dataclass(frozen=True)
-class SignedInCustomer(UserMixin):
+class SignedInCustomer(CustomerLogin):
     """The customer a request is made by, as read when the request began. A value, not an ORM entity:
     every storefront request reads it, and an entity would be read again after each commit of the request
     (a hold, a payment), only for the page's header to ask whether the customer is a VIP. Code that changes
@@ -28,15 +28,6 @@ class SignedInCustomer(UserMixin):
     customer_type: str
     email: str
     full_name: str
-
-    is_admin = False
-
-    def get_id(self) -> str:
-        return f"customer:{self.customer_id}"
-
-    @property
-    def is_vip(self) -> bool:
-        return self.customer_type == "vip"
 
 
 # Built once, on the table rather than the entity (the ORM's execution path costs more than the query):

@@ -47,7 +47,23 @@ class StaffUser(UserMixin, db.Model):
         return f"staff:{self.staff_id}"
 
 
-class Customer(UserMixin, db.Model):
+class CustomerLogin(UserMixin):
+    """What Flask-Login and the pages ask of a signed-in customer, whether the ORM entity or the value the
+    user loader reads (boxoffice.auth.SignedInCustomer)."""
+
+    customer_id: int
+    customer_type: str
+    is_admin = False
+
+    def get_id(self) -> str:
+        return f"customer:{self.customer_id}"
+
+    @property
+    def is_vip(self) -> bool:
+        return self.customer_type == "vip"
+
+
+class Customer(CustomerLogin, db.Model):
     """The customer supertype; exactly one of `regular` and `vip` exists, as customer_type says."""
 
     __tablename__ = "customers"
@@ -70,15 +86,6 @@ class Customer(UserMixin, db.Model):
         sa.Index("ix_customers_type", "customer_type"),
         sa.Index("ix_customers_created", "created_at"),
     )
-
-    is_admin = False
-
-    def get_id(self) -> str:
-        return f"customer:{self.customer_id}"
-
-    @property
-    def is_vip(self) -> bool:
-        return self.customer_type == "vip"
 
 
 class RegularCustomer(db.Model):
