@@ -3,7 +3,7 @@ through the simulated gateway as any booking can."""
 from __future__ import annotations
 
 from boxoffice.extensions import db
-from boxoffice.models import Booking, Customer as CustomerRow
+from boxoffice.models import Booking
 from boxoffice.services import checkout, holds
 from boxoffice.services.payments import CardDetails, PaymentRequest
 from tests.builders import Customer, Event, new_hold_owner
@@ -16,8 +16,7 @@ def paid_booking(event: Event, buyer: Customer, *labels: str, promo: str | None 
     """Hold the seats `labels` of `event` and pay for them by card as `buyer`, through checkout."""
     owner = new_hold_owner()
     holds.hold_seats(event.event_id, event.seat_ids(*labels), owner, 10)
-    customer = db.session.get(CustomerRow, buyer.customer_id)
     quote = checkout.quote(event.event_id, owner, buyer.customer_id, promo)
-    confirmation = checkout.pay(event.event_id, owner, customer.customer_id, promo, PaymentRequest("card", card=GOOD_CARD),
+    confirmation = checkout.pay(event.event_id, owner, buyer.customer_id, promo, PaymentRequest("card", card=GOOD_CARD),
                                 checkout.new_idempotency_key(), quote.total)
     return db.session.get(Booking, confirmation.booking_id)

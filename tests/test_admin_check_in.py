@@ -67,3 +67,26 @@ def test_without_javascript_the_whole_page_answers(admin_client, forms):
     assert "<html" in html and verdict(html) == "unknown" and "Unknown ticket" in html
     response = forms.post("/admin/check-in", {"ticket_code": ""})
     assert response.status_code == 422 and "Type or scan a ticket code." in response.get_data(as_text=True)
+
+
+def test_a_door_for_one_event_turns_away_another_events_ticket_which_stays_valid_for_its_own(db_session, booking):
+    other = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2), title="Closing Night")
+    db_session.commit()
+    code = booking.tickets[0].ticket_code
+    wrong = checkin.check_in(code, event_id=other.event_id)
+    assert (wrong.outcome, wrong.event_title) == ("wrong_event", "Opening Night")
+    assert rows(db_session, "SELECT status FROM tickets WHERE ticket_code = :c", c=code) == [("valid",)]
+    assert checkin.check_in(code, event_id=booking.event_id).outcome == "valid"
+
+
+def test_the_desk_keeps_its_door_and_says_which_event_a_wrong_ticket_is_for(admin_client, forms, db_session, booking):
+    other = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2), title="Closing Night")
+    db_session.commit()
+    page = admin_client.get(f"/admin/check-in?event={other.event_id}").get_data(as_text=True)
+    assert re.search(rf'<option value="{other.event_id}" selected>Closing Night', page)
+    assert "Door for <strong>Closing Night</strong>" in page
+    response = forms.post(f"/admin/check-in?event={other.event_id}", {"ticket_code": booking.tickets[0].ticket_code},
+                          headers=HX)
+    html = response.get_data(as_text=True)
+    assert verdict(html) == "wrong_event" and "Wrong event" in html and "Opening Night" in html
+    assert f'hx-post="/admin/check-in?event={other.event_id}"' in html, "the next scan is for the same door"

@@ -1,5 +1,8 @@
 """Check-in at the doors: a ticket code goes in, an answer comes out, and a ticket lets one person in.
 
+A door may be for one event: a ticket for another event is then refused there ("wrong event", with the
+event it is for) and stays valid for its own. The box office's window checks any event's tickets.
+
 Two doors may scan the same ticket at the same moment (a copied e-ticket). The check-in is one
 conditional UPDATE, valid -> checked_in, and its row count decides: InnoDB makes the second UPDATE wait
 for the first's row lock and then re-reads the row, finds it no longer valid and changes nothing, so
@@ -25,8 +28,34 @@ OUTCOMES = {
     "valid": "Valid: let them in",
     "already_checked_in": "Already checked in",
     "refunded": "Refunded: not valid",
+    "wrong_event": "Wrong event: not this door",
     "unknown": "Unknown ticket",
 }
+# The events a door can be opened for: from those that started this many hours ago to those this many
+# days ahead.
+DOOR_OPEN_HOURS_BEFORE = 12
+DOOR_DAYS_AHEAD = 60
+
+
+@dataclass(frozen=True)
+class DoorEvent:
+    event_id: int
+    title: str
+    starts_at: dt.datetime
+    venue_name: str
+
+
+def door_events() -> list[DoorEvent]:
+    """The events a door can be for, soonest first: on sale or sold out (not drafts, not cancelled), from
+    those that started a few hours ago to those some weeks ahead."""
+    now = utcnow()
+    return [DoorEvent(*row) for row in db.session.execute(sa.text("""
+        SELECT e.event_id, e.title, e.starts_at, v.name
+          FROM events e JOIN venues v ON v.venue_id = e.venue_id
+         WHERE e.starts_at BETWEEN :since AND :until AND e.status NOT IN ('draft', 'cancelled')
+         ORDER BY e.starts_at, e.event_id
+         LIMIT 100"""), {"since": now - dt.timedelta(hours=DOOR_OPEN_HOURS_BEFORE),
+                         "until": now + dt.timedelta(days=DOOR_DAYS_AHEAD)})]
 
 
 @dataclass(frozen=True)
@@ -52,21 +81,22 @@ def ticket_code_from_scan(text: str) -> str:
     return re.sub(r"\s+", "", text).upper()
 
 
-def check_in(scanned: str) -> CheckInAnswer:
-    """Admit the ticket if it is valid, now and once: 'valid' (it is checked in from now),
-    'already_checked_in' (with when), 'refunded' or 'unknown'."""
+def check_in(scanned: str, event_id: int | None = None) -> CheckInAnswer:
+    """Admit the ticket if it is valid, now and once, and for the door's event (`event_id`; None: any):
+    'valid' (it is checked in from now), 'already_checked_in' (with when), 'refunded', 'wrong_event' (with
+    the event it is for; still valid there) or 'unknown'."""
     code = ticket_code_from_scan(scanned)
     if not _TICKET_CODE.fullmatch(code):
         return CheckInAnswer("unknown", code)
     with transaction({}):
         admitted = db.session.execute(sa.text("""
             UPDATE tickets SET status = 'checked_in', checked_in_at = :now
-             WHERE ticket_code = :code AND status = 'valid'"""),
-            {"code": code, "now": utcnow().replace(microsecond=0)}).rowcount
+             WHERE ticket_code = :code AND status = 'valid' AND (:event_id IS NULL OR event_id = :event_id)"""),
+            {"code": code, "now": utcnow().replace(microsecond=0), "event_id": event_id}).rowcount
         # A locking read, so that it sees the row as it is now (with the other door's check-in), not as this
         # transaction's snapshot may have seen it before.
         ticket = db.session.execute(sa.text("""
-            SELECT t.status, t.checked_in_at, e.title, e.starts_at, sec.name AS section, r.label AS row_label,
+            SELECT t.status, t.event_id, t.checked_in_at, e.title, e.starts_at, sec.name AS section, r.label AS row_label,
                    s.seat_number, c.full_name
               FROM tickets t
               JOIN bookings b ON b.booking_id = t.booking_id
@@ -79,6 +109,11 @@ def check_in(scanned: str) -> CheckInAnswer:
               LOCK IN SHARE MODE"""), {"code": code}).one_or_none()
     if ticket is None:
         return CheckInAnswer("unknown", code)
-    outcome = "valid" if admitted == 1 else {"checked_in": "already_checked_in", "refunded": "refunded"}[ticket.status]
+    if admitted == 1:
+        outcome = "valid"
+    elif event_id is not None and ticket.event_id != event_id:
+        outcome = "wrong_event"
+    else:
+        outcome = {"checked_in": "already_checked_in", "refunded": "refunded"}[ticket.status]
     return CheckInAnswer(outcome, code, ticket.checked_in_at, ticket.title, ticket.starts_at,
                          f"{ticket.section}, row {ticket.row_label}, seat {ticket.seat_number}", ticket.full_name)
