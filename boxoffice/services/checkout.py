@@ -176,7 +176,8 @@ def _priced(statement: sa.TextClause, event_id: int, owner: str, customer_id: in
 
 
 def _quote(row, promo_code: str | None) -> Quote:
-    price = json.loads(row.price)
+    # MariaDB writes the figures as strings, MySQL 8 as numbers: either way read exactly, never as floats.
+    price = json.loads(row.price, parse_float=Decimal)
     return Quote(int(price["seats"]), Decimal(price["subtotal"]), Decimal(price["vip"]), Decimal(price["promo"]),
                  Decimal(price["total"]), promo_code)
 
