@@ -89,12 +89,6 @@ def _no_hold(event_id: int):
     return redirect(url_for("storefront.event", event_id=event_id))
 
 
-def _hold_or_redirect(event_id: int):
-    if holds.current_hold(event_id, hold_owner()).is_empty:
-        return _no_hold(event_id)
-    return None
-
-
 @bp.get("/checkout/<int:event_id>")
 @customer_required
 def checkout(event_id: int):
@@ -109,22 +103,23 @@ def checkout(event_id: int):
 @bp.post("/checkout/<int:event_id>/promo")
 @customer_required
 def apply_promo(event_id: int):
-    gone = _hold_or_redirect(event_id)
-    if gone:
-        return gone
+    hold = holds.current_hold(event_id, hold_owner())
+    if hold.is_empty:
+        return _no_hold(event_id)
     promo_form = PromoForm()
     customer = signed_in_customer()
     code = (promo_form.promo_code.data or "").strip().upper() or None
-    if promo_form.validate() and code:
+    valid = promo_form.validate()
+    if valid and code:
         try:
             checkout_service.quote(event_id, hold_owner(), customer.customer_id, code)
         except BoxOfficeError as refusal:
             promo_form.promo_code.errors = [refusal.message]
         else:
             _remember_promo(event_id, code)
-    elif promo_form.validate():
+    elif valid:
         _remember_promo(event_id, None)
-    return _page(event_id, promo_form=promo_form, fragment="order_summary",
+    return _page(event_id, promo_form=promo_form, fragment="order_summary", hold=hold,
                  status=422 if promo_form.promo_code.errors else 200)
 
 

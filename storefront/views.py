@@ -38,7 +38,7 @@ def _basket(event_id: int, shown) -> tuple[holds.Hold, list[seatmap.SeatView]]:
     """This browser's hold for the event and its seats, as of the map `shown` beside them."""
     owner = hold_owner()
     basket = seatmap.read_changes(event_id, owner, shown.version, shown.as_of) if owner else None
-    return (basket.hold, basket.held) if basket else (holds.Hold(event_id, (), None, False), [])
+    return (basket.hold, basket.held) if basket else (holds.Hold.empty(event_id), [])
 
 
 def _seat_picker_context(event, venue, section_id: int | None, message: str | None = None,

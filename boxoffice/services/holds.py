@@ -32,6 +32,10 @@ class Hold:
     expires_at: dt.datetime | None
     extended: bool
 
+    @classmethod
+    def empty(cls, event_id: int) -> Hold:
+        return cls(event_id, (), None, False)
+
     @property
     def is_empty(self) -> bool:
         return not self.seat_ids
@@ -49,7 +53,7 @@ def database_now() -> dt.datetime:
 def current_hold(event_id: int, owner: str | None) -> Hold:
     """The owner's live (unexpired) hold for the event; empty if there is none."""
     if not owner:
-        return Hold(event_id, (), None, False)
+        return Hold.empty(event_id)
     return _hold_from(db.session.execute(sa.text("""
         SELECT seat_id, hold_expires_at, hold_extended FROM event_seats
          WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'
@@ -59,7 +63,7 @@ def current_hold(event_id: int, owner: str | None) -> Hold:
 
 def _hold_from(rows, event_id: int) -> Hold:
     if not rows:
-        return Hold(event_id, (), None, False)
+        return Hold.empty(event_id)
     return Hold(event_id, tuple(r.seat_id for r in rows), min(r.hold_expires_at for r in rows),
                 any(r.hold_extended for r in rows))
 
