@@ -403,6 +403,8 @@ class Ticket(db.Model):
     status: Mapped[str] = mapped_column(sa.Enum("valid", "checked_in", "refunded"), server_default="valid")
     checked_in_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
     refunded_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    refund_id: Mapped[int | None] = mapped_column(
+        UBIG, sa.ForeignKey("booking_refunds.refund_id", name="fk_tickets_refund"))
     holds_seat: Mapped[int | None] = mapped_column(
         mysql.TINYINT, sa.Computed("IF(status = 'refunded', NULL, 1)", persisted=True))
 
@@ -492,21 +494,134 @@ class GatewayCharge(db.Model):
 
 
 class OutboxEmail(db.Model):
-    """Outgoing mail, kept for viewing instead of being sent."""
+    """Outgoing mail: written in the transaction of the change it reports, composed and delivered by the
+    mail sender (boxoffice/services/mail.py), which retries with backoff."""
 
     __tablename__ = "outbox_emails"
 
     email_id: Mapped[int] = mapped_column(UBIG, primary_key=True)
+    kind: Mapped[str] = mapped_column(
+        sa.Enum("message", "booking_confirmation", "tickets_refunded", "payment_returned"), server_default="message")
     recipient: Mapped[str] = mapped_column(sa.String(254))
-    subject: Mapped[str] = mapped_column(sa.String(200))
-    body_text: Mapped[str] = mapped_column(sa.Text)
+    subject: Mapped[str | None] = mapped_column(sa.String(200))
+    body_text: Mapped[str | None] = mapped_column(sa.Text)
     booking_id: Mapped[int | None] = mapped_column(
         UINT, sa.ForeignKey("bookings.booking_id", name="fk_outbox_emails_booking"))
+    refund_id: Mapped[int | None] = mapped_column(
+        UBIG, sa.ForeignKey("booking_refunds.refund_id", name="fk_outbox_emails_refund"))
+    attempt_id: Mapped[int | None] = mapped_column(
+        UBIG, sa.ForeignKey("payment_attempts.attempt_id", name="fk_outbox_emails_attempt"))
     created_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+    status: Mapped[str] = mapped_column(sa.Enum("queued", "sent", "retrying", "failed"), server_default="queued")
+    tries: Mapped[int] = mapped_column(USMALL, server_default="0")
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
 
     __table_args__ = (
         sa.Index("ix_outbox_emails_recipient", "recipient", "created_at"),
         sa.Index("ix_outbox_emails_created", "created_at"),
+        sa.Index("ix_outbox_emails_due", "status", "next_attempt_at"),
+        sa.Index("ix_outbox_emails_booking", "booking_id"),
+    )
+
+
+ATTEMPT_STATES = ("created", "captured", "booked", "declined", "abandoned", "refund_pending", "refunded")
+
+
+class PaymentAttempt(db.Model):
+    """One try at paying for a hold (sql/migrations/0005_money_path.sql): a durable row with a state,
+    written before the provider is asked and moved on by conditional updates only."""
+
+    __tablename__ = "payment_attempts"
+
+    attempt_id: Mapped[int] = mapped_column(UBIG, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(ascii_varchar(64))
+    customer_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("customers.customer_id", name="fk_payment_attempts_customer"))
+    event_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("events.event_id", name="fk_payment_attempts_event"))
+    hold_owner: Mapped[str] = mapped_column(ascii_char(32))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    promo_code: Mapped[str | None] = mapped_column(ascii_varchar(32))
+    method_code: Mapped[str] = mapped_column(ascii_varchar(20))
+    seat_ids: Mapped[str] = mapped_column(mysql.TEXT(charset="ascii"))
+    state: Mapped[str] = mapped_column(sa.Enum(*ATTEMPT_STATES), server_default="created")
+    provider_reference: Mapped[str | None] = mapped_column(ascii_varchar(64))
+    card_brand: Mapped[str | None] = mapped_column(ascii_varchar(20))
+    last_four: Mapped[str | None] = mapped_column(ascii_char(4))
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    booking_id: Mapped[int | None] = mapped_column(
+        UINT, sa.ForeignKey("bookings.booking_id", name="fk_payment_attempts_booking"))
+    reconciled_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+    reconcile_note: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+    updated_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+    in_flight: Mapped[int | None] = mapped_column(
+        mysql.TINYINT, sa.Computed("IF(state IN ('created','captured'), 1, NULL)", persisted=True))
+
+    __table_args__ = (
+        sa.UniqueConstraint("idempotency_key", name="uq_payment_attempts_key"),
+        sa.UniqueConstraint("event_id", "hold_owner", "in_flight", name="uq_payment_attempts_in_flight"),
+        sa.UniqueConstraint("booking_id", name="uq_payment_attempts_booking"),
+        sa.Index("ix_payment_attempts_state", "state", "updated_at"),
+        sa.Index("ix_payment_attempts_customer", "customer_id", "created_at"),
+        sa.Index("ix_payment_attempts_reconciled", "reconciled_at"),
+    )
+
+
+class BookingRefund(db.Model):
+    """Money going back for some tickets of a booking: pending until the provider has paid it out."""
+
+    __tablename__ = "booking_refunds"
+
+    refund_id: Mapped[int] = mapped_column(UBIG, primary_key=True)
+    booking_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("bookings.booking_id", name="fk_booking_refunds_booking"))
+    charge_id: Mapped[int | None] = mapped_column(
+        UINT, sa.ForeignKey("payments.payment_id", name="fk_booking_refunds_charge"))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    requested_by: Mapped[str] = mapped_column(sa.Enum("customer", "staff"))
+    state: Mapped[str] = mapped_column(sa.Enum("pending", "refunded"), server_default="pending")
+    payment_id: Mapped[int | None] = mapped_column(
+        UINT, sa.ForeignKey("payments.payment_id", name="fk_booking_refunds_payment"))
+    reconciled_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+    reconcile_note: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+
+    __table_args__ = (
+        sa.Index("ix_booking_refunds_booking", "booking_id"),
+        sa.Index("ix_booking_refunds_state", "state", "created_at"),
+    )
+
+
+class GatewayCard(db.Model):
+    """The simulated provider's saved cards: a token and what charging it does (never the number)."""
+
+    __tablename__ = "gateway_cards"
+
+    token: Mapped[str] = mapped_column(ascii_varchar(64), primary_key=True)
+    card_brand: Mapped[str] = mapped_column(ascii_varchar(20))
+    last_four: Mapped[str] = mapped_column(ascii_char(4))
+    exp_month: Mapped[int] = mapped_column(UTINY)
+    exp_year: Mapped[int] = mapped_column(USMALL)
+    outcome: Mapped[str] = mapped_column(sa.Enum("captured", "declined", "insufficient_funds", "failed"))
+    created_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+
+
+class GatewayRefund(db.Model):
+    """The simulated provider's refunds: one per idempotency key."""
+
+    __tablename__ = "gateway_refunds"
+
+    refund_reference: Mapped[str] = mapped_column(ascii_varchar(64), primary_key=True)
+    charge_reference: Mapped[str] = mapped_column(ascii_varchar(64))
+    idempotency_key: Mapped[str] = mapped_column(ascii_varchar(80))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    created_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+
+    __table_args__ = (
+        sa.UniqueConstraint("idempotency_key", name="uq_gateway_refunds_key"),
+        sa.Index("ix_gateway_refunds_charge", "charge_reference"),
     )
 
 
