@@ -31,7 +31,8 @@ def real_rows(db_session) -> dict:
     discount = make_discount(db_session)
     db_session.commit()
     booking = paid_booking(event, buyer, "A1", "A2")
-    mail.send(buyer.email, "A message for the outbox", "Hello.")
+    mail.queue_message(buyer.email, "A message for the outbox", "Hello.")
+    db_session.commit()
     return {"event_id": event.event_id, "venue_id": venue.venue_id, "customer_id": buyer.customer_id,
             "discount_id": discount.discount_id, "booking_code": booking.booking_code,
             "booking_id": booking.booking_id, "ticket_code": booking.tickets[0].ticket_code,

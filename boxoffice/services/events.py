@@ -207,4 +207,7 @@ def _tell_customer(booking_id: int, refunded: refunds.RefundResult) -> None:
             f"We are sorry: {booking.event.title} on {booking.event.starts_at:%A %d %B %Y} has been cancelled.\n\n"
             f"Your booking {refunded.booking_code} has been refunded: €{refunded.amount:,.2f} is on its way back "
             "to the card or account you paid with.\n")
-    mail.send(booking.customer.email, f"Cancelled: {booking.event.title} ({refunded.booking_code})", body, booking_id)
+    # The refund is committed already (refund_tickets has its own transaction): the notice is a short one.
+    with transaction(messages={}):
+        mail.queue_message(booking.customer.email, f"Cancelled: {booking.event.title} ({refunded.booking_code})",
+                           body, booking_id)

@@ -14,10 +14,11 @@ from .orders import OrderDetail, TicketView
 INSERT_EMAIL = sa.insert(OutboxEmail.__table__)  # built once: every booking sends one
 
 
-def send(recipient: str, subject: str, body_text: str, booking_id: int | None = None) -> None:
-    db.session.add(OutboxEmail(recipient=recipient, subject=subject, body_text=body_text,
-                               booking_id=booking_id, created_at=utcnow()))
-    db.session.commit()
+def queue_message(recipient: str, subject: str, body_text: str, booking_id: int | None = None) -> None:
+    """Put an already composed message in the outbox, in the caller's transaction (not committed here):
+    it is sent if and only if the change it reports is committed."""
+    db.session.execute(INSERT_EMAIL, {"kind": "message", "recipient": recipient, "subject": subject,
+                                      "body_text": body_text, "booking_id": booking_id, "created_at": utcnow()})
 
 
 def add_booking_confirmation(order: OrderDetail, tickets: list[TicketView]) -> None:
