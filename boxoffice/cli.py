@@ -1,4 +1,5 @@
-"""Command line: `flask --app wsgi db setup|upgrade`, `flask --app wsgi demo load`, `flask --app wsgi staff create`."""
+"""Command line: `flask --app wsgi db setup|upgrade`, `flask --app wsgi demo load`, `flask --app wsgi staff create`,
+`flask --app wsgi mail send`."""
 from __future__ import annotations
 
 import click
@@ -10,6 +11,7 @@ from . import database
 db_cli = AppGroup("db", help="Create and upgrade the box-office database.")
 demo_cli = AppGroup("demo", help="Demo data.")
 staff_cli = AppGroup("staff", help="Box-office staff accounts.")
+mail_cli = AppGroup("mail", help="The outbox of customer mail.")
 
 
 @db_cli.command("setup")
@@ -67,7 +69,20 @@ def staff_create(email: str, full_name: str, password: str) -> None:
     click.echo(f"Admin {email} is ready.")
 
 
+@mail_cli.command("send")
+@click.option("--limit", type=int, default=100, show_default=True, help="At most this many messages.")
+def mail_send(limit: int) -> None:
+    """Run one delivery pass of the outbox: compose waiting mail and send what is due over SMTP
+    (BOXOFFICE_SMTP_HOST; without it mail is only composed and stays queued)."""
+    from .services import mail
+
+    done = mail.deliver_due(limit)
+    click.echo(f"{done.composed} composed, {done.sent} sent, {done.retrying} to retry, {done.failed} failed."
+               + ("" if current_app.config["SMTP"] else " (No SMTP server configured: nothing was sent.)"))
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(staff_cli)
+    app.cli.add_command(mail_cli)

@@ -59,6 +59,36 @@ class DatabaseSettings:
         )
 
 
+SMTP_TLS_MODES = ("none", "starttls", "ssl")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The SMTP server the outbox is delivered through (boxoffice/services/mail.py)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: str = "none"  # one of SMTP_TLS_MODES
+    timeout: float = 20.0  # seconds for connecting and for each reply
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "SmtpSettings | None":
+        """The settings from BOXOFFICE_SMTP_*; None when BOXOFFICE_SMTP_HOST is unset (mail is not delivered:
+        it stays queued in the outbox)."""
+        env = dict(os.environ if env is None else env)
+        host = env.get("BOXOFFICE_SMTP_HOST", "").strip()
+        if not host:
+            return None
+        tls = env.get("BOXOFFICE_SMTP_TLS", "none").strip().lower() or "none"
+        if tls not in SMTP_TLS_MODES:
+            raise RuntimeError(f"BOXOFFICE_SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}, not {tls!r}.")
+        return cls(host=host, port=int(env.get("BOXOFFICE_SMTP_PORT") or (465 if tls == "ssl" else 25)),
+                   username=env.get("BOXOFFICE_SMTP_USERNAME") or None,
+                   password=env.get("BOXOFFICE_SMTP_PASSWORD") or None, tls=tls)
+
+
 def _engine_options() -> dict:
     connect_args: dict = {"init_command": "SET time_zone = '+00:00'", "charset": "utf8mb4"}
     ca = os.environ.get("BOXOFFICE_DB_SSL_CA")
@@ -103,6 +133,12 @@ def load_config() -> dict:
         "REMEMBER_COOKIE_SECURE": production,
         "HOLD_MINUTES": int(os.environ.get("BOXOFFICE_HOLD_MINUTES", "10")),
         "CATALOGUE_PAGE_SIZE": int(os.environ.get("BOXOFFICE_PAGE_SIZE", "12")),
+        # Mail: the outbox's SMTP server (None: composed and kept queued), the sender, how often a message is
+        # tried before it is given up, and the site's address for the links in the mail.
+        "SMTP": SmtpSettings.from_env(),
+        "MAIL_FROM": os.environ.get("BOXOFFICE_MAIL_FROM", "Encore Box Office <boxoffice@localhost>"),
+        "MAIL_MAX_TRIES": int(os.environ.get("BOXOFFICE_MAIL_MAX_TRIES", "8")),
+        "BASE_URL": os.environ.get("BOXOFFICE_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "ASSETS_DEBUG": False,
         # Rebuilding bundles whose sources changed is checked on every rendered page (about 1 ms): only for
         # `flask --debug run`. Everything else serves the bundles `flask assets build` made (make run and

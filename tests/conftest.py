@@ -127,6 +127,58 @@ def admin_client(client, forms, db_session):
     return client
 
 
+# ---------------------------------------------------------------- mail
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a free port of this machine: `messages` holds what it was sent
+    (envelope recipients and the parsed message); `reply` set to an SMTP reply (e.g. "451 4.3.0 Try again
+    later") refuses every message with it; `stop()` takes the server away (connections are refused) and
+    `start()` brings it back on the same port."""
+
+    def __init__(self):
+        import socket
+
+        with socket.socket() as probe:  # a free port (aiosmtpd checks its server by connecting to the port)
+            probe.bind(("127.0.0.1", 0))
+            self.host, self.port = probe.getsockname()
+        self.messages: list = []
+        self.reply: str | None = None
+        self._controller = None
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        from email import message_from_bytes, policy
+
+        if self.reply:
+            return self.reply
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        message.envelope_to = list(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 OK"
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname=self.host, port=self.port)  # one a start: it closes its loop
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+        self._controller = None
+
+
+@pytest.fixture
+def smtp_server(app, monkeypatch) -> Iterator[SmtpServer]:
+    """A local SMTP server, and the app configured to deliver the outbox through it."""
+    from boxoffice.config import SmtpSettings
+
+    server = SmtpServer()
+    server.start()
+    monkeypatch.setitem(app.config, "SMTP", SmtpSettings(host=server.host, port=server.port, timeout=5))
+    yield server
+    if server._controller is not None:
+        server.stop()
+
+
 # ---------------------------------------------------------------- the browser
 
 @pytest.fixture(scope="session")
