@@ -18,7 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import assets, auth, cli, dbapi, security, templating
+    from . import assets, auth, cli, dbapi, error_pages, security, templating
     from .extensions import csrf, db, htmx
 
     db.init_app(app)
@@ -29,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     assets.init_app(app)
     security.init_app(app)
     templating.init_app(app)
+    error_pages.init_app(app)
     cli.init_app(app)
 
     from admin.views import bp as admin_bp

@@ -89,8 +89,27 @@ class SmtpSettings:
                    password=env.get("BOXOFFICE_SMTP_PASSWORD") or None, tls=tls)
 
 
-def _engine_options() -> dict:
-    connect_args: dict = {"init_command": "SET time_zone = '+00:00'", "charset": "utf8mb4"}
+# How long a database may keep the storefront waiting, in seconds. A stalled or unreachable server must
+# become an error (and a 503 page, boxoffice/error_pages.py) well within 5 s, never a hang until gunicorn
+# kills the worker. Connecting: the TCP connect (the handshake's reads count as reads). Reading and writing:
+# every packet; every storefront statement answers in milliseconds. A lock not granted within
+# LOCK_WAIT_SECONDS is error 1205, the domain error Busy: row locks (innodb_lock_wait_timeout) and
+# metadata locks such as a FLUSH TABLES WITH READ LOCK (lock_wait_timeout). It is shorter than the read
+# timeout, so that the server's refusal arrives before the client gives up on the connection.
+CONNECT_TIMEOUT = 2
+READ_WRITE_TIMEOUT = 4
+LOCK_WAIT_SECONDS = 3
+# The reports bind reads the dashboards, the business questions and whole CSV exports through one
+# statement each: their queries take well under a second today (docs/benchmarks.md), but an export of a
+# large year streams for longer, and only staff wait for them. Their lock waits stay short.
+REPORTS_READ_WRITE_TIMEOUT = 30
+
+
+def _engine_options(read_write_timeout: int = READ_WRITE_TIMEOUT) -> dict:
+    init_command = (f"SET time_zone = '+00:00', innodb_lock_wait_timeout = {LOCK_WAIT_SECONDS}, "
+                    f"lock_wait_timeout = {LOCK_WAIT_SECONDS}")
+    connect_args: dict = {"init_command": init_command, "charset": "utf8mb4", "connect_timeout": CONNECT_TIMEOUT,
+                          "read_timeout": read_write_timeout, "write_timeout": read_write_timeout}
     ca = os.environ.get("BOXOFFICE_DB_SSL_CA")
     if ca:
         # Managed MySQL (e.g. Amazon RDS): verify the server against its CA bundle.
@@ -98,9 +117,10 @@ def _engine_options() -> dict:
         connect_args["ssl_verify_cert"] = True
         connect_args["ssl_verify_identity"] = True
     # No pool_pre_ping: it costs a round trip every time a connection leaves the pool, which is every
-    # commit of a request. pool_recycle replaces connections before the server's idle timeout (wait_timeout,
-    # 8 hours by default) can close them; after a restart of the database server, each pooled connection
-    # fails one request and is then replaced.
+    # commit of a request. Instead boxoffice/dbapi.py looks at the socket when a connection leaves the
+    # pool (a system call, no round trip): one the server closed (a restart, a kill, wait_timeout) is
+    # replaced before the request uses it. pool_recycle replaces connections before the server's idle
+    # timeout (wait_timeout, 8 hours by default) would close them anyway.
     return {"pool_recycle": 1800, "connect_args": connect_args}
 
 
@@ -124,7 +144,7 @@ def load_config() -> dict:
     return {
         "DATABASE": database,
         "SQLALCHEMY_DATABASE_URI": database.app_url,
-        "SQLALCHEMY_BINDS": {"reports": {"url": database.reports_url, **_engine_options()}},
+        "SQLALCHEMY_BINDS": {"reports": {"url": database.reports_url, **_engine_options(REPORTS_READ_WRITE_TIMEOUT)}},
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
         "SECRET_KEY": secret or _development_secret_key(),
         "SESSION_COOKIE_HTTPONLY": True,

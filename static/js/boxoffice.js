@@ -40,9 +40,84 @@
   }
   document.addEventListener("DOMContentLoaded", collapsibleFilters);
 
-  document.addEventListener("htmx:responseError", function (event) {
-    if (event.detail.xhr.status >= 500) {
-      window.alert("Something went wrong on our side. Please try again in a moment.");
+  // When the box office cannot be reached (status 0: no answer; 5xx: the server's error page). Never a dialog.
+  // A failed poll (hx-trigger "every ...") backs off, 2, 4, 8 then every 10 seconds, and shows one polite
+  // "Reconnecting…" notice until a request succeeds again; the next poll then brings the map up to date. A
+  // failed seat press says so in the seat picker's status. A boosted page that fails shows the error page
+  // the server sent. Anything else failing says so in the notice.
+  var failures = 0, pollAfter = 0, notice = null;
+
+  function setNotice(text) {
+    if (!notice) {
+      // The live region is there (and empty) before anything is said in it, so that it is read out.
+      notice = document.createElement("div");
+      notice.setAttribute("role", "status");
+      document.body.appendChild(notice);
+    }
+    notice.replaceChildren();
+    if (text) {
+      var p = document.createElement("p");
+      p.className = "connection-notice";
+      p.textContent = text;
+      notice.appendChild(p);
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { setNotice(""); });
+
+  function isPoll(elt) { return /(^|,)\s*every\s/.test(elt.getAttribute("hx-trigger") || ""); }
+
+  function sayInPicker(elt, text) {
+    var status = elt.closest("#seat-picker") && document.getElementById("seat-picker-status");
+    if (!status) return false;
+    var p = document.createElement("p");
+    p.className = "alert alert--error";
+    p.setAttribute("role", "alert");
+    p.textContent = text;
+    status.replaceChildren(p);
+    return true;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (isPoll(event.detail.elt) && Date.now() < pollAfter) event.preventDefault();
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (!event.detail.successful) return;
+    if (failures) setNotice("");
+    failures = 0;
+    pollAfter = 0;
+  });
+
+  // Failures only (an answer with an error status, no answer, a timeout), not requests that htmx itself
+  // aborted because a newer one replaced them.
+  function failed(event) {
+    var elt = event.detail.elt, status = event.detail.xhr.status;
+    if (isPoll(elt)) {
+      if (status !== 0 && status < 500) return;
+      failures += 1;
+      pollAfter = Date.now() + Math.min(2000 * Math.pow(2, failures - 1), 10000);
+      setNotice("Reconnecting…");
+    } else if (status === 0 || status >= 500) {
+      failures = failures || 1;
+      if (!sayInPicker(elt, "We could not reach the box office; your seats are unchanged. Try again.")) {
+        setNotice("We could not reach the box office. Please try again in a moment.");
+      }
+    } else if (!event.detail.boosted) {
+      // A refusal the page does not swap in (a 4xx error fragment): its words, as text, in the picker.
+      var answer = document.createElement("template");
+      answer.innerHTML = event.detail.xhr.responseText;
+      var text = answer.content.textContent.trim();
+      if (text) sayInPicker(elt, text);
+    }
+  }
+  ["htmx:responseError", "htmx:sendError", "htmx:timeout"].forEach(function (name) {
+    document.addEventListener(name, failed);
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.boosted && event.detail.xhr.status >= 400) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
     }
   });
 })();

@@ -1,0 +1,63 @@
+"""The app's pooled connections: one the server closed is replaced when it leaves the pool, without a round
+trip; one that timed out is thrown away, never handed out again."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from boxoffice.extensions import db
+
+
+def _connection_id(engine: sa.Engine) -> int:
+    with engine.connect() as connection:
+        return connection.exec_driver_sql("SELECT CONNECTION_ID()").scalar_one()
+
+
+@pytest.fixture
+def engine(app):
+    with app.app_context():
+        yield db.engine
+
+
+def test_a_connection_the_server_killed_is_replaced_as_it_leaves_the_pool(mariadb, engine):
+    first = _connection_id(engine)
+    mariadb.sql(f"KILL CONNECTION {first}")
+    second = _connection_id(engine)  # no error: the pool noticed and connected afresh
+    assert second != first
+
+
+def test_taking_a_healthy_connection_from_the_pool_sends_nothing(engine):
+    with engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        before = connection.exec_driver_sql("SHOW SESSION STATUS LIKE 'Questions'").one()[1]
+    for _ in range(20):
+        with engine.connect() as connection:
+            assert connection.connection.dbapi_connection is raw
+    with engine.connect() as connection:
+        after = connection.exec_driver_sql("SHOW SESSION STATUS LIKE 'Questions'").one()[1]
+    # The ROLLBACK after the first SHOW (a result set leaves the transaction's state unknown, dbapi.py) and
+    # the second SHOW itself: the twenty trips out of the pool and back sent nothing.
+    assert int(after) - int(before) == 2
+
+
+def test_a_connection_that_timed_out_is_invalidated_not_reused(mariadb, engine):
+    first = _connection_id(engine)
+    mariadb.stall()
+    try:
+        with engine.connect() as connection, pytest.raises(sa.exc.OperationalError) as timed_out:
+            connection.exec_driver_sql("SELECT CONNECTION_ID()")
+    finally:
+        mariadb.resume()
+    assert timed_out.value.connection_invalidated
+    assert timed_out.value.orig.args[0] == 2013
+    # Its late answer, if the resumed server sends one, can never be read as the answer to a new question.
+    assert _connection_id(engine) != first
+
+
+def test_the_session_waits_a_few_seconds_for_a_lock_and_stays_in_utc(engine):
+    from boxoffice.config import LOCK_WAIT_SECONDS
+
+    with engine.connect() as connection:
+        row = connection.exec_driver_sql(
+            "SELECT @@session.innodb_lock_wait_timeout, @@session.lock_wait_timeout, @@session.time_zone").one()
+    assert tuple(row) == (LOCK_WAIT_SECONDS, LOCK_WAIT_SECONDS, "+00:00")
