@@ -99,10 +99,11 @@ class SmtpSettings:
 CONNECT_TIMEOUT = 2
 READ_WRITE_TIMEOUT = 4
 LOCK_WAIT_SECONDS = 3
-# The reports bind reads the dashboards, the business questions and whole CSV exports through one
-# statement each: their queries take well under a second today (docs/benchmarks.md), but an export of a
-# large year streams for longer, and only staff wait for them. Their lock waits stay short.
-REPORTS_READ_WRITE_TIMEOUT = 30
+# The reports bind (the dashboards, the business questions, their CSV exports) reads summary tables: under
+# 100 ms a statement at the 95th percentile on a million tickets (docs/benchmarks.md), but a cold buffer
+# pool on a large database can take seconds, and only staff wait for them. So it may take 10 s, still far
+# inside gunicorn's 30 s worker timeout: a stalled database is a 503 there too, never a killed worker.
+REPORTS_READ_WRITE_TIMEOUT = 10
 
 
 def _engine_options(read_write_timeout: int = READ_WRITE_TIMEOUT) -> dict:

@@ -26,6 +26,13 @@ A money-path test, for example:
         mariadb.kill9(); mariadb.restart()
         ... assert over raw rows read through committed_db (it reconnects by itself) ...
 
+The server runs in this process's control, and the app in this process: to kill it at an exact point of a
+request (after the charge, inside InsertBooking), monkeypatch a function the request calls there so that
+it calls `mariadb.kill9()` first (or `mariadb.stall()`), then `mariadb.restart()` in the test.
+
+The app's database timeouts are production's (boxoffice/config.py): a statement on a stalled server fails
+after READ_WRITE_TIMEOUT (4 s), a lock wait after LOCK_WAIT_SECONDS (3 s).
+
 Run them on their own with `BOXOFFICE_DB=boxoffice_test_faults .venv/bin/pytest -q -m faults`.
 """
 from __future__ import annotations

@@ -61,3 +61,14 @@ def test_the_session_waits_a_few_seconds_for_a_lock_and_stays_in_utc(engine):
         row = connection.exec_driver_sql(
             "SELECT @@session.innodb_lock_wait_timeout, @@session.lock_wait_timeout, @@session.time_zone").one()
     assert tuple(row) == (LOCK_WAIT_SECONDS, LOCK_WAIT_SECONDS, "+00:00")
+
+
+def test_the_reports_bind_may_wait_longer_for_a_statement_than_the_storefront(app):
+    from boxoffice.config import LOCK_WAIT_SECONDS, READ_WRITE_TIMEOUT, REPORTS_READ_WRITE_TIMEOUT
+
+    with app.app_context():
+        for engine, timeout in ((db.engine, READ_WRITE_TIMEOUT), (db.engines["reports"], REPORTS_READ_WRITE_TIMEOUT)):
+            with engine.connect() as connection:
+                raw = connection.connection.dbapi_connection
+                assert (raw._read_timeout, raw._write_timeout) == (timeout, timeout)
+                assert connection.exec_driver_sql("SELECT @@session.lock_wait_timeout").scalar_one() == LOCK_WAIT_SECONDS
