@@ -1,20 +1,22 @@
 """Who is signed in: Flask-Login for customers and staff, and the admin role check for every admin view."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import wraps
 from typing import Callable
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, abort, redirect, request, url_for
-from flask_login import current_user, login_user
+from flask import Flask, abort, flash, redirect, request, url_for
+from flask_login import current_user, login_user, logout_user
 
 from .errors import InvalidCredentials, TooManyAttempts
-from .forms import SignInForm
-
 from .extensions import db, login_manager
+from .forms import ForgotPasswordForm, ResetPasswordForm, SignInForm
 from .models import Customer, CustomerLogin, StaffUser
+from .services import accounts
+from .templating import render_page
 
 
 @dataclass(frozen=True)
@@ -28,24 +30,34 @@ class SignedInCustomer(CustomerLogin):
     customer_type: str
     email: str
     full_name: str
+    session_epoch: int
 
 
 # Built once, on the table rather than the entity (the ORM's execution path costs more than the query):
 # every signed-in request runs it.
 _customers = Customer.__table__.c
-SIGNED_IN_CUSTOMER = (sa.select(_customers.customer_id, _customers.customer_type, _customers.email, _customers.full_name)
+SIGNED_IN_CUSTOMER = (sa.select(_customers.customer_id, _customers.customer_type, _customers.email, _customers.full_name,
+                                _customers.session_epoch)
                       .where(_customers.customer_id == sa.bindparam("customer_id")))
+_USER_ID = re.compile(r"(customer|staff):([0-9]{1,10}):([0-9]{1,10})")
 
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    kind, _, key = user_id.partition(":")
-    if not key.isdigit():
+    """The person a session or remember-me cookie is signed in as ("customer:<id>:<epoch>"), or None when
+    the cookie's session epoch is not the person's current one: they signed out, changed or reset their
+    password, or signed out everywhere since (services/accounts.end_sessions). The epoch comes with the row
+    the request reads anyway, so the check costs no query."""
+    match = _USER_ID.fullmatch(user_id)
+    if match is None:
         return None
+    kind, key, epoch = match.group(1), int(match.group(2)), int(match.group(3))
     if kind == "customer":
-        row = db.session.execute(SIGNED_IN_CUSTOMER, {"customer_id": int(key)}).one_or_none()
-        return SignedInCustomer(*row) if row else None
-    return db.session.get(StaffUser, int(key)) if kind == "staff" else None
+        row = db.session.execute(SIGNED_IN_CUSTOMER, {"customer_id": key}).one_or_none()
+        person = SignedInCustomer(*row) if row else None
+    else:
+        person = db.session.get(StaffUser, key)
+    return person if person is not None and person.session_epoch == epoch else None
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -68,6 +80,34 @@ def sign_in(form: SignInForm, authenticate: Callable, default_next: str):
         return refusal.message, 401
     login_user(user)
     return redirect(safe_next(request.args.get("next"), default_next))
+
+
+def forgot_password_page(kind: str, template: str, sign_in_endpoint: str):
+    """The "forgot your password?" page of customers or staff (`kind`): the e-mail's form, then the same
+    answer whether or not the e-mail has an account (services/accounts.request_password_reset)."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        accounts.request_password_reset(kind, form.email.data)
+        return render_page(template, form=None, email=form.email.data.strip(), sign_in=url_for(sign_in_endpoint))
+    return render_page(template, form=form, sign_in=url_for(sign_in_endpoint)), 422 if form.is_submitted() else 200
+
+
+def password_reset_page(kind: str, token: str, template: str, sign_in_endpoint: str, forgot_endpoint: str):
+    """The page a password reset link opens, for customers or staff (`kind`): the new password's form, or
+    why the link no longer works (410). Setting the password ends every session, this browser's too."""
+    form = ResetPasswordForm()
+    try:
+        if form.validate_on_submit():
+            accounts.reset_password(kind, token, form.password.data)
+            logout_user()
+            flash("Your password has been changed and you have been signed out everywhere. "
+                  "Sign in with your new password.", "ok")
+            return redirect(url_for(sign_in_endpoint))
+        accounts.check_reset_link(kind, token)
+    except accounts.ResetLinkInvalid as refusal:
+        return render_page(template, form=None, error=refusal.message, forgot=url_for(forgot_endpoint)), 410
+    return (render_page(template, form=form, error=None, forgot=url_for(forgot_endpoint)),
+            422 if form.is_submitted() else 200)
 
 
 def admin_required(view: Callable) -> Callable:

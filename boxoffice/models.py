@@ -36,6 +36,7 @@ class StaffUser(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     full_name: Mapped[str] = mapped_column(sa.String(120))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
+    session_epoch: Mapped[int] = mapped_column(UINT, server_default="0")
     role: Mapped[str] = mapped_column(sa.Enum("admin"), server_default="admin")
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
 
@@ -44,7 +45,8 @@ class StaffUser(UserMixin, db.Model):
     is_admin = True
 
     def get_id(self) -> str:
-        return f"staff:{self.staff_id}"
+        # The session epoch is part of the id, so raising it ends every session (boxoffice/auth.py).
+        return f"staff:{self.staff_id}:{self.session_epoch}"
 
 
 class CustomerLogin(UserMixin):
@@ -53,10 +55,12 @@ class CustomerLogin(UserMixin):
 
     customer_id: int
     customer_type: str
+    session_epoch: int
     is_admin = False
 
     def get_id(self) -> str:
-        return f"customer:{self.customer_id}"
+        # The session epoch is part of the id, so raising it ends every session (boxoffice/auth.py).
+        return f"customer:{self.customer_id}:{self.session_epoch}"
 
     @property
     def is_vip(self) -> bool:
@@ -75,6 +79,7 @@ class Customer(CustomerLogin, db.Model):
     phone: Mapped[str | None] = mapped_column(sa.String(32))
     city: Mapped[str | None] = mapped_column(sa.String(80))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
+    session_epoch: Mapped[int] = mapped_column(UINT, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
 
     regular: Mapped[RegularCustomer | None] = relationship(back_populates="customer", cascade="all, delete-orphan")
@@ -456,18 +461,29 @@ class Payment(db.Model):
     )
 
 
-class LoginFailure(db.Model):
-    __tablename__ = "login_failures"
+class SignInThrottle(db.Model):
+    """Tries at one account from one address, and when the next may be taken (services/accounts.py)."""
 
-    failure_id: Mapped[int] = mapped_column(UBIG, primary_key=True)
-    email: Mapped[str] = mapped_column(sa.String(254))
-    ip_address: Mapped[str] = mapped_column(sa.String(45))
-    failed_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+    __tablename__ = "sign_in_throttles"
 
-    __table_args__ = (
-        sa.Index("ix_login_failures_email", "email", "failed_at"),
-        sa.Index("ix_login_failures_ip", "ip_address", "failed_at"),
-    )
+    account_kind: Mapped[str] = mapped_column(sa.Enum("customer", "staff"), primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), primary_key=True)
+    address: Mapped[str] = mapped_column(ascii_varchar(45), primary_key=True)
+    failures: Mapped[int] = mapped_column(USMALL, server_default="0")
+    next_try_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+    updated_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+
+    __table_args__ = (sa.Index("ix_sign_in_throttles_address", "address", "updated_at"),)
+
+
+class SignInBudget(db.Model):
+    """An address's failed sign-ins in the current window (services/accounts.py)."""
+
+    __tablename__ = "sign_in_budgets"
+
+    address: Mapped[str] = mapped_column(ascii_varchar(45), primary_key=True)
+    window_started_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+    tries: Mapped[int] = mapped_column(UINT, server_default="0")
 
 
 class GatewayCharge(db.Model):

@@ -1,11 +1,13 @@
 """The customer's account: register, sign in and out, orders and e-tickets, saved cards, password."""
 from __future__ import annotations
 
+import dataclasses
+
 from flask import abort, flash, redirect, request, url_for
 from flask_login import login_user, logout_user
 
-from boxoffice.auth import safe_next, sign_in
-from boxoffice.errors import BoxOfficeError, DuplicateRecord, InvalidCredentials
+from boxoffice.auth import forgot_password_page, password_reset_page, safe_next, sign_in
+from boxoffice.errors import BoxOfficeError, InvalidCredentials, TooManyAttempts
 from boxoffice.forms import SignInForm
 from boxoffice.services import accounts, customers, orders, refunds
 from boxoffice.services.payments import CardDetails
@@ -30,16 +32,14 @@ def register():
     form = RegisterForm()
     status = 200
     if form.validate_on_submit():
-        try:
-            customer = accounts.register_customer(form.email.data, form.full_name.data, form.password.data,
-                                                  city=form.city.data or None)
-        except DuplicateRecord as refusal:
-            form.email.errors = [refusal.message]
-            status = 422
-        else:
+        customer = accounts.register_customer(form.email.data, form.full_name.data, form.password.data,
+                                              city=form.city.data or None)
+        # A new account is signed in at once (a buyer registering at checkout goes on paying); an e-mail that
+        # has an account gets the same message and address, its owner a mail, and no session.
+        if customer is not None:
             login_user(customer)
-            flash("Welcome! Your account is ready.", "ok")
-            return redirect(safe_next(request.args.get("next"), url_for("storefront.account")))
+        flash(f"Check your inbox: we have sent a message about your account to {form.email.data.strip()}.", "ok")
+        return redirect(safe_next(request.args.get("next"), url_for("storefront.account")))
     elif form.is_submitted():
         status = 422
     return render_page("account/register.html", form=form), status
@@ -47,8 +47,27 @@ def register():
 
 @bp.post("/account/logout")
 def logout():
+    customer = signed_in_customer()
+    if customer is not None:
+        # Every session of this customer ends, so a copy of this session's cookie is worth nothing either.
+        accounts.end_sessions("customer", customer.customer_id)
     logout_user()
     return redirect(url_for("storefront.index"))
+
+
+def go_on_under(epoch: int) -> None:
+    """Keep this browser signed in under the customer's new session epoch (every other session has ended)."""
+    login_user(dataclasses.replace(signed_in_customer()._get_current_object(), session_epoch=epoch))
+
+
+@bp.post("/account/sign-out-everywhere")
+@customer_required
+def sign_out_everywhere():
+    customer = signed_in_customer()
+    epoch = accounts.end_sessions("customer", customer.customer_id)
+    go_on_under(epoch)
+    flash("You have been signed out on every other device and browser.", "ok")
+    return redirect(url_for("storefront.account"))
 
 
 @bp.get("/account/")
@@ -104,17 +123,35 @@ def change_password():
     form = ChangePasswordForm()
     status = 200
     if form.validate_on_submit():
+        customer = signed_in_customer()
         try:
-            customers.change_password(signed_in_customer().customer_id, form.current.data, form.password.data)
+            epoch = accounts.change_customer_password(customer.customer_id, form.current.data, form.password.data,
+                                                      request.remote_addr or "?")
+        except TooManyAttempts as refusal:
+            form.current.errors = [refusal.message]
+            status = 429
         except InvalidCredentials as refusal:
             form.current.errors = [refusal.message]
             status = 422
         else:
-            flash("Your password has been changed.", "ok")
+            # Every other session has ended; this one goes on under the new epoch.
+            go_on_under(epoch)
+            flash("Your password has been changed, and you have been signed out everywhere else.", "ok")
             return redirect(url_for("storefront.account"))
     elif form.is_submitted():
         status = 422
     return render_page("account/password.html", form=form), status
+
+
+@bp.route("/account/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    return forgot_password_page("customer", "account/forgot.html", "storefront.login")
+
+
+@bp.route("/account/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    return password_reset_page("customer", token, "account/reset.html", "storefront.login",
+                               "storefront.forgot_password")
 
 
 @bp.route("/account/cards", methods=["GET", "POST"])

@@ -389,7 +389,6 @@ _CLEANUP_ORDER = [
     ("seats", "seat_id"), ("seat_rows", "row_id"), ("sections", "section_id"), ("venues", "venue_id"),
     ("saved_payment_methods", "saved_method_id"), ("vip_customers", "customer_id"),
     ("regular_customers", "customer_id"), ("customers", "customer_id"), ("staff_users", "staff_id"),
-    ("login_failures", "failure_id"),
 ]
 _MARK_OF = {"event_seats": "events", "event_prices": "events", "vip_customers": "customers",
             "regular_customers": "customers"}

@@ -99,7 +99,7 @@ def test_the_app_user_reads_writes_deletes_and_books(as_app):
 
 @pytest.mark.parametrize("statement, errno", [
     ("CREATE TABLE app_probe (id INT)", TABLE_ACCESS_DENIED),
-    ("DROP TABLE login_failures", TABLE_ACCESS_DENIED),
+    ("DROP TABLE sign_in_budgets", TABLE_ACCESS_DENIED),
     ("ALTER TABLE venues ADD COLUMN app_probe INT", TABLE_ACCESS_DENIED),
     ("DROP PROCEDURE InsertBooking", ROUTINE_ACCESS_DENIED),
 ], ids=["create_table", "drop_table", "alter_table", "drop_procedure"])

@@ -1,96 +1,275 @@
-"""Accounts: staff and customers, password checks and the sign-in rate limit."""
+"""Accounts: staff and customers. Signing in under a throttle that cannot be turned against an account's
+owner, sessions that end, registration that tells nobody which e-mails have accounts, and password reset
+by e-mail.
+
+The throttle counts a try *before* the password is checked, with conditional UPDATEs (so simultaneous
+tries cannot all slip under a limit), and gives it back when the password is right. Two limits apply:
+  * per account and address: the first few failures are free, then each try waits longer than the last
+    (2 s, 4 s, 8 s, ... at most 15 minutes); the owner signing in from another address is not held back;
+  * per address: a budget of failed sign-ins per window, at any accounts (a password sprayer's limit).
+An unknown e-mail is throttled, checked against a real Argon2 hash and answered exactly like a known one.
+"""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import ipaddress
 
 import sqlalchemy as sa
+from flask import current_app, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..clock import utcnow
-from ..errors import DuplicateRecord, InvalidCredentials, TooManyAttempts
+from ..errors import BoxOfficeError, DuplicateRecord, InvalidCredentials, TooManyAttempts
 from ..extensions import db
-from ..models import Customer, LoginFailure, RegularCustomer, StaffUser, VipCustomer
+from ..models import Customer, RegularCustomer, StaffUser, VipCustomer
 from ..passwords import hash_password, verify_password
+from . import mail
+from .refusals import transaction
 
-FAILURE_WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_ADDRESS = 30
-# Checked against a real hash even when the e-mail is unknown, so timing does not tell which exist.
+# Tries at one account from one address before any wait, the longest wait, and how long a quiet account
+# and address keep their count.
+FREE_FAILURES = 3
+MAX_WAIT = dt.timedelta(minutes=15)
+FORGET_AFTER = dt.timedelta(hours=24)
+# Failed sign-ins one address may have per window, at any accounts.
+ADDRESS_BUDGET = 30
+BUDGET_WINDOW = dt.timedelta(minutes=15)
+# How long a password reset link works.
+RESET_LINK_LIFETIME = dt.timedelta(hours=1)
+
+# Checked against a real hash when the e-mail is unknown, so the time taken does not tell which exist.
 _UNKNOWN_USER_HASH = hash_password("not-a-real-password")
+
+_ACCOUNTS: dict[str, type[Customer] | type[StaffUser]] = {"customer": Customer, "staff": StaffUser}
+EMAIL_TAKEN = {"uq_customers_email": "There is already an account with this e-mail address."}
+
+
+class ResetLinkInvalid(BoxOfficeError):
+    default_message = "This link has expired or has already been used. Ask for a new one below."
 
 
 def _normalise(email: str) -> str:
     return email.strip().lower()
 
 
-def _check_rate_limit(email: str, ip_address: str) -> None:
-    since = utcnow() - FAILURE_WINDOW
-    by_email = db.session.scalar(
-        sa.select(sa.func.count()).where(LoginFailure.email == email, LoginFailure.failed_at >= since))
-    by_address = db.session.scalar(
-        sa.select(sa.func.count()).where(LoginFailure.ip_address == ip_address, LoginFailure.failed_at >= since))
-    if by_email >= MAX_FAILURES_PER_EMAIL or by_address >= MAX_FAILURES_PER_ADDRESS:
-        raise TooManyAttempts()
+def address_key(address: str) -> str:
+    """The network address tries are counted under: an IPv4 address as it is, an IPv6 address by its /64
+    (one subscriber is given a whole /64, so single IPv6 addresses would be free for the taking)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:45]
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
 
 
-def _authenticate(model, email: str, password: str, ip_address: str):
-    email = _normalise(email)
-    _check_rate_limit(email, ip_address)
-    user = db.session.scalar(sa.select(model).where(model.email == email))
-    if user is None or not verify_password(user.password_hash, password):
-        if user is None:
-            verify_password(_UNKNOWN_USER_HASH, password)
-        # Committed on its own: the failure must count even though the request goes on to fail.
-        db.session.add(LoginFailure(email=email, ip_address=ip_address, failed_at=utcnow()))
-        db.session.commit()
+# ---------------------------------------------------------------- the throttle
+
+# Both upserts lock their row at once (an exclusive lock even when the row exists: no shared lock to be
+# upgraded later, which is how two simultaneous tries would deadlock), budget row before pair row always.
+ENSURE_BUDGET = sa.text("""
+    INSERT INTO sign_in_budgets (address, window_started_at, tries) VALUES (:address, :now, 0)
+        ON DUPLICATE KEY UPDATE address = address""")
+# The window restarts once it is over; otherwise a try is taken only while the budget lasts.
+CLAIM_BUDGET = sa.text("""
+    UPDATE sign_in_budgets
+       SET tries = IF(window_started_at <= :window_over, 1, tries + 1),
+           window_started_at = IF(window_started_at <= :window_over, :now, window_started_at)
+     WHERE address = :address AND (window_started_at <= :window_over OR tries < :budget)""")
+ENSURE_PAIR = sa.text("""
+    INSERT INTO sign_in_throttles (account_kind, email, address, failures, next_try_at, updated_at)
+    VALUES (:kind, :email, :address, 0, :now, :now)
+        ON DUPLICATE KEY UPDATE failures = failures""")
+# The wait rule lives here alone: a try is taken only when its time has come, and it sets the next try's
+# time as if it fails (n failures, counting this try: no wait while n < FREE_FAILURES, then 2 s doubling
+# up to MAX_WAIT). Every assignment reads only the old values (next_try_at first, updated_at last), so the
+# statement means the same whatever the server's SIMULTANEOUS_ASSIGNMENT mode.
+CLAIM_PAIR = sa.text("""
+    UPDATE sign_in_throttles
+       SET next_try_at = :now + INTERVAL LEAST(:max_wait,
+               IF(IF(updated_at <= :forget_before, 0, failures) + 1 < :free, 0,
+                  POW(2, IF(updated_at <= :forget_before, 0, failures) + 2 - :free))) SECOND,
+           failures = IF(updated_at <= :forget_before, 0, failures) + 1,
+           updated_at = :now
+     WHERE account_kind = :kind AND email = :email AND address = :address AND next_try_at <= :now""")
+BUDGET_WAIT = sa.text("SELECT window_started_at FROM sign_in_budgets WHERE address = :address")
+PAIR_WAIT = sa.text("""SELECT next_try_at FROM sign_in_throttles
+                        WHERE account_kind = :kind AND email = :email AND address = :address""")
+GIVE_BACK_BUDGET = sa.text("UPDATE sign_in_budgets SET tries = tries - 1 WHERE address = :address AND tries > 0")
+FORGET_PAIR = sa.text("""DELETE FROM sign_in_throttles
+                          WHERE account_kind = :kind AND email = :email AND address = :address""")
+FORGET_ACCOUNT = sa.text("DELETE FROM sign_in_throttles WHERE account_kind = :kind AND email = :email")
+
+
+def _refused(until: dt.datetime, now: dt.datetime) -> TooManyAttempts:
+    seconds = max(1, int((until - now).total_seconds() + 0.999))
+    wait = f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+    refusal = TooManyAttempts(f"Too many failed sign-ins. Please wait {wait} and try again.")
+    refusal.retry_after = seconds
+    return refusal
+
+
+def _claim_try(kind: str, email: str, address: str, now: dt.datetime) -> None:
+    """Count one try at (kind, email) from `address` against both limits, in the caller's transaction.
+    Raises TooManyAttempts (the caller's transaction is then rolled back, so nothing was counted)."""
+    params = {"kind": kind, "email": email, "address": address, "now": now}
+    db.session.execute(ENSURE_BUDGET, params)
+    if not db.session.execute(CLAIM_BUDGET, {**params, "window_over": now - BUDGET_WINDOW,
+                                             "budget": ADDRESS_BUDGET}).rowcount:
+        raise _refused(db.session.scalar(BUDGET_WAIT, params) + BUDGET_WINDOW, now)
+    db.session.execute(ENSURE_PAIR, params)
+    if not db.session.execute(CLAIM_PAIR, {**params, "forget_before": now - FORGET_AFTER, "free": FREE_FAILURES,
+                                           "max_wait": int(MAX_WAIT.total_seconds())}).rowcount:
+        raise _refused(db.session.scalar(PAIR_WAIT, params), now)
+
+
+def _authenticate(kind: str, email: str, password: str, ip_address: str):
+    """The account of `kind` with this e-mail and password, under the throttle. Raises InvalidCredentials
+    or TooManyAttempts, the same for an unknown e-mail as for a wrong password."""
+    model = _ACCOUNTS[kind]
+    email, address, now = _normalise(email), address_key(ip_address), utcnow()
+    # The try is counted and committed before the password is checked: a check that is still running
+    # counts already, and Argon2's tenth of a second is not spent holding the counters' locks.
+    with transaction({}):
+        _claim_try(kind, email, address, now)
+        person = db.session.scalar(sa.select(model).where(model.email == email))
+        password_hash = person.password_hash if person is not None else _UNKNOWN_USER_HASH
+    if not verify_password(password_hash, password) or person is None:
         raise InvalidCredentials()
-    return user
+    # Right: the try is given back and this account's count from this address starts again.
+    with transaction({}):
+        db.session.execute(GIVE_BACK_BUDGET, {"address": address})
+        db.session.execute(FORGET_PAIR, {"kind": kind, "email": email, "address": address})
+    return person
 
 
 def authenticate_staff(email: str, password: str, ip_address: str) -> StaffUser:
     """The staff user with this e-mail and password. Raises InvalidCredentials or TooManyAttempts."""
-    return _authenticate(StaffUser, email, password, ip_address)
+    return _authenticate("staff", email, password, ip_address)
 
 
 def authenticate_customer(email: str, password: str, ip_address: str) -> Customer:
     """The customer with this e-mail and password. Raises InvalidCredentials or TooManyAttempts."""
-    return _authenticate(Customer, email, password, ip_address)
+    return _authenticate("customer", email, password, ip_address)
+
+
+# ---------------------------------------------------------------- sessions that end
+
+def _table(kind: str) -> sa.Table:
+    return _ACCOUNTS[kind].__table__
+
+
+def _key(kind: str) -> sa.Column:
+    return _table(kind).c.customer_id if kind == "customer" else _table(kind).c.staff_id
+
+
+def _id_of(kind: str, person) -> int:
+    return person.customer_id if kind == "customer" else person.staff_id
+
+
+def end_sessions(kind: str, person_id: int) -> int:
+    """End every session of this customer or staff user, wherever it is: their session epoch goes up, and
+    sessions and remember-me cookies signed in under an older one are refused (boxoffice/auth.py). Returns
+    the new epoch, for the session that asked to go on under it."""
+    table = _table(kind)
+    with transaction({}):
+        db.session.execute(sa.update(table).where(_key(kind) == person_id)
+                           .values(session_epoch=table.c.session_epoch + 1))
+        return db.session.scalar(sa.select(table.c.session_epoch).where(_key(kind) == person_id))
+
+
+def _set_password(kind: str, person_id: int, old_hash: str, new_hash: str) -> int | None:
+    """Replace the password hash if it is still `old_hash`, ending every session. Returns the new session
+    epoch, or None if the password was changed meanwhile. Runs in the caller's transaction."""
+    table = _table(kind)
+    changed = db.session.execute(
+        sa.update(table).where(_key(kind) == person_id, table.c.password_hash == old_hash)
+        .values(password_hash=new_hash, session_epoch=table.c.session_epoch + 1)).rowcount
+    return db.session.scalar(sa.select(table.c.session_epoch).where(_key(kind) == person_id)) if changed else None
+
+
+def change_customer_password(customer_id: int, current: str, new: str, ip_address: str) -> int:
+    """Change the customer's password, checking `current` under the sign-in throttle; every other session
+    ends. Returns the new session epoch (for the session that changed it). Raises InvalidCredentials if
+    `current` is not right, TooManyAttempts."""
+    email = db.session.scalar(sa.select(Customer.email).where(Customer.customer_id == customer_id))
+    try:
+        customer = _authenticate("customer", email, current, ip_address)
+    except InvalidCredentials:
+        raise InvalidCredentials("Your current password is not right.") from None
+    new_hash = hash_password(new)
+    with transaction({}):
+        epoch = _set_password("customer", customer_id, customer.password_hash, new_hash)
+    if epoch is None:
+        raise InvalidCredentials("Your password was changed meanwhile. Please try again.")
+    return epoch
+
+
+# ---------------------------------------------------------------- registration and staff
+
+def _link(endpoint: str, **values) -> str:
+    """An absolute link for a message: the site's configured address (BASE_URL), never the Host header of
+    the request (which whoever sends the request chooses)."""
+    return current_app.config["BASE_URL"] + url_for(endpoint, **values)
 
 
 def create_staff(email: str, full_name: str, password: str) -> StaffUser:
-    """Create an admin, or reset the name and password of the one with this e-mail."""
+    """Create an admin, or reset the name and password of the one with this e-mail (ending their
+    sessions)."""
     email = _normalise(email)
-    staff = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == email))
-    if staff is None:
-        staff = StaffUser(email=email, full_name=full_name, password_hash=hash_password(password))
-        db.session.add(staff)
-    else:
-        staff.full_name = full_name
-        staff.password_hash = hash_password(password)
-    db.session.commit()
+    new_hash = hash_password(password)
+    with transaction({}):
+        staff = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == email))
+        if staff is None:
+            staff = StaffUser(email=email, full_name=full_name, password_hash=new_hash)
+            db.session.add(staff)
+        else:
+            staff.full_name = full_name
+            staff.password_hash = new_hash
+            staff.session_epoch += 1
     return staff
 
 
 def register_customer(email: str, full_name: str, password: str, *, city: str | None = None,
-                      phone: str | None = None) -> Customer:
-    """A new regular customer. Raises DuplicateRecord if the e-mail is taken."""
+                      phone: str | None = None) -> Customer | None:
+    """Register a regular customer and mail them a welcome. When the e-mail already has an account, nothing
+    is created and its owner is mailed instead (someone tried to register with their address); the caller
+    answers both the same way, so the answer does not tell which e-mails have accounts. Returns the new
+    customer, or None when the e-mail was taken. Both ways take about the same time (one Argon2 hash)."""
     email = _normalise(email)
-    if db.session.scalar(sa.select(Customer.customer_id).where(Customer.email == email)):
-        raise DuplicateRecord("There is already an account with this e-mail address.")
-    customer = Customer(email=email, full_name=full_name, password_hash=hash_password(password),
-                        city=city, phone=phone, customer_type="regular")
-    customer.regular = RegularCustomer(customer_type="regular")
-    db.session.add(customer)
+    new_hash = hash_password(password)
     try:
-        db.session.commit()
-    except sa.exc.IntegrityError as error:
-        db.session.rollback()
-        raise DuplicateRecord("There is already an account with this e-mail address.") from error
+        with transaction(EMAIL_TAKEN):
+            if db.session.scalar(sa.select(Customer.customer_id).where(Customer.email == email)):
+                raise DuplicateRecord()
+            customer = Customer(email=email, full_name=full_name, password_hash=new_hash, city=city, phone=phone,
+                                customer_type="regular")
+            customer.regular = RegularCustomer(customer_type="regular")
+            db.session.add(customer)
+            mail.queue_message(email, "Welcome to Encore Box Office", (
+                f"Dear {full_name},\n\nYour Encore Box Office account is ready. Sign in with this e-mail address "
+                f"to pay for seats and to find your tickets:\n{_link('storefront.login')}\n\n"
+                "If you did not create this account, tell us by replying to this message.\n"))
+    except DuplicateRecord:
+        # Taken (before or, through the unique key, at the same moment): tell the owner, no one else.
+        with transaction({}):
+            mail.queue_message(email, "Someone tried to register with your e-mail address", (
+                "Someone tried to create an Encore Box Office account with this e-mail address, which already "
+                f"has one. If it was you, sign in:\n{_link('storefront.login')}\n\n"
+                f"or, if you have forgotten your password, set a new one:\n{_link('storefront.forgot_password')}\n\n"
+                "If it was not you, you need not do anything: your account has not changed.\n"))
+        return None
     return customer
 
 
 def make_vip(customer: Customer, *, tier: str, discount_rate, member_since: dt.date) -> None:
-    """Promote a customer to VIP. The subtype rows swap in one transaction (the composite keys require
-    the regular row to go before the type changes)."""
+    """Promote a customer to VIP, in the caller's transaction. The subtype rows swap (the composite keys
+    require the regular row to go before the type changes)."""
     if customer.regular is not None:
         db.session.delete(customer.regular)
         db.session.flush()
@@ -98,4 +277,63 @@ def make_vip(customer: Customer, *, tier: str, discount_rate, member_since: dt.d
     db.session.flush()
     customer.vip = VipCustomer(customer_type="vip", tier=tier, discount_rate=discount_rate,
                                member_since=member_since)
-    db.session.commit()
+    db.session.flush()
+
+
+# ---------------------------------------------------------------- password reset
+
+def _reset_signer(kind: str) -> URLSafeTimedSerializer:
+    # A salt per kind: a customer's link is no staff link, and no other signed value of the app is a link.
+    return URLSafeTimedSerializer(current_app.secret_key, salt=f"boxoffice.password-reset.{kind}")
+
+
+def _fingerprint(password_hash: str) -> str:
+    """Binds a link to the password it replaces: once that changes (the link used, or any other change),
+    the link no longer matches. Argon2 hashes are salted, so even setting the same password again does."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
+
+
+def request_password_reset(kind: str, email: str) -> None:
+    """Mail the customer or staff user with this e-mail a link to set a new password (valid for an hour,
+    once), through the outbox. Nothing happens for an unknown e-mail, and the caller answers the same."""
+    model = _ACCOUNTS[kind]
+    with transaction({}):
+        person = db.session.scalar(sa.select(model).where(model.email == _normalise(email)))
+        if person is None:
+            return
+        token = _reset_signer(kind).dumps([_id_of(kind, person), _fingerprint(person.password_hash)])
+        endpoint = "storefront.reset_password" if kind == "customer" else "admin.reset_password"
+        mail.queue_message(person.email, "Set a new password for Encore Box Office", (
+            f"Dear {person.full_name},\n\nSomeone, hopefully you, asked to set a new password for your Encore Box "
+            f"Office {'staff ' if kind == 'staff' else ''}account. Open this link within an hour to choose one "
+            f"(it works once):\n{_link(endpoint, token=token)}\n\n"
+            "If it was not you, ignore this message: your password stays as it is.\n"))
+
+
+def _reset_target(kind: str, token: str):
+    """The account a reset link is for, if the link is genuine, unexpired and unused. Raises ResetLinkInvalid."""
+    try:
+        key, fingerprint = _reset_signer(kind).loads(token, max_age=int(RESET_LINK_LIFETIME.total_seconds()))
+        person = db.session.get(_ACCOUNTS[kind], int(key))
+    except (BadSignature, ValueError, TypeError):
+        raise ResetLinkInvalid() from None
+    if person is None or not hmac.compare_digest(str(fingerprint), _fingerprint(person.password_hash)):
+        raise ResetLinkInvalid()
+    return person
+
+
+def check_reset_link(kind: str, token: str) -> None:
+    """Whether a reset link may still be used. Raises ResetLinkInvalid."""
+    with transaction({}):
+        _reset_target(kind, token)
+
+
+def reset_password(kind: str, token: str, new: str) -> None:
+    """Set a new password with a reset link, which then stops working; every session of the person ends and
+    their sign-in throttle starts again. Raises ResetLinkInvalid."""
+    new_hash = hash_password(new)
+    with transaction({}):
+        person = _reset_target(kind, token)
+        if _set_password(kind, _id_of(kind, person), person.password_hash, new_hash) is None:
+            raise ResetLinkInvalid()
+        db.session.execute(FORGET_ACCOUNT, {"kind": kind, "email": person.email})

@@ -1,4 +1,4 @@
-"""The customer's own account: VIP status and savings, offers, saved cards, password."""
+"""The customer's own account: VIP status and savings, offers, saved cards (the password: accounts.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,10 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 
 from ..clock import utcnow
-from ..errors import InvalidCredentials
 from ..extensions import db
-from ..models import Booking, Customer, Discount, PaymentMethod, SavedPaymentMethod, VipCustomer
-from ..passwords import hash_password, verify_password
+from ..models import Booking, Discount, PaymentMethod, SavedPaymentMethod, VipCustomer
 from .payments import CardDetails, gateway
 
 # What a regular customer is shown they would save as a VIP (the entry tier's rate).
@@ -50,15 +48,6 @@ def offers_for(is_vip: bool) -> list[Discount]:
         sa.or_(Discount.usage_limit.is_(None), Discount.times_used < Discount.usage_limit))
     query = query.where(Discount.vip_only.is_(True) if is_vip else Discount.vip_only.is_(False))
     return list(db.session.scalars(query.order_by(Discount.valid_until).limit(10)))
-
-
-def change_password(customer_id: int, current: str, new: str) -> None:
-    """Raises InvalidCredentials if `current` is not the customer's password."""
-    customer = db.session.get(Customer, customer_id)
-    if not verify_password(customer.password_hash, current):
-        raise InvalidCredentials("Your current password is not right.")
-    customer.password_hash = hash_password(new)
-    db.session.commit()
 
 
 # Built once, on the table rather than the entity (the ORM's execution path costs more than the query):

@@ -91,7 +91,7 @@ def make_vip(customer_id: int, tier: str, discount_rate: Decimal) -> None:
             promoted.vip.tier = tier
             promoted.vip.discount_rate = discount_rate
         else:
-            # accounts.make_vip swaps the subtype rows and commits: the whole swap is this transaction.
+            # accounts.make_vip swaps the subtype rows in this transaction.
             accounts.make_vip(promoted, tier=tier, discount_rate=discount_rate, member_since=utcnow().date())
 
 
