@@ -109,6 +109,7 @@ def test_a_seat_hold_under_a_global_read_lock_answers_busy_within_5_s(mariadb, c
     lock = mariadb.connect()
     try:
         mariadb.sql("FLUSH TABLES WITH READ LOCK", lock)
+        assert http.get(f"/events/{event.event_id}").status == 200  # reading is not held up
         answer = http.post(f"/events/{event.event_id}/seats", {"seat": seat.seat_id, "section": ""},
                            headers={"HX-Request": "true"})
     finally:
