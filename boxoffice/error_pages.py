@@ -10,6 +10,7 @@ is Busy all the same. Any other database error is a bug and stays a 500.
 """
 from __future__ import annotations
 
+import pymysql
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 from flask_wtf.csrf import CSRFError
@@ -63,15 +64,18 @@ def _page(code: int, text: str | None = None, headers: dict | None = None) -> Re
 
 
 def database_unavailable(error: BaseException) -> bool:
-    """Whether a database error means the server is out of reach (unreachable, stalled, restarted)."""
+    """Whether a database error (SQLAlchemy's, or PyMySQL's own from a raw connection) means the server is
+    out of reach: unreachable, stalled, restarted."""
     if isinstance(error, (sa.exc.InterfaceError, sa.exc.TimeoutError, sa.exc.DisconnectionError)):
         return True
     if isinstance(error, sa.exc.DBAPIError):
         if error.connection_invalidated:
             return True
-        args = getattr(error.orig, "args", ())
-        return bool(args) and args[0] in UNAVAILABLE
-    return False
+        error = error.orig
+    if isinstance(error, pymysql.err.InterfaceError):
+        return True
+    args = getattr(error, "args", ())
+    return isinstance(error, pymysql.err.Error) and bool(args) and args[0] in UNAVAILABLE
 
 
 def unavailable_page(error: BaseException | None = None) -> Response:
@@ -103,7 +107,7 @@ def http_error_page(error: HTTPException) -> Response | HTTPException:
         return unavailable_page(failure)
 
 
-def database_error_page(error: sa.exc.SQLAlchemyError) -> Response:
+def database_error_page(error: sa.exc.SQLAlchemyError | pymysql.err.Error) -> Response:
     refusal = from_database_error(error) if isinstance(error, sa.exc.DBAPIError) else None
     if isinstance(refusal, Busy):
         return busy_page(refusal)
@@ -126,4 +130,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(sa.exc.OperationalError, database_error_page)
     app.register_error_handler(sa.exc.InterfaceError, database_error_page)
     app.register_error_handler(sa.exc.TimeoutError, database_error_page)
+    app.register_error_handler(pymysql.err.OperationalError, database_error_page)
+    app.register_error_handler(pymysql.err.InterfaceError, database_error_page)
     app.register_error_handler(Busy, busy_page)

@@ -34,6 +34,10 @@ def faulty_app(test_database):
     def connection_lost():
         raise sa.exc.InterfaceError("SELECT 1", {}, pymysql.err.InterfaceError(0, ""))
 
+    @app.get("/_test/raw/<int:errno>")
+    def raw_connection_fails(errno: int):
+        raise pymysql.err.OperationalError(errno, "as the test asked")
+
     @app.get("/_test/busy")
     def busy():
         raise Busy()
@@ -83,7 +87,7 @@ def test_a_missing_csrf_token_says_the_form_expired(client):
 
 
 @pytest.mark.parametrize("path", ["/_test/database/2003", "/_test/database/2013", "/_test/database/2006",
-                                  "/_test/lost"])
+                                  "/_test/lost", "/_test/raw/2013"])
 def test_a_database_out_of_reach_is_a_503_with_retry_after(faulty, path):
     response = faulty.get(path)
     assert response.status_code == 503
@@ -101,7 +105,7 @@ def test_a_lock_wait_timeout_that_reaches_the_top_is_busy(faulty):
     assert faulty.get("/_test/busy").status_code == 503
 
 
-@pytest.mark.parametrize("path", ["/_test/bug", "/_test/database/1142"])
+@pytest.mark.parametrize("path", ["/_test/bug", "/_test/database/1142", "/_test/raw/1146"])
 def test_any_other_fault_is_the_branded_500(faulty, path):
     response = faulty.get(path)
     assert response.status_code == 500
