@@ -265,8 +265,8 @@ def deliver_due(limit: int = 100, *, now: dt.datetime | None = None) -> Delivery
     clock = (lambda: now) if now else utcnow
     started = clock()
     settings: SmtpSettings | None = current_app.config["SMTP"]
-    # One short transaction: compose, and claim what is due (its try counted, not due again for CLAIM) so
-    # that a concurrent pass skips it (SKIP LOCKED) instead of sending it too.
+    # One short transaction: compose, and claim what is due (its try counted, not due again for CLAIM), so
+    # that a concurrent pass does not send it too.
     with transaction(messages={}):
         composed, not_composed = _compose_pending(limit, started)
         claimed = _claim_due(limit, started) if settings else []
@@ -321,16 +321,24 @@ def _compose_pending(limit: int, now: dt.datetime) -> tuple[int, int]:
 
 
 def _claim_due(limit: int, now: dt.datetime) -> list[_Claimed]:
-    rows = db.session.execute(
+    """Claim up to `limit` composed messages that are due, oldest first: each with one conditional UPDATE
+    by primary key (its try counted, not due again for CLAIM), whose row count says whether this pass got
+    it. A concurrent pass claiming the same message waits for this transaction's row lock and then finds it
+    no longer due. (Point updates in id order take no gap locks, so two passes cannot deadlock; a locking
+    read of the due range would lock gaps of ix_outbox_emails_due that the claims then write into.)"""
+    candidates = db.session.execute(
         sa.select(OutboxEmail.email_id, OutboxEmail.recipient, OutboxEmail.subject, OutboxEmail.body_text,
                   OutboxEmail.tries)
         .where(_due(now), OutboxEmail.subject.is_not(None))
-        .order_by(OutboxEmail.email_id).limit(limit).with_for_update(skip_locked=True)).all()
-    if not rows:
-        return []
-    db.session.execute(sa.update(OutboxEmail).where(OutboxEmail.email_id.in_([r.email_id for r in rows]))
-                       .values(tries=OutboxEmail.tries + 1, next_attempt_at=now + CLAIM))
-    return [_Claimed(r.email_id, r.recipient, r.subject, r.body_text, r.tries + 1) for r in rows]
+        .order_by(OutboxEmail.email_id).limit(limit)).all()
+    claimed = []
+    for row in candidates:
+        got = db.session.execute(
+            sa.update(OutboxEmail).where(OutboxEmail.email_id == row.email_id, _due(now))
+            .values(tries=OutboxEmail.tries + 1, next_attempt_at=now + CLAIM)).rowcount
+        if got == 1:
+            claimed.append(_Claimed(row.email_id, row.recipient, row.subject, row.body_text, row.tries + 1))
+    return claimed
 
 
 def _record_sent(email: _Claimed, now: dt.datetime) -> str:
