@@ -77,8 +77,7 @@ def mail_send(limit: int) -> None:
     from .services import mail
 
     done = mail.deliver_due(limit)
-    click.echo(f"{done.composed} composed, {done.sent} sent, {done.retrying} to retry, {done.failed} failed."
-               + ("" if current_app.config["SMTP"] else " (No SMTP server configured: nothing was sent.)"))
+    click.echo(done.describe() + ("" if current_app.config["SMTP"] else " (No SMTP server configured: nothing was sent.)"))
 
 
 def init_app(app: Flask) -> None:

@@ -198,7 +198,7 @@ def test_flask_mail_send_runs_one_pass_and_prints_the_counts(app, db_session, sm
     result = app.test_cli_runner().invoke(args=["mail", "send"])
 
     assert result.exit_code == 0, result.output
-    assert "0 composed, 0 sent, 2 to retry, 0 failed." in result.output
+    assert "Mail: 0 composed, 0 sent, 2 to retry, 0 failed." in result.output
 
 
 # ---------------------------------------------------------------- composing each kind

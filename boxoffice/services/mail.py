@@ -224,6 +224,11 @@ class Delivery:
     retrying: int = 0
     failed: int = 0
 
+    def describe(self) -> str:
+        return f"Mail: {self.composed} composed, {self.sent} sent, {self.retrying} to retry, {self.failed} failed."
+
+    __str__ = describe
+
 
 @dataclass(frozen=True)
 class _Claimed:
