@@ -269,30 +269,32 @@ def test_a_refund_notice_for_a_cancelled_event_says_so(db_session, booking):
 
 
 def payment_attempt(event, buyer, seat_ids: list[int], amount: Decimal, attempt_state: str) -> int:
-    """A payment attempt whose seats were lost, as checkout and the reconciler leave it: its id."""
+    """A payment attempt that could not book its seats, as checkout and the reconciler leave it: its id."""
     return db.session.execute(sa.text(
         """INSERT INTO payment_attempts (idempotency_key, customer_id, event_id, hold_owner, amount, method_code,
-                                         seat_ids, state, provider_reference, card_brand, last_four, created_at,
-                                         updated_at)
+                                         seat_ids, state, provider_reference, card_brand, last_four, failure_reason,
+                                         created_at, updated_at)
            VALUES (:key, :customer_id, :event_id, :owner, :amount, 'card', :seat_ids, :state, :reference, 'mastercard',
-                   '4444', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))"""),
+                   '4444', 'This event has been cancelled.', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))"""),
         {"key": new_hold_owner(), "customer_id": buyer.customer_id, "event_id": event.event_id,
          "owner": new_hold_owner(), "amount": amount, "seat_ids": json.dumps(seat_ids), "state": attempt_state,
          "reference": f"test_{new_hold_owner()}"}).lastrowid
 
 
-def test_a_returned_payment_says_nothing_was_booked_and_the_money_went_back_to_the_card(db_session, booking):
+def test_a_returned_payment_says_nothing_was_booked_and_the_money_went_back_to_the_card(app, db_session, booking,
+                                                                                       monkeypatch):
+    monkeypatch.setitem(app.config, "BASE_URL", "https://tickets.example.test")
     booked, event, buyer = booking
     attempt_id = payment_attempt(event, buyer, event.seat_ids("B1", "B2"), Decimal("100.00"), "refunded")
 
     subject, body = mail.compose(OutboxEmail(kind="payment_returned", recipient=buyer.email, attempt_id=attempt_id))
 
     assert subject == "Your payment for Lakeside Jazz has been refunded"
-    assert body.startswith("Dear Mia Jones,") and "nothing has been booked" in body
-    assert "hold on the seats had run out" in body
+    assert body.startswith("Dear Mia Jones,") and "could not become a booking, so nothing has been booked." in body
+    assert "This event has been cancelled." in body, "the reason the attempt gives"
     assert "Stalls, row B, seat 1" in body and "Stalls, row B, seat 2" in body
     assert "The full amount, €100.00, has been refunded to your Mastercard card ending 4444." in body
-    assert f"/events/{event.event_id}" in body
+    assert f"You are welcome to choose seats again:\nhttps://tickets.example.test/events/{event.event_id}\n" in body
 
 
 def test_an_outbox_row_of_a_kind_needs_the_rows_it_reports():
@@ -316,3 +318,14 @@ def test_a_message_that_cannot_be_composed_fails_without_holding_up_the_others(d
     assert (done.composed, done.sent, done.failed) == (0, 1, 1)
     broken = db_session.scalars(sa.select(OutboxEmail).where(OutboxEmail.kind == "tickets_refunded")).one()
     assert broken.status == "failed" and broken.last_error.startswith("Not composed")
+
+
+def test_a_returned_payment_for_a_cancelled_event_does_not_invite_to_choose_seats_again(db_session, booking):
+    booked, event, buyer = booking
+    attempt_id = payment_attempt(event, buyer, event.seat_ids("B1"), Decimal("50.00"), "refund_pending")
+    db_session.execute(sa.text("UPDATE events SET status = 'cancelled' WHERE event_id = :id"), {"id": event.event_id})
+
+    subject, body = mail.compose(OutboxEmail(kind="payment_returned", recipient=buyer.email, attempt_id=attempt_id))
+
+    assert subject == "Your payment for Lakeside Jazz is being refunded"
+    assert "is being refunded to your Mastercard card ending 4444." in body and "choose seats again" not in body

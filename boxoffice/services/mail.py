@@ -19,7 +19,6 @@ import json
 import smtplib
 import ssl
 from dataclasses import dataclass
-from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
@@ -37,7 +36,6 @@ from . import orders
 from .refusals import transaction
 
 INSERT_EMAIL = sa.insert(OutboxEmail.__table__)  # built once: every booking sends one
-KINDS = ("message", "booking_confirmation", "tickets_refunded", "payment_returned")
 # The wait before the next try after the n-th failed one: 30 s, 1, 2, 4, 8 … minutes, at most an hour.
 FIRST_RETRY = dt.timedelta(seconds=30)
 LONGEST_RETRY = dt.timedelta(hours=1)
@@ -116,7 +114,7 @@ def _paid_with(card_brand: str | None, last_four: str | None, method_name: str |
     if last_four:
         brand = f"{card_brand.title()} " if card_brand and card_brand != "card" else ""
         return f"your {brand}card ending {last_four}"
-    return f"the {method_name} you paid with" if method_name else "the payment method you used"
+    return f"your original payment method ({method_name})" if method_name else "your original payment method"
 
 
 def _booking_confirmation(booking_id: int) -> tuple[str, str]:
@@ -174,9 +172,12 @@ def _tickets_refunded(booking_id: int, refund_id: int) -> tuple[str, str]:
     return f"Refund for {order.event_title} ({order.booking_code})", body
 
 
+# Why a paid attempt is returned, when the attempt does not say (its failure_reason is the buyer's message).
+LOST_SEATS = "Your hold ran out before the payment completed and the seats were taken."
 ATTEMPT = sa.text("""
-    SELECT a.amount, a.state, a.card_brand, a.last_four, a.seat_ids, a.event_id, pm.name AS method_name,
-           c.full_name, e.title, e.starts_at, v.name AS venue_name, v.city AS venue_city
+    SELECT a.amount, a.state, a.card_brand, a.last_four, a.seat_ids, a.event_id, a.failure_reason,
+           pm.name AS method_name,
+           c.full_name, e.title, e.status AS event_status, e.starts_at, v.name AS venue_name, v.city AS venue_city
       FROM payment_attempts a
       JOIN customers c ON c.customer_id = a.customer_id
       JOIN events e ON e.event_id = a.event_id
@@ -204,13 +205,15 @@ def _payment_returned(attempt_id: int) -> tuple[str, str]:
     body = (
         f"Dear {attempt.full_name},\n\n"
         f"Your payment for {attempt.title} ({attempt.venue_name}, {attempt.venue_city}, "
-        f"{attempt.starts_at:%A %d %B %Y, %H:%M}) completed only after your hold on the seats had run out, "
-        "and the seats had been taken in the meantime, so nothing has been booked.\n\n"
+        f"{attempt.starts_at:%A %d %B %Y, %H:%M}) could not become a booking, so nothing has been booked. "
+        f"{attempt.failure_reason or LOST_SEATS}\n\n"
         + (f"The seats you had chosen:\n{chosen}\n" if chosen else "")
-        + f"{money}\n\n"
-        f"You are welcome to choose seats again:\n{_link('storefront.event', event_id=attempt.event_id)}\n"
+        + f"{money}\n"
+        + (f"\nYou are welcome to choose seats again:\n{_link('storefront.event', event_id=attempt.event_id)}\n"
+           if attempt.event_status == "on_sale" else "")
     )
-    return f"Your payment for {attempt.title} has been refunded", body
+    refunded = "has been refunded" if attempt.state == "refunded" else "is being refunded"
+    return f"Your payment for {attempt.title} {refunded}", body
 
 
 # ---------------------------------------------------------------- delivering
