@@ -18,7 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import assets, auth, cli, dbapi, error_pages, security, templating
+    from . import assets, auth, cli, dbapi, error_pages, jobs, security, templating
     from .extensions import csrf, db, htmx
 
     db.init_app(app)
@@ -31,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     templating.init_app(app)
     error_pages.init_app(app)
     cli.init_app(app)
+    jobs.init_app(app)
 
     from admin.views import bp as admin_bp
     from reports.views import bp as reports_bp

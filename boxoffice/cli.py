@@ -12,6 +12,30 @@ db_cli = AppGroup("db", help="Create and upgrade the box-office database.")
 demo_cli = AppGroup("demo", help="Demo data.")
 staff_cli = AppGroup("staff", help="Box-office staff accounts.")
 mail_cli = AppGroup("mail", help="The outbox of customer mail.")
+payments_cli = AppGroup("payments", help="Payment attempts and refunds.")
+jobs_cli = AppGroup("jobs", help="The once-only jobs (reconciler, mail sender).")
+
+
+@payments_cli.command("reconcile")
+@click.option("--limit", type=int, default=100, show_default=True, help="At most this many rows of each kind.")
+def payments_reconcile(limit: int) -> None:
+    """Finish every payment attempt and refund left between states (see boxoffice/services/reconciler.py)."""
+    from .services import reconciler
+
+    click.echo(reconciler.reconcile(limit=limit).describe())
+
+
+@jobs_cli.command("run")
+def jobs_run() -> None:
+    """One pass of the reconciler and the mail sender, unless another node is running one now."""
+    from . import jobs
+
+    done = jobs.run_pass()
+    if done.reconciliation is None:
+        click.echo("Another node is running the jobs; nothing done.")
+        return
+    click.echo(done.reconciliation.describe())
+    click.echo(str(done.delivery))
 
 
 @db_cli.command("setup")
@@ -85,3 +109,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(payments_cli)
+    app.cli.add_command(jobs_cli)

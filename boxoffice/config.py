@@ -153,6 +153,9 @@ def load_config() -> dict:
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "HOLD_MINUTES": int(os.environ.get("BOXOFFICE_HOLD_MINUTES", "10")),
+        # Seconds between runs of the once-only jobs (reconciler, mail sender) in each process; 0: not run
+        # in-process (run `flask jobs run` from cron or a timer instead). See boxoffice/jobs.py.
+        "JOBS_INTERVAL": float(os.environ.get("BOXOFFICE_JOBS_INTERVAL", "30")),
         "CATALOGUE_PAGE_SIZE": int(os.environ.get("BOXOFFICE_PAGE_SIZE", "12")),
         # Mail: the outbox's SMTP server (None: composed and kept queued), the sender, how often a message is
         # tried before it is given up, and the site's address for the links in the mail.

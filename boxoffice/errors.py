@@ -72,6 +72,19 @@ class SeatsLostRefunded(BoxOfficeError):
                        "Your payment has been refunded in full.")
 
 
+class RefundRefused(BoxOfficeError):
+    default_message = "The payment provider refused the refund."
+
+
+class PaymentInProgress(BoxOfficeError):
+    default_message = ("A payment for these seats is already being processed. Please wait a moment and "
+                       "look at your orders before paying again.")
+
+
+class PaymentFormExpired(BoxOfficeError):
+    default_message = "This payment form is out of date. Please check your order and pay again."
+
+
 class NothingToRefund(BoxOfficeError):
     default_message = "There is nothing left to refund on this booking."
 

@@ -56,6 +56,11 @@ def _cents(value: Decimal) -> int:
     return int(value.quantize(CENT) * 100)
 
 
+def vip_discount(subtotal: Decimal, vip_rate: Decimal) -> Decimal:
+    """Step 2: what the VIP rate takes off a subtotal."""
+    return _round_cents(Decimal(subtotal) * vip_rate)
+
+
 def _share(face: Decimal, total: Decimal, subtotal: Decimal) -> Decimal:
     """face * total / subtotal rounded down to the cent, in whole-cent integers, as InsertBooking does
     (rounding down means the shares never exceed the total, so no ticket is left with a negative one)."""
@@ -70,8 +75,8 @@ def price_order(face_prices: list[Decimal], vip_rate: Decimal = ZERO, promo: Pro
     if any(price < 0 for price in face_prices) or vip_rate < 0:
         raise ValueError("prices and the VIP rate cannot be negative")
     subtotal = sum(face_prices, ZERO).quantize(CENT)
-    vip_discount = _round_cents(subtotal * vip_rate)
-    after_vip = subtotal - vip_discount
+    vip_off = vip_discount(subtotal, vip_rate)
+    after_vip = subtotal - vip_off
     promo_discount = ZERO
     if promo is not None:
         if promo.kind == "percent":
@@ -86,4 +91,4 @@ def price_order(face_prices: list[Decimal], vip_rate: Decimal = ZERO, promo: Pro
         shares = [_share(face, total, subtotal) for face in face_prices]
     if shares:
         shares[-1] += total - sum(shares, ZERO)
-    return PriceBreakdown(subtotal, vip_discount, promo_discount, total, shares)
+    return PriceBreakdown(subtotal, vip_off, promo_discount, total, shares)

@@ -5,7 +5,8 @@ from decimal import Decimal, InvalidOperation
 
 from flask import abort, current_app, flash, redirect, request, session, url_for
 
-from boxoffice.errors import BoxOfficeError, HoldExpired, InvalidCard, NoSeatsHeld, PaymentDeclined, PriceChanged
+from boxoffice.errors import (BoxOfficeError, HoldExpired, InvalidCard, NoSeatsHeld, PaymentDeclined,
+                              PaymentFormExpired, PaymentInProgress, PriceChanged)
 from boxoffice.extensions import htmx
 from boxoffice.services import checkout as checkout_service
 from boxoffice.services import customers, holds
@@ -33,8 +34,9 @@ def _remember_promo(event_id: int, code: str | None) -> None:
 
 
 def _card_choices(cards: list[customers.SavedCard]) -> list[tuple[str, str]]:
+    """The saved cards one may pay with: those not past their expiry."""
     return [(f"saved:{c.saved_method_id}", f"{c.card_brand.title()} ending {c.last_four} "
-             f"(expires {c.exp_month:02d}/{c.exp_year})") for c in cards]
+             f"(expires {c.exp_month:02d}/{c.exp_year})") for c in cards if not c.is_expired]
 
 
 def _payment_form(customer, formdata) -> PaymentForm:
@@ -73,11 +75,12 @@ def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoFo
     quote = basket.quote
     form.expected_total.data = str(quote.total)
     form.promo_code.data = quote.promo_code or ""
-    if not form.idempotency_key.data or error:
-        form.idempotency_key.data = checkout_service.new_idempotency_key()
+    # Every page issues a new key, signed for this buyer, hold and total (a changed total needs a new one).
+    form.idempotency_key.data = checkout_service.payment_key(customer.customer_id, event_id, owner, quote.total)
     return render_page(
         "storefront/checkout.html", fragment=fragment, event=basket.event, quote=quote, form=form,
         promo_form=promo_form, promo_error=promo_error, error=error,
+        expired_cards=[card for card in basket.saved_cards if card.is_expired],
         hold=hold if hold is not None else holds.current_hold(event_id, owner), seats=basket.seats, vip=basket.vip,
         hold_minutes=current_app.config["HOLD_MINUTES"],
     ), status
@@ -160,10 +163,11 @@ def pay(event_id: int):
     except (HoldExpired, NoSeatsHeld) as refusal:
         flash(refusal.message, "error")
         return redirect(url_for("storefront.event", event_id=event_id))
-    except (InvalidCard, PaymentDeclined, PriceChanged) as refusal:
+    except (InvalidCard, PaymentDeclined, PriceChanged, PaymentFormExpired, PaymentInProgress) as refusal:
         if isinstance(refusal, InvalidCard):
             form.card_number.errors = [refusal.message]
-        return _page(event_id, form=form, error=refusal.message, status=402 if isinstance(refusal, PaymentDeclined) else 422)
+        status = 402 if isinstance(refusal, PaymentDeclined) else 409 if isinstance(refusal, PaymentInProgress) else 422
+        return _page(event_id, form=form, error=refusal.message, status=status)
     except BoxOfficeError as refusal:
         flash(refusal.message, "error")
         return redirect(url_for("storefront.event", event_id=event_id))

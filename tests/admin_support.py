@@ -18,5 +18,5 @@ def paid_booking(event: Event, buyer: Customer, *labels: str, promo: str | None 
     holds.hold_seats(event.event_id, event.seat_ids(*labels), owner, 10)
     quote = checkout.quote(event.event_id, owner, buyer.customer_id, promo)
     confirmation = checkout.pay(event.event_id, owner, buyer.customer_id, promo, PaymentRequest("card", card=GOOD_CARD),
-                                checkout.new_idempotency_key(), quote.total)
+                                checkout.payment_key(buyer.customer_id, event.event_id, owner, quote.total), quote.total)
     return db.session.get(Booking, confirmation.booking_id)

@@ -298,6 +298,17 @@ def book(s: Executor, event: Event, customer: Customer, *, seats: Sequence[int] 
         expected_total = price_hold(s, event, owner, customer, promo)["total"]
     if provider_reference is AUTO:
         provider_reference = f"test_{secrets.token_hex(12)}"
+    idempotency_key = idempotency_key or f"test-{secrets.token_hex(16)}"
+    # Every booking settles a payment attempt in flight (nobody books without paying): the one the checkout
+    # would have written before asking the provider.
+    _run(s, """UPDATE payment_attempts SET state = 'abandoned'
+                WHERE event_id = :event_id AND hold_owner = :owner AND in_flight AND idempotency_key <> :key""",
+         {"event_id": event.event_id, "owner": owner, "key": idempotency_key})
+    _run(s, """INSERT IGNORE INTO payment_attempts (idempotency_key, customer_id, event_id, hold_owner, amount,
+                                                    method_code, seat_ids, created_at, updated_at)
+               VALUES (:key, :customer_id, :event_id, :owner, :amount, :method, '[]', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))""",
+         {"key": idempotency_key, "customer_id": customer.customer_id, "event_id": event.event_id, "owner": owner,
+          "amount": expected_total if expected_total is not None else 0, "method": method})
     row = _run(s, """CALL InsertBooking(:customer_id, :event_id, :owner, :promo, :method, :brand, :last_four,
                                         :reference, :expected_total, :idempotency_key, :salt, FALSE)""",
                {"customer_id": customer.customer_id, "event_id": event.event_id, "owner": owner, "promo": promo,
@@ -383,8 +394,8 @@ def refund_tickets(s: Executor, booking_id: int, ticket_ids: Sequence[int], at: 
 # Children before parents, each with its key. Rows above the key's mark (taken before the test) are deleted
 # in this order; the subtype and inventory tables, keyed by their parent's id, go by the parent's mark.
 _CLEANUP_ORDER = [
-    ("outbox_emails", "email_id"), ("gateway_charges", "charge_id"), ("payments", "payment_id"),
-    ("tickets", "ticket_id"), ("bookings", "booking_id"), ("discounts", "discount_id"),
+    ("outbox_emails", "email_id"), ("gateway_charges", "charge_id"), ("payment_attempts", "attempt_id"),
+    ("tickets", "ticket_id"), ("booking_refunds", "refund_id"), ("payments", "payment_id"), ("bookings", "booking_id"), ("discounts", "discount_id"),
     ("event_seats", "event_id"), ("event_prices", "event_id"), ("events", "event_id"),
     ("seats", "seat_id"), ("seat_rows", "row_id"), ("sections", "section_id"), ("venues", "venue_id"),
     ("saved_payment_methods", "saved_method_id"), ("vip_customers", "customer_id"),

@@ -204,9 +204,15 @@ def test_python_pricing_matches_price_hold_and_insert_booking(db_session, pricin
         assert (int(quoted[0]), D(quoted[1]), D(quoted[2]), D(quoted[3]), D(quoted[4])) == (
             len(chosen), expected.subtotal, expected.vip_discount, expected.promo_discount, expected.total), context
 
+        # Booked as the checkout books: settling a payment attempt for the Python total.
+        connection.execute(sa.text("""
+            INSERT INTO payment_attempts (idempotency_key, customer_id, event_id, hold_owner, amount, method_code,
+                                          seat_ids, created_at, updated_at)
+            VALUES (:key, :c, :e, :owner, :total, 'paypal', '[]', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))"""),
+            {"key": f"pricing-test-{case}", "c": customer_id, "e": event_id, "owner": owner, "total": expected.total})
         booked = connection.execute(sa.text("""
-            CALL InsertBooking(:c, :e, :owner, :code, 'paypal', NULL, NULL, :reference, :total, NULL, NULL, FALSE)"""),
-            {"c": customer_id, "e": event_id, "owner": owner, "code": code,
+            CALL InsertBooking(:c, :e, :owner, :code, 'paypal', NULL, NULL, :reference, :total, :key, NULL, FALSE)"""),
+            {"c": customer_id, "e": event_id, "owner": owner, "code": code, "key": f"pricing-test-{case}",
              "reference": f"pricing-test-{case}", "total": expected.total}).mappings().one()
         assert (booked["subtotal"], booked["vip_discount"], booked["promo_discount"], booked["total"]) == (
             expected.subtotal, expected.vip_discount, expected.promo_discount, expected.total), context

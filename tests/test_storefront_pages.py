@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from boxoffice.services import holds, seatmap
+from boxoffice.models import Booking, OutboxEmail
+from boxoffice.services import holds, mail, seatmap
 from tests.builders import PREMIUM, make_customer, make_discount, make_event, make_venue, new_hold_owner, rows, sell_seats
 
 HX = {"HX-Request": "true"}
@@ -290,10 +291,11 @@ def test_paying_from_the_boosted_form_answers_with_the_confirmation_and_its_addr
     again = client.post(f"/checkout/{event.event_id}", data=payment, headers=boosted)
     assert again.status_code == 200 and again.headers["HX-Push-Url"] == f"/account/orders/{code}?new=1"
     assert rows(db_session, "SELECT COUNT(*) FROM bookings WHERE idempotency_key = :k", k=key) == [(1,)]
-    mails = rows(db_session, "SELECT o.recipient, o.body_text FROM outbox_emails o JOIN bookings b "
-                             "ON b.booking_id = o.booking_id WHERE b.booking_code = :c", c=code)
-    assert len(mails) == 1 and mails[0][0] == buyer.email
-    assert "Stalls, row A, seat 3" in mails[0][1] and "Total paid: €72.00" in mails[0][1]
+    mails = db_session.scalars(sa.select(OutboxEmail).join(Booking, Booking.booking_id == OutboxEmail.booking_id)
+                               .where(Booking.booking_code == code)).all()
+    assert len(mails) == 1 and mails[0].recipient == buyer.email
+    subject, body = mail.compose(mails[0])
+    assert "Stalls, row A, seat 3" in body and "Total paid: €72.00" in body
 
 
 def test_a_saved_card_is_offered_first_at_checkout_and_pays(client, forms, db_session, event, buyer):

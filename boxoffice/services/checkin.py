@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from ..clock import utcnow
 from ..extensions import db
-from .refusals import transaction
+from .unit_of_work import unit_of_work
 
 # What a ticket's QR code holds (orders.TicketView.qr_svg_data_uri); a scanner types it like a keyboard.
 QR_PREFIX = "BOXOFFICE-TICKET:"
@@ -88,7 +88,7 @@ def check_in(scanned: str, event_id: int | None = None) -> CheckInAnswer:
     code = ticket_code_from_scan(scanned)
     if not _TICKET_CODE.fullmatch(code):
         return CheckInAnswer("unknown", code)
-    with transaction({}):
+    with unit_of_work():
         admitted = db.session.execute(sa.text("""
             UPDATE tickets SET status = 'checked_in', checked_in_at = :now
              WHERE ticket_code = :code AND status = 'valid' AND (:event_id IS NULL OR event_id = :event_id)"""),

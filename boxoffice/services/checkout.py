@@ -1,29 +1,32 @@
 """Checkout: price the hold, take the payment, book through InsertBooking.
 
 Prices come from the PriceHold procedure, whose discount rule (DiscountSubtotal) InsertBooking applies
-too, so the page and the booking never disagree. Money is taken before the booking is written; the gateway and InsertBooking both key on
-the checkout's idempotency key, so a double click, a refresh or a retried POST makes one charge and one
-booking and answers every retry with the same confirmation.
+too, so the page and the booking never disagree. Paying is a payment attempt (payment_attempts): written
+before the provider is asked, keyed by an idempotency key the server issued for this buyer, hold and
+amount, so a double click, a refresh or a retried POST makes one charge and one booking and answers every
+retry with the same outcome.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
+from flask import current_app
 
+from .. import pricing
 from ..clock import utcnow
-from ..errors import (BoxOfficeError, HoldExpired, NoSeatsHeld, PaymentDeclined, PriceChanged,
-                      SeatsLostRefunded, from_database_error)
+from ..errors import (BoxOfficeError, HoldExpired, NoSeatsHeld, PaymentDeclined, PaymentFormExpired,
+                      PaymentInProgress, PriceChanged, SeatsLostRefunded)
 from ..extensions import db
-from ..models import Booking, Payment
-from . import customers, holds, mail, orders
-from .payments import PaymentRequest, gateway
-from .refusals import procedure_may_commit
+from . import customers, orders, payment_attempts
+from .payments import PaymentRequest
+from .unit_of_work import unit_of_work
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,12 @@ class HeldSeat:
 @dataclass(frozen=True)
 class VipRate:
     """What the checkout page says about VIP membership: the buyer's own rate, or the entry rate a
-    regular customer would get."""
+    regular customer would get and what the seats would cost them at it (by the pricing rule)."""
 
     is_vip: bool
     tier: str | None
     discount_rate: Decimal
+    vip_subtotal: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -77,16 +81,6 @@ class Basket:
 
 
 @dataclass(frozen=True)
-class Booked:
-    """What InsertBooking answered: the booking this checkout made, or had made before (`replayed`)."""
-
-    booking_id: int
-    booking_code: str
-    total: Decimal
-    replayed: bool
-
-
-@dataclass(frozen=True)
 class Confirmation:
     """A paid checkout's booking as its confirmation shows it (the same for every retry of the checkout)."""
 
@@ -105,15 +99,6 @@ class Confirmation:
     @property
     def total(self) -> Decimal:
         return self.order.total
-
-
-def new_idempotency_key() -> str:
-    return secrets.token_hex(24)
-
-
-def _database_refusal(error: DBAPIError) -> Exception:
-    db.session.rollback()
-    return from_database_error(error) or error
 
 
 def _normal_promo(promo_code: str | None) -> str | None:
@@ -158,21 +143,14 @@ PAYMENT_QUOTE = sa.text(f"""
            (SELECT method_id FROM payment_methods WHERE code = :method) AS method_id
       FROM event_seats USE INDEX (ix_event_seats_owner)
      WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'""")
-INSERT_BOOKING = sa.text("""
-    CALL InsertBooking(:customer_id, :event_id, :owner, :promo, :method, :brand, :last_four,
-                       :reference, :total, :key, :salt, :commit)""")
-BOOKING_BY_KEY = (sa.select(Booking.booking_id, Booking.booking_code, Booking.total)
-                  .where(Booking.idempotency_key == sa.bindparam("key")))
 
 
 def _priced(statement: sa.TextClause, event_id: int, owner: str, customer_id: int | None, promo_code: str | None,
             **params):
     """The rows of a statement that reads the hold's price (`_PRICE`). Raises PromoCodeRejected."""
-    try:
+    with unit_of_work():
         return db.session.execute(statement, {"event_id": event_id, "owner": owner, "customer_id": customer_id,
                                               "promo": promo_code, **params}).all()
-    except DBAPIError as error:
-        raise _database_refusal(error) from error
 
 
 def _quote(row, promo_code: str | None) -> Quote:
@@ -201,70 +179,13 @@ def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) 
     [row] = found
     seats = [HeldSeat(seat_id, section, row_label, number, category, Decimal(str(price)))
              for _, _, number, seat_id, section, row_label, category, price in sorted(json.loads(row.held_seats or "[]"))]
+    quoted = _quote(row, promo_code)
     vip = (VipRate(True, row.tier, row.discount_rate) if row.tier is not None
-           else VipRate(False, None, customers.ENTRY_VIP_RATE))
+           else VipRate(False, None, customers.ENTRY_VIP_RATE,
+                        quoted.subtotal - pricing.vip_discount(quoted.subtotal, customers.ENTRY_VIP_RATE)))
     return Basket(EventLine(row.event_id, row.title, row.starts_at, row.venue_name, row.venue_city),
-                  _quote(row, promo_code), vip, seats,
+                  quoted, vip, seats,
                   [customers.SavedCard(*card) for card in sorted(json.loads(row.saved_cards or "[]"))])
-
-
-def _replayed(idempotency_key: str) -> Booked | None:
-    """The booking this checkout already made, read afresh (a new transaction, so a booking committed by a
-    concurrent identical request is seen)."""
-    db.session.rollback()
-    done = db.session.execute(BOOKING_BY_KEY, {"key": idempotency_key}).one_or_none()
-    return Booked(done.booking_id, done.booking_code, done.total, True) if done else None
-
-
-def _record_unsuccessful_charge(customer_id: int, method_id: int, amount: Decimal, result) -> None:
-    """Declines and failures are kept (reports count them); a retry of the same charge is kept once."""
-    if db.session.scalar(sa.select(Payment.payment_id).where(Payment.provider_reference == result.reference)):
-        return
-    db.session.add(Payment(kind="charge", status=result.status, booking_id=None, customer_id=customer_id,
-                           method_id=method_id, amount=amount, card_brand=result.card_brand,
-                           last_four=result.last_four, provider_reference=result.reference,
-                           failure_reason=result.reason, created_at=utcnow()))
-    db.session.commit()
-
-
-def _insert_booking(event_id: int, owner: str, customer_id: int, promo_code: str | None,
-                    payment: PaymentRequest, result, total: Decimal, idempotency_key: str):
-    """CALL InsertBooking, which commits the booking itself where it may (see _book_paid_hold). Raises what
-    InsertBooking refuses."""
-    # A fresh transaction, opened by the CALL itself: InsertBooking's reads then see everything committed
-    # by the checkouts that held the event lock before it (see the procedure's comments).
-    db.session.commit()
-    try:
-        return db.session.execute(INSERT_BOOKING, {
-            "customer_id": customer_id, "event_id": event_id, "owner": owner, "promo": promo_code,
-            "method": payment.method_code, "brand": result.card_brand if result else None,
-            "last_four": result.last_four if result else None, "reference": result.reference if result else None,
-            "total": total, "key": idempotency_key, "salt": secrets.token_hex(32),
-            "commit": procedure_may_commit()}).mappings().one()
-    except DBAPIError as error:
-        raise _database_refusal(error) from error
-
-
-def _book_paid_hold(event_id: int, owner: str, customer_id: int, promo_code: str | None, payment: PaymentRequest,
-                    result, total: Decimal, idempotency_key: str, held_seat_ids) -> Booked:
-    """InsertBooking for a hold that has been paid for (or costs nothing), committed. Raises what
-    InsertBooking refuses, or SeatsLostRefunded."""
-    try:
-        row = _insert_booking(event_id, owner, customer_id, promo_code, payment, result, total, idempotency_key)
-    except (HoldExpired, NoSeatsHeld):
-        # An identical request may have booked the seats meanwhile: then this is its confirmation.
-        done = _replayed(idempotency_key)
-        if done is not None:
-            return done
-        # Paid just after the hold ran out: book anyway if the very same seats are still free.
-        if not holds.reclaim_expired_hold(event_id, owner, held_seat_ids):
-            raise SeatsLostRefunded()
-        row = _insert_booking(event_id, owner, customer_id, promo_code, payment, result, total, idempotency_key)
-    # Committed at once, by InsertBooking itself where it may (no COMMIT then goes to the server): the
-    # transaction holds the event's lock, which every seat change of the event waits for. (The mail is
-    # written after it, in a transaction of its own.)
-    db.session.commit()
-    return Booked(row["booking_id"], row["booking_code"], Decimal(row["total"]), bool(row["replayed"]))
 
 
 def _price_for_payment(event_id: int, owner: str, customer_id: int, promo_code: str | None, method_code: str):
@@ -275,14 +196,38 @@ def _price_for_payment(event_id: int, owner: str, customer_id: int, promo_code: 
     return _quote(row, promo_code), held_seat_ids, int(row.live), row.method_id
 
 
+def payment_key(customer_id: int, event_id: int, owner: str, amount: Decimal, nonce: str | None = None) -> str:
+    """A new idempotency key for paying `amount` for the owner's hold: random (or the given 24 hex digits),
+    and signed for this buyer, event, hold and amount, so that the server issues every key and a key is good
+    for nothing else."""
+    nonce = nonce or secrets.token_hex(12)
+    return f"{nonce}-{_key_signature(nonce, customer_id, event_id, owner, amount)}"
+
+
+def _key_signature(nonce: str, customer_id: int, event_id: int, owner: str, amount: Decimal) -> str:
+    message = f"payment-key|{nonce}|{customer_id}|{event_id}|{owner}|{amount:.2f}".encode()
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def _key_is_for(key: str, customer_id: int, event_id: int, owner: str, amount: Decimal) -> bool:
+    nonce, _, signature = key.partition("-")
+    return len(nonce) == 24 and hmac.compare_digest(
+        signature, _key_signature(nonce, customer_id, event_id, owner, amount))
+
+
 def pay(event_id: int, owner: str, customer_id: int, promo_code: str | None, payment: PaymentRequest,
         idempotency_key: str, expected_total: Decimal) -> Confirmation:
-    """Charge the customer for their hold and book it.
+    """Charge the customer for their hold and book it, as the payment attempt with this key (see
+    payment_attempts): a retry with the same key gets the same outcome, never a second charge.
 
-    Raises PriceChanged (the total is not what the buyer saw), NoSeatsHeld / HoldExpired (nothing to
-    book, nothing charged), InvalidCard, PaymentDeclined (nothing booked, the hold stays until it
-    expires), SeatsLostRefunded (paid after the hold ran out and the seats were gone: refunded at once),
-    Busy, or any rule InsertBooking refuses (refunded at once as well)."""
+    Raises PaymentFormExpired (a key this server did not issue for this buyer, hold and amount),
+    PriceChanged (the total is not what the buyer saw), NoSeatsHeld / HoldExpired (nothing to book,
+    nothing charged), InvalidCard, PaymentDeclined (nothing booked, the hold stays until it expires),
+    PaymentInProgress (another payment for the hold is under way), SeatsLostRefunded (the seats could not
+    be booked and the money went back), Busy, or a fault (the attempt is then finished by a retry or the
+    reconciler)."""
+    if not _key_is_for(idempotency_key, customer_id, event_id, owner, expected_total):
+        raise PaymentFormExpired()
     promo_code = _normal_promo(promo_code)
     try:
         priced, held_seat_ids, live_seats, method_id = _price_for_payment(
@@ -291,44 +236,34 @@ def pay(event_id: int, owner: str, customer_id: int, promo_code: str | None, pay
             raise HoldExpired() if held_seat_ids else NoSeatsHeld()
         if priced.total != expected_total:
             raise PriceChanged(f"The total is now €{priced.total:,.2f}. Please check your order and pay again.")
+        if method_id is None:
+            raise PaymentDeclined("Please choose a payment method.")
     except BoxOfficeError:
-        # A retry of a checkout that has booked finds the seats sold (or the price changed by them): it gets
-        # the booking's confirmation. (Where the hold is still there, the gateway and InsertBooking
-        # recognise the idempotency key below.)
-        done = _replayed(idempotency_key)
-        if done is not None:
-            return _confirm(customer_id, done)
-        raise
-
-    if method_id is None:
-        raise PaymentDeclined("Please choose a payment method.")
-    result = None
-    if priced.total > 0:
-        result = gateway.charge(priced.total, payment, idempotency_key)
-        if not result.captured:
-            _record_unsuccessful_charge(customer_id, method_id, priced.total, result)
-            raise PaymentDeclined(f"{result.reason} Nothing has been charged and your seats are still held.")
-
-    try:
-        booked = _book_paid_hold(event_id, owner, customer_id, priced.promo_code, payment, result,
-                                       priced.total, idempotency_key, held_seat_ids)
-    except Exception as failure:
-        # Money was taken and no booking holds it: it goes straight back, whatever went wrong.
-        if result is not None and _replayed(idempotency_key) is None:
-            gateway.refund(result.reference, priced.total)
-            db.session.commit()
-        if isinstance(failure, BoxOfficeError):
+        # A retry of a payment that has booked finds the seats sold (or the price changed by them): it is
+        # answered with that payment's outcome.
+        attempt = payment_attempts.by_key(idempotency_key)
+        if attempt is None:
             raise
-        raise SeatsLostRefunded("Something went wrong while booking your seats, so your payment has been "
-                                "refunded in full. Please try again.") from failure
+        new = False
+    else:
+        attempt, new = payment_attempts.start(idempotency_key, customer_id, event_id, owner, priced.total,
+                                              priced.promo_code, payment.method_code, held_seat_ids)
+    left_behind = not new and utcnow() - attempt.created_at > payment_attempts.STALE_AFTER
+    attempt = payment_attempts.finish(
+        attempt, payment, note="Finished when its buyer tried again" if left_behind else None)
+    return _outcome(attempt, replayed=not new)
 
-    return _confirm(customer_id, booked)
 
-
-def _confirm(customer_id: int, booked: Booked) -> Confirmation:
-    """The booking as its confirmation shows it; the first time, its confirmation mail is sent too."""
-    order, tickets = orders.order_detail(customer_id, booked.booking_code)
-    if not booked.replayed:
-        mail.add_booking_confirmation(order, tickets)
-        db.session.commit()
-    return Confirmation(order, tickets, booked.replayed)
+def _outcome(attempt: payment_attempts.Attempt, replayed: bool) -> Confirmation:
+    """The confirmation of a booked attempt; any other outcome is raised as the buyer should hear it."""
+    if attempt.state == "booked":
+        order, tickets = orders.order_detail(attempt.customer_id, attempt.booking_code)
+        return Confirmation(order, tickets, replayed)
+    if attempt.state == "declined":
+        raise PaymentDeclined(f"{attempt.failure_reason} Nothing has been charged and your seats are still held.")
+    if attempt.state in ("refund_pending", "refunded") or attempt.failure_reason:
+        # The rule that refused the booking, when this request met it (else: the seats were lost).
+        raise type(attempt.refusal or SeatsLostRefunded())(payment_attempts.returned_message(attempt))
+    if attempt.state == "abandoned":
+        raise PaymentDeclined("This payment was not completed and nothing was charged. Please pay again.")
+    raise PaymentInProgress()

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import sqlalchemy as sa
 
+from .. import pricing
 from ..clock import utcnow
 from ..extensions import db
 from ..models import Booking, Discount, PaymentMethod, SavedPaymentMethod, VipCustomer
 from .payments import CardDetails, gateway
+from .unit_of_work import unit_of_work
 
 # What a regular customer is shown they would save as a VIP (the entry tier's rate).
 ENTRY_VIP_RATE = Decimal("0.05")
@@ -33,7 +35,7 @@ def vip_status(customer_id: int) -> VipStatus:
                   sa.func.coalesce(sa.func.sum(Booking.subtotal), 0),
                   sa.func.coalesce(sa.func.sum(Booking.total), 0))
         .where(Booking.customer_id == customer_id, Booking.status != "refunded")).one()
-    would = (Decimal(subtotal) * ENTRY_VIP_RATE).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    would = pricing.vip_discount(subtotal, ENTRY_VIP_RATE)
     vip = db.session.get(VipCustomer, customer_id)
     return VipStatus(vip is not None, vip.tier if vip else None, vip.discount_rate if vip else ENTRY_VIP_RATE,
                      vip.member_since if vip else None, Decimal(saved), would, Decimal(spent))
@@ -68,6 +70,12 @@ class SavedCard:
     exp_month: int
     exp_year: int
 
+    @property
+    def is_expired(self) -> bool:
+        """Past its expiry month: shown as expired, never offered for paying (the provider refuses it)."""
+        today = utcnow().date()
+        return (self.exp_year, self.exp_month) < (today.year, today.month)
+
 
 def saved_cards(customer_id: int) -> list[SavedCard]:
     """The customer's saved cards, oldest first."""
@@ -83,25 +91,26 @@ def saved_card(customer_id: int, saved_method_id: int) -> SavedPaymentMethod | N
 def save_card(customer_id: int, card: CardDetails) -> SavedPaymentMethod:
     """Keep a card for later: the gateway's token, the brand, last four digits and expiry, nothing more.
     Raises InvalidCard."""
-    token, brand, last_four = gateway.tokenise(card)
-    same = db.session.scalar(sa.select(SavedPaymentMethod).where(
-        SavedPaymentMethod.customer_id == customer_id, SavedPaymentMethod.card_brand == brand,
-        SavedPaymentMethod.last_four == last_four, SavedPaymentMethod.exp_month == card.exp_month,
-        SavedPaymentMethod.exp_year == card.exp_year))
-    if same is not None:
-        # The same card again (as far as anything we keep can tell): keep one entry.
-        return same
-    method_id = db.session.scalar(sa.select(PaymentMethod.method_id).where(PaymentMethod.code == "card"))
-    saved = SavedPaymentMethod(customer_id=customer_id, method_id=method_id, card_brand=brand, last_four=last_four,
-                               exp_month=card.exp_month, exp_year=card.exp_year, gateway_token=token)
-    db.session.add(saved)
-    db.session.commit()
+    token = gateway.tokenise(card)
+    with unit_of_work():
+        same = db.session.scalar(sa.select(SavedPaymentMethod).where(
+            SavedPaymentMethod.customer_id == customer_id, SavedPaymentMethod.card_brand == token.card_brand,
+            SavedPaymentMethod.last_four == token.last_four, SavedPaymentMethod.exp_month == card.exp_month,
+            SavedPaymentMethod.exp_year == card.exp_year))
+        if same is not None:
+            # The same card again (as far as anything we keep can tell): keep one entry.
+            return same
+        method_id = db.session.scalar(sa.select(PaymentMethod.method_id).where(PaymentMethod.code == "card"))
+        saved = SavedPaymentMethod(customer_id=customer_id, method_id=method_id, card_brand=token.card_brand,
+                                   last_four=token.last_four, exp_month=card.exp_month, exp_year=card.exp_year,
+                                   gateway_token=token.token)
+        db.session.add(saved)
     return saved
 
 
 def remove_card(customer_id: int, saved_method_id: int) -> bool:
-    removed = db.session.execute(sa.delete(SavedPaymentMethod).where(
-        SavedPaymentMethod.saved_method_id == saved_method_id,
-        SavedPaymentMethod.customer_id == customer_id)).rowcount
-    db.session.commit()
+    with unit_of_work():
+        removed = db.session.execute(sa.delete(SavedPaymentMethod).where(
+            SavedPaymentMethod.saved_method_id == saved_method_id,
+            SavedPaymentMethod.customer_id == customer_id)).rowcount
     return removed == 1

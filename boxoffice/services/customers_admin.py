@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Booking, Customer, Payment, PaymentMethod, RegularCustomer
 from ..pagination import Page, paginate
 from . import accounts
-from .refusals import transaction
+from .unit_of_work import unit_of_work
 
 TIERS = {"silver": "Silver", "gold": "Gold", "platinum": "Platinum"}
 CUSTOMER_REFUSALS = {"ck_vip_customers_rate": "A VIP discount is more than 0 % and at most 50 %."}
@@ -85,7 +85,7 @@ def make_vip(customer_id: int, tier: str, discount_rate: Decimal) -> None:
     """Make a customer a VIP of `tier` with `discount_rate` (a fraction: 0.1000 is ten per cent), or
     change the tier and rate of one who is already a VIP. Raises UnknownCustomer, and BoxOfficeError for
     a rate the database refuses."""
-    with transaction(CUSTOMER_REFUSALS):
+    with unit_of_work(messages=CUSTOMER_REFUSALS):
         promoted = _locked(customer_id)
         if promoted.vip is not None:
             promoted.vip.tier = tier
@@ -99,7 +99,7 @@ def make_regular(customer_id: int) -> None:
     """Make a VIP a regular customer again: the reverse of accounts.make_vip. The VIP row goes before the
     type changes (the composite keys require it), then the regular row is written. Raises UnknownCustomer,
     and BoxOfficeError if the customer is not a VIP."""
-    with transaction(CUSTOMER_REFUSALS):
+    with unit_of_work(messages=CUSTOMER_REFUSALS):
         demoted = _locked(customer_id)
         if demoted.vip is None:
             raise BoxOfficeError(f"{demoted.full_name} is not a VIP.")

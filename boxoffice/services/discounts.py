@@ -17,7 +17,7 @@ from ..errors import BoxOfficeError
 from ..extensions import db
 from ..models import Discount, Event
 from ..pagination import Page, paginate
-from .refusals import transaction
+from .unit_of_work import unit_of_work
 
 KINDS = {"percent": "Percentage off", "fixed": "Fixed amount off"}
 DISCOUNT_REFUSALS = {
@@ -96,7 +96,7 @@ def events_for_codes(including: int | None = None) -> list[Event]:
 def create_promo_code(code: str, terms: PromoTerms) -> int:
     """Create a promo code, stored upper-case. Returns its id. Raises DuplicateRecord if the code exists
     and BoxOfficeError if the database refuses the code or its terms."""
-    with transaction(DISCOUNT_REFUSALS):
+    with unit_of_work(messages=DISCOUNT_REFUSALS):
         discount = Discount(code=code.strip().upper(), is_active=True, **terms.columns())
         db.session.add(discount)
         db.session.flush()
@@ -106,7 +106,7 @@ def create_promo_code(code: str, terms: PromoTerms) -> int:
 def update_promo_code(discount_id: int, terms: PromoTerms) -> None:
     """Change a code's terms (the code itself stays: buyers may have it already). Raises BoxOfficeError
     for an unknown code or terms the database refuses."""
-    with transaction(DISCOUNT_REFUSALS):
+    with unit_of_work(messages=DISCOUNT_REFUSALS):
         discount = db.session.get(Discount, discount_id)
         if discount is None:
             raise BoxOfficeError("There is no such promo code.")
@@ -117,7 +117,7 @@ def update_promo_code(discount_id: int, terms: PromoTerms) -> None:
 def set_promo_code_active(discount_id: int, active: bool) -> str:
     """Switch a code off (checkout then refuses it) or on again. Returns the code. Raises BoxOfficeError
     for an unknown code."""
-    with transaction(DISCOUNT_REFUSALS):
+    with unit_of_work(messages=DISCOUNT_REFUSALS):
         discount = db.session.get(Discount, discount_id)
         if discount is None:
             raise BoxOfficeError("There is no such promo code.")

@@ -16,12 +16,11 @@ import sqlalchemy as sa
 from ..clock import utcnow
 from ..errors import BoxOfficeError, NothingToRefund
 from ..extensions import db
-from ..models import Booking, Event, EventPrice, Seat, SeatCategory, Ticket, Venue
+from ..models import Event, EventPrice, Seat, SeatCategory, Ticket, Venue
 from ..pagination import Page, paginate
-from . import mail, refunds
+from . import refunds
 from .inventory import open_inventory
-from .locking import seat_change
-from .refusals import transaction
+from .unit_of_work import unit_of_work
 
 EVENT_REFUSALS = {
     "ck_events_sales_window": "Ticket sales must open before they close, and close no later than the start "
@@ -128,7 +127,7 @@ def create_event(venue_id: int, details: EventDetails) -> int:
     if not categories:
         raise BoxOfficeError("Choose a venue that has seats.")
     prices = _prices_for(categories, details.prices)
-    with transaction(EVENT_REFUSALS):
+    with unit_of_work(messages=EVENT_REFUSALS):
         new = Event(venue_id=venue_id, status="draft", **details.columns())
         db.session.add(new)
         db.session.flush()
@@ -144,7 +143,7 @@ def update_event(event_id: int, details: EventDetails) -> None:
     """Change an event's details and prices (its venue stays). Tickets already sold keep the price they
     were sold at. Raises BoxOfficeError for a cancelled or unknown event, a missing price, or dates and
     limits the database refuses."""
-    with transaction(EVENT_REFUSALS):
+    with unit_of_work(messages=EVENT_REFUSALS):
         changing = db.session.get(Event, event_id)
         if changing is None:
             raise BoxOfficeError("There is no such event.")
@@ -159,7 +158,7 @@ def update_event(event_id: int, details: EventDetails) -> None:
 
 def publish_event(event_id: int) -> None:
     """Put a draft event on sale. Raises BoxOfficeError if it is not a draft."""
-    with transaction(EVENT_REFUSALS):
+    with unit_of_work(messages=EVENT_REFUSALS):
         published = db.session.execute(
             sa.update(Event).where(Event.event_id == event_id, Event.status == "draft").values(status="on_sale")
         ).rowcount
@@ -179,13 +178,13 @@ def bookings_to_refund(event_id: int) -> int:
 
 def cancel_event(event_id: int, batch: int = REFUNDS_PER_CALL) -> Cancellation:
     """Cancel an event: its sales stop, and bookings with tickets still valid are refunded in full through
-    refunds.refund_tickets (which gives each booking a transaction of its own), each customer told by mail.
+    refunds.refund_tickets (which gives each booking a transaction of its own and mails its customer).
     At most `batch` bookings are refunded per call; calling again (the event is cancelled already) refunds
     the next ones, and so does a call after a refund failed. Raises BoxOfficeError for an unknown event."""
     # Under the event lock every seat change takes first: a checkout under way finishes before this, and
     # any later one is refused by check_booking_date because the event is cancelled.
-    with seat_change(event_id) as locked:
-        if locked is None:
+    with unit_of_work(lock_event=event_id) as locked:
+        if locked.event is None:
             raise BoxOfficeError("There is no such event.")
         db.session.execute(sa.update(Event).where(Event.event_id == event_id).values(status="cancelled"))
     booking_ids = db.session.scalars(_bookings_to_refund(event_id).limit(batch)).all()
@@ -197,17 +196,4 @@ def cancel_event(event_id: int, batch: int = REFUNDS_PER_CALL) -> Cancellation:
         except NothingToRefund:
             continue  # refunded by someone else in the meantime
         bookings, tickets, amount = bookings + 1, tickets + refunded.tickets, amount + refunded.amount
-        _tell_customer(booking_id, refunded)
     return Cancellation(bookings, tickets, amount, bookings_to_refund(event_id))
-
-
-def _tell_customer(booking_id: int, refunded: refunds.RefundResult) -> None:
-    booking = db.session.get(Booking, booking_id)
-    body = (f"Dear {booking.customer.full_name},\n\n"
-            f"We are sorry: {booking.event.title} on {booking.event.starts_at:%A %d %B %Y} has been cancelled.\n\n"
-            f"Your booking {refunded.booking_code} has been refunded: €{refunded.amount:,.2f} is on its way back "
-            "to the card or account you paid with.\n")
-    # The refund is committed already (refund_tickets has its own transaction): the notice is a short one.
-    with transaction(messages={}):
-        mail.queue_message(booking.customer.email, f"Cancelled: {booking.event.title} ({refunded.booking_code})",
-                           body, booking_id)

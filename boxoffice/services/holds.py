@@ -17,12 +17,17 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..errors import SeatUnavailable
 from ..extensions import db
-from .locking import FREE_SEAT, seat_change
-from .refusals import procedure_may_commit, transaction
+from .unit_of_work import unit_of_work
 
-# Extra time the payment step gives a hold, once.
+# How long holds last, named once (the procedures of sql/objects/35_seat_states.sql take them as
+# parameters). A new hold lasts the configured BOXOFFICE_HOLD_MINUTES (the caller's `minutes`).
+# Extra time the payment step gives a hold, once:
 PAYMENT_EXTENSION = dt.timedelta(minutes=5)
+# A payment that completed after its hold ran out reclaims the same seats (if still free) for this long,
+# enough to write the booking:
+RECLAIM_HOLD = dt.timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -69,12 +74,11 @@ def _hold_from(rows, event_id: int) -> Hold:
 
 
 def _hold_procedure(call: str, params: dict, event_id: int) -> Hold:
-    """CALL a procedure of sql/objects/35_holds.sql that changes the owner's hold and returns it, in a
-    transaction of its own, which the procedure commits itself where it may: the event's lock is held for
-    the procedure alone, not for a conversation with this process."""
-    db.session.commit()
-    with transaction(messages={}):
-        rows = db.session.execute(sa.text(call), {**params, "commit": procedure_may_commit()}).all()
+    """CALL a procedure of sql/objects/35_seat_states.sql that locks the event, changes the owner's hold
+    and returns it, in a transaction of its own, which the procedure commits itself where it may: the
+    event's lock is held for the procedure alone, not for a conversation with this process."""
+    with unit_of_work() as work:
+        rows = db.session.execute(sa.text(call), {**params, "commit": work.procedure_may_commit}).all()
     return _hold_from(rows, event_id)
 
 
@@ -101,12 +105,9 @@ def toggle_seat(event_id: int, seat_id: int, owner: str, minutes: int) -> Hold:
 
 
 def release_hold(event_id: int, owner: str) -> None:
-    """Give back every seat of the owner's hold for the event (one click)."""
-    with seat_change(event_id):
-        db.session.execute(sa.text(f"""
-            UPDATE event_seats SET {FREE_SEAT}
-             WHERE hold_owner = :owner AND event_id = :event_id AND state = 'held'"""),
-            {"owner": owner, "event_id": event_id})
+    """Give back every seat of the owner's hold for the event (one click). Raises Busy."""
+    with unit_of_work(lock_event=event_id):
+        db.session.execute(sa.text("CALL ReleaseHold(:event_id, :owner)"), {"event_id": event_id, "owner": owner})
 
 
 def extend_for_payment(event_id: int, owner: str) -> Hold:
@@ -116,20 +117,15 @@ def extend_for_payment(event_id: int, owner: str) -> Hold:
         "event_id": event_id, "owner": owner, "seconds": int(PAYMENT_EXTENSION.total_seconds())}, event_id)
 
 
-def reclaim_expired_hold(event_id: int, owner: str, seat_ids) -> bool:
-    """After a payment that completed once the hold had expired: take the same seats again if they are
-    still free (or still ours). True if every seat was reclaimed; nothing changes otherwise."""
-    seat_ids = sorted(set(seat_ids))
-    with seat_change(event_id):
-        claimed = db.session.execute(sa.text("""
-            UPDATE event_seats
-               SET state = 'held', hold_owner = :owner, hold_expires_at = UTC_TIMESTAMP(3) + INTERVAL 2 MINUTE,
-                   hold_extended = TRUE
-             WHERE event_id = :event_id AND seat_id IN :seat_ids
-               AND (state = 'available' OR (state = 'held' AND (hold_owner = :owner OR hold_expires_at <= UTC_TIMESTAMP(3))))
-        """).bindparams(sa.bindparam("seat_ids", expanding=True)),
-            {"owner": owner, "event_id": event_id, "seat_ids": seat_ids}).rowcount
-        if claimed != len(seat_ids):
-            db.session.rollback()
-            return False
+def reclaim_seats(event_id: int, owner: str, seat_ids) -> bool:
+    """After a payment that completed once the hold had run out: take the same seats into the owner's hold
+    again for RECLAIM_HOLD, if every one is still free (or still the owner's). True if they were; nothing
+    changes otherwise. Raises Busy."""
+    try:
+        with unit_of_work(lock_event=event_id):
+            db.session.execute(sa.text("CALL ReclaimSeats(:event_id, :owner, :seat_ids, :seconds)"), {
+                "event_id": event_id, "owner": owner, "seat_ids": json.dumps(sorted({int(s) for s in seat_ids})),
+                "seconds": int(RECLAIM_HOLD.total_seconds())})
+    except SeatUnavailable:
+        return False
     return True

@@ -16,9 +16,9 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from ..clock import utcnow
-from ..errors import InvalidCard
+from ..errors import InvalidCard, RefundRefused
 from ..extensions import db
-from ..models import GatewayCharge
+from ..models import GatewayCard, GatewayCharge, GatewayRefund
 
 # Test card numbers of the simulated gateway (any future expiry, any CVV).
 DECLINED_CARD = "4000000000000002"
@@ -68,12 +68,31 @@ class ChargeResult:
         return self.status == "captured"
 
 
+@dataclass(frozen=True)
+class SavedCardToken:
+    """What the provider answers for a card it keeps: its token, and what may be shown of the card."""
+
+    token: str
+    card_brand: str
+    last_four: str
+
+
 class PaymentGateway(Protocol):
-    def charge(self, amount: Decimal, payment: PaymentRequest, idempotency_key: str) -> ChargeResult: ...
+    """A payment provider. Every call is its own, outside any transaction of the box office's database (a
+    provider pays out whatever our database does next), and every money-moving call carries an
+    idempotency key: the same key always gets the same outcome, whoever asks and however often."""
 
-    def refund(self, reference: str, amount: Decimal) -> str: ...
+    def charge(self, amount: Decimal, payment: PaymentRequest, idempotency_key: str) -> ChargeResult:
+        """Take `amount`. Raises InvalidCard for card details the provider refuses to try."""
 
-    def tokenise(self, card: CardDetails) -> tuple[str, str, str]: ...
+    def find_charge(self, idempotency_key: str) -> ChargeResult | None:
+        """What became of the charge made with this key, or None if the provider never saw the key."""
+
+    def refund(self, charge_reference: str, amount: Decimal, idempotency_key: str) -> str:
+        """Give back `amount` of a captured charge; returns the refund's reference. Raises RefundRefused."""
+
+    def tokenise(self, card: CardDetails) -> SavedCardToken:
+        """Keep a card for later charges. Raises InvalidCard."""
 
 
 def luhn_valid(number: str) -> bool:
@@ -111,68 +130,118 @@ def validate_card(card: CardDetails, today: dt.date | None = None) -> str:
     return number
 
 
+# The outcome of each test card, as the simulated provider remembers it for a saved card.
+OUTCOMES = {DECLINED_CARD: "declined", INSUFFICIENT_FUNDS_CARD: "insufficient_funds", FAILING_CARD: "failed"}
+OUTCOME_RESULTS = {"captured": ("captured", None), "declined": TEST_CARDS[DECLINED_CARD],
+                   "insufficient_funds": TEST_CARDS[INSUFFICIENT_FUNDS_CARD], "failed": TEST_CARDS[FAILING_CARD]}
+
 # Built once: building an INSERT with its values on every charge cost three times what sending it does.
 INSERT_CHARGE = sa.insert(GatewayCharge.__table__)
+_charges = GatewayCharge.__table__.c
+CHARGE_BY_KEY = sa.select(_charges.reference, _charges.amount, _charges.status, _charges.decline_reason,
+                          _charges.card_brand, _charges.last_four).where(
+    _charges.idempotency_key == sa.bindparam("key"))
+SAVED_CARD = sa.select(GatewayCard.__table__).where(GatewayCard.__table__.c.token == sa.bindparam("token"))
 
 
 class SimulatedGateway:
-    """A payment provider that lives in this database (table gateway_charges), for development, demos
-    and tests. It is deterministic: the outcome depends only on the card or gift-card number."""
+    """A payment provider that lives in this database (tables gateway_charges, gateway_refunds and
+    gateway_cards), for development, demos and tests. It is deterministic: the outcome depends only on the
+    card or gift-card number. Like a real provider it is outside the box office's transactions: each call
+    runs on a connection of its own and commits at once, whatever the caller's session does next."""
 
-    def tokenise(self, card: CardDetails) -> tuple[str, str, str]:
-        """A reusable token for a card, with its brand and last four digits."""
+    def tokenise(self, card: CardDetails) -> SavedCardToken:
         number = validate_card(card)
-        return f"tok_{secrets.token_hex(12)}", card_brand(number), number[-4:]
+        saved = SavedCardToken(f"tok_{secrets.token_hex(12)}", card_brand(number), number[-4:])
+        with db.engine.begin() as provider:
+            provider.execute(sa.insert(GatewayCard.__table__), {
+                "token": saved.token, "card_brand": saved.card_brand, "last_four": saved.last_four,
+                "exp_month": card.exp_month, "exp_year": card.exp_year,
+                "outcome": OUTCOMES.get(number, "captured"), "created_at": utcnow()})
+        return saved
 
-    def charge(self, amount: Decimal, payment: PaymentRequest, idempotency_key: str) -> ChargeResult:
-        status, reason, brand, last_four = "captured", None, None, None
+    def _outcome(self, payment: PaymentRequest, provider: sa.Connection) -> tuple[str, str | None, str | None, str | None]:
+        """(status, reason, brand, last four) of a charge with these payment details."""
         if payment.card is not None:
             number = validate_card(payment.card)
-            brand, last_four = card_brand(number), number[-4:]
-            status, reason = TEST_CARDS.get(number, ("captured", None))
-        elif payment.saved_token is not None:
-            brand, last_four = payment.saved_brand, payment.saved_last_four
-        elif payment.method_code == "wallet":
+            return (*TEST_CARDS.get(number, ("captured", None)), card_brand(number), number[-4:])
+        if payment.saved_token is not None:
+            card = provider.execute(SAVED_CARD, {"token": payment.saved_token}).one_or_none()
+            if card is None:
+                raise InvalidCard("This saved card is not known to the payment provider. Please enter the card.")
+            today = utcnow().date()
+            if (card.exp_year, card.exp_month) < (today.year, today.month):
+                raise InvalidCard("This saved card has expired. Please use another card.")
+            return (*OUTCOME_RESULTS[card.outcome], card.card_brand, card.last_four)
+        if payment.method_code == "wallet":
             # The simulated wallet pays with the test card stored on the phone.
-            brand, last_four = "visa", "4242"
-        elif payment.method_code == "gift_card":
+            return "captured", None, "visa", "4242"
+        if payment.method_code == "gift_card":
             code = (payment.gift_card_code or "").strip()
             if len(code) < 8:
                 raise InvalidCard("Enter the gift card code printed on the card.")
             if code.endswith(EMPTY_GIFT_CARD_SUFFIX):
-                status, reason = "declined", "This gift card has no balance left."
-        reference = f"sim_{secrets.token_hex(12)}"
-        # The gateway's ledger is its own: committed at once, whatever the booking does next, as a real
-        # provider's would be. A retry with the same key (its first charge committed, or committing while
-        # this insert waits on the key) is refused by uq_gateway_charges_key and answered with the charge
-        # already made. (The checkout has only read in this transaction so far: rolling it back loses nothing.)
-        try:
-            db.session.execute(INSERT_CHARGE, {
-                "reference": reference, "idempotency_key": idempotency_key, "method_code": payment.method_code,
-                "amount": amount, "status": status, "decline_reason": reason, "card_brand": brand,
-                "last_four": last_four, "created_at": utcnow()})
-            db.session.commit()
-        except sa.exc.IntegrityError:
-            db.session.rollback()
-            existing = db.session.scalar(
-                sa.select(GatewayCharge).where(GatewayCharge.idempotency_key == idempotency_key))
-            if existing is None:
-                raise
-            if existing.amount != amount:
-                raise InvalidCard("This payment was already attempted for a different amount. Please start again.")
-            return ChargeResult(existing.status, existing.reference, existing.card_brand, existing.last_four,
-                                existing.decline_reason)
+                return "declined", "This gift card has no balance left.", None, None
+        return "captured", None, None, None
+
+    def charge(self, amount: Decimal, payment: PaymentRequest, idempotency_key: str) -> ChargeResult:
+        with db.engine.connect() as provider:
+            status, reason, brand, last_four = self._outcome(payment, provider)
+            reference = f"sim_{secrets.token_hex(12)}"
+            # A retry with the same key (its first charge committed, or committing while this insert waits
+            # on the key) is refused by uq_gateway_charges_key and answered with the charge already made.
+            try:
+                provider.execute(INSERT_CHARGE, {
+                    "reference": reference, "idempotency_key": idempotency_key, "method_code": payment.method_code,
+                    "amount": amount, "status": status, "decline_reason": reason, "card_brand": brand,
+                    "last_four": last_four, "created_at": utcnow()})
+                provider.commit()
+            except sa.exc.IntegrityError:
+                provider.rollback()
+                existing = self._charge(provider, idempotency_key)
+                if existing is None:
+                    raise
+                if existing[0] != amount:
+                    raise InvalidCard("This payment was already attempted for a different amount. Please start again.")
+                return existing[1]
         return ChargeResult(status, reference, brand, last_four, reason)
 
-    def refund(self, reference: str, amount: Decimal) -> str:
-        """Give back `amount` of a captured charge; returns the refund's reference."""
-        updated = db.session.execute(sa.update(GatewayCharge).where(
-            GatewayCharge.reference == reference, GatewayCharge.status == "captured",
-            GatewayCharge.refunded_amount + amount <= GatewayCharge.amount,
-        ).values(refunded_amount=GatewayCharge.refunded_amount + amount)).rowcount
-        if updated != 1:
-            raise InvalidCard("The payment provider refused the refund.")
-        return f"{reference}_r{secrets.token_hex(4)}"
+    @staticmethod
+    def _charge(provider: sa.Connection, idempotency_key: str) -> tuple[Decimal, ChargeResult] | None:
+        row = provider.execute(CHARGE_BY_KEY, {"key": idempotency_key}).one_or_none()
+        if row is None:
+            return None
+        return row.amount, ChargeResult(row.status, row.reference, row.card_brand, row.last_four, row.decline_reason)
+
+    def find_charge(self, idempotency_key: str) -> ChargeResult | None:
+        with db.engine.connect() as provider:
+            found = self._charge(provider, idempotency_key)
+        return found and found[1]
+
+    def refund(self, charge_reference: str, amount: Decimal, idempotency_key: str) -> str:
+        refund_reference = f"{charge_reference}_r{secrets.token_hex(4)}"
+        with db.engine.connect() as provider:
+            try:
+                provider.execute(sa.insert(GatewayRefund.__table__), {
+                    "refund_reference": refund_reference, "charge_reference": charge_reference,
+                    "idempotency_key": idempotency_key, "amount": amount, "created_at": utcnow()})
+            except sa.exc.IntegrityError:
+                # This refund was made before (the same key): it is answered, not paid twice.
+                provider.rollback()
+                done = provider.scalar(sa.select(GatewayRefund.refund_reference).where(
+                    GatewayRefund.idempotency_key == idempotency_key))
+                if done is None:
+                    raise
+                return done
+            updated = provider.execute(sa.update(GatewayCharge).where(
+                GatewayCharge.reference == charge_reference, GatewayCharge.status == "captured",
+                GatewayCharge.refunded_amount + amount <= GatewayCharge.amount,
+            ).values(refunded_amount=GatewayCharge.refunded_amount + amount)).rowcount
+            if updated != 1:
+                provider.rollback()
+                raise RefundRefused()
+            provider.commit()
+        return refund_reference
 
 
 gateway: PaymentGateway = SimulatedGateway()

@@ -20,7 +20,7 @@ from ..errors import BoxOfficeError
 from ..extensions import db
 from ..models import Event, Seat, SeatCategory, SeatRow, Section, Venue
 from ..pagination import Page, paginate
-from .refusals import transaction
+from .unit_of_work import unit_of_work
 
 MAX_SECTIONS = 8
 MAX_ROWS_PER_SECTION = 30
@@ -194,7 +194,7 @@ def create_venue(name: str, city: str, address: str, plan: VenuePlan) -> int:
     """Save a venue with its layout: the venue and its capacity, sections, rows and seats, in one
     transaction. Returns the venue's id. Raises DuplicateRecord if the city already has a venue of that
     name."""
-    with transaction(VENUE_REFUSALS):
+    with unit_of_work(messages=VENUE_REFUSALS):
         venue = Venue(name=name, city=city, address=address, capacity=plan.capacity)
         db.session.add(venue)
         db.session.flush()

@@ -1,6 +1,6 @@
 -- Stored procedures: pricing and booking (the checkout path) and monthly revenue (the reports).
 -- Repeatable (dropped and re-created). Error numbers: see the header of 20_triggers.sql. Reads of one
--- owner's seats name ix_event_seats_owner: see the header of 35_holds.sql.
+-- owner's seats name ix_event_seats_owner: see the header of 35_seat_states.sql.
 
 DROP FUNCTION IF EXISTS HoldPrice;
 DROP PROCEDURE IF EXISTS PriceHold;
@@ -123,9 +123,12 @@ END$$
 
 -- Books the seats a hold owner holds for an event, in one transaction: checks the hold is there and
 -- unexpired, prices it as PriceHold does, checks the amount the customer was charged, writes the booking,
--- one ticket per seat and the payment record, counts the promo code's use and marks the seats sold.
--- Returns the booking as one row. A retry with the same idempotency key returns the booking the first
--- call made (replayed = 1) and writes nothing.
+-- one ticket per seat and the payment record, counts the promo code's use, marks the seats sold, settles
+-- the payment attempt whose idempotency key it is given (which must be in flight, for this customer, event,
+-- hold and amount: nobody books without paying, and a key whose attempt was declined, refunded or is
+-- someone else's books nothing) and writes the confirmation mail to the outbox, so no booking is ever
+-- without its mail. Returns the booking as one row. A retry with the same idempotency key returns the
+-- booking the first call made (replayed = 1) and writes nothing.
 --
 -- The booking's sales summaries (sql/objects/40_sales_summary.sql) are written here, each summary row once:
 -- the booking's, its tickets' and its payment's shares together, from what the procedure already knows,
@@ -167,6 +170,7 @@ BEGIN
     DECLARE v_max_seats INT;
     DECLARE v_venue_id INT UNSIGNED;
     DECLARE v_customer_type VARCHAR(8);
+    DECLARE v_email VARCHAR(254);
     DECLARE v_expired INT;
     DECLARE v_method_id TINYINT UNSIGNED;
     DECLARE v_takes_card BOOLEAN;
@@ -230,7 +234,7 @@ BEGIN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'This event does not exist.';
         END IF;
         -- (The customer's type is for the summaries.)
-        SELECT customer_type INTO v_customer_type FROM customers WHERE customer_id = p_customer_id;
+        SELECT customer_type, email INTO v_customer_type, v_email FROM customers WHERE customer_id = p_customer_id;
         IF v_customer_type IS NULL THEN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30008, MESSAGE_TEXT = 'There is no such customer.';
         END IF;
@@ -289,6 +293,20 @@ BEGIN
                 v_promo_discount, v_total, v_discount_id, p_idempotency_key, v_now);
         SET v_booking_id = LAST_INSERT_ID(), @boxoffice_insert_booking_code = NULL,
             @boxoffice_insert_booking_id = v_booking_id;
+
+        -- The payment attempt this booking settles. (Its row lock is what a reconciler moving the same
+        -- attempt towards a refund would wait for: one of the two finds the attempt no longer in flight.)
+        UPDATE payment_attempts
+           SET state = 'booked', booking_id = v_booking_id, provider_reference = p_provider_reference,
+               card_brand = p_card_brand, last_four = p_last_four, updated_at = v_now_ms
+         WHERE idempotency_key = p_idempotency_key AND state IN ('created', 'captured')
+           AND customer_id = p_customer_id AND event_id = p_event_id AND hold_owner = p_hold_owner
+           AND amount = v_total;
+        IF ROW_COUNT() = 0 THEN
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30007, MESSAGE_TEXT = 'This payment cannot book these seats.';
+        END IF;
+        INSERT INTO outbox_emails (kind, recipient, booking_id, created_at)
+        VALUES ('booking_confirmation', v_email, v_booking_id, v_now_ms);
 
         IF v_discount_id IS NOT NULL THEN
             -- Conditional, so two checkouts racing for a code's last use cannot both have it.
@@ -404,8 +422,7 @@ BEGIN
             END IF;
         END IF;
 
-        UPDATE event_seats USE INDEX (ix_event_seats_owner) SET state = 'sold', hold_owner = NULL, hold_expires_at = NULL
-         WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held';
+        CALL SellHeldSeats(p_event_id, p_hold_owner);
 
         SELECT v_booking_id AS booking_id, v_booking_code AS booking_code, p_customer_id AS customer_id,
                p_event_id AS event_id, v_subtotal AS subtotal, v_vip_discount AS vip_discount,

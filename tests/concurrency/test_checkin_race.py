@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from boxoffice.clock import utcnow
 from boxoffice.extensions import db
-from boxoffice.services import checkin, checkout, holds
+from boxoffice.services import checkin, holds
 from tests.builders import committed, make_customer, make_event, make_venue, rows
-from tests.concurrency.harness import assert_no_faults, at_once, pay
+from tests.concurrency.harness import assert_no_faults, at_once, new_key, pay
 
 pytestmark = pytest.mark.concurrency
 
@@ -27,7 +27,7 @@ def tickets_of_a_booking(app, c, seats: int) -> list[str]:
     owner = holds.new_hold_owner()
     with app.app_context():
         holds.hold_seats(event.event_id, event.seat_ids(), owner, minutes=10)
-        booking_id = pay(event.event_id, owner, customer, checkout.new_idempotency_key()).booking_id
+        booking_id = pay(event.event_id, owner, customer, new_key()).booking_id
     return [code for (code,) in rows(c, "SELECT ticket_code FROM tickets WHERE booking_id = :b ORDER BY ticket_id",
                                      b=booking_id)]
 

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from boxoffice.errors import PriceChanged
 from boxoffice.services import checkout, holds
 from tests.builders import committed, make_customer, make_event, make_venue
-from tests.concurrency.harness import assert_inventory_consistent, assert_no_faults, at_once, money_problems, pay
+from tests.concurrency.harness import (assert_inventory_consistent, assert_no_faults, at_once, money_problems,
+                                       new_key, pay)
 
 pytestmark = pytest.mark.concurrency
 
@@ -25,7 +26,7 @@ def test_a_seat_given_back_in_another_tab_while_paying_is_not_paid_for(app, owne
         venue = make_venue(c, rows=1, seats_per_row=2)
         buyer = make_customer(c).customer_id
         event = make_event(c, venue)
-        owner, key = holds.new_hold_owner(), checkout.new_idempotency_key()
+        owner, key = holds.new_hold_owner(), new_key()
         with app.app_context():
             holds.hold_seats(event.event_id, event.seat_ids(), owner, minutes=10)
             shown = checkout.quote(event.event_id, owner, buyer, None).total

@@ -17,7 +17,7 @@ from boxoffice.extensions import db
 from boxoffice.services import checkout, holds
 from tests.builders import committed, make_customer, make_event, make_venue, rows
 from tests.concurrency.harness import (assert_inventory_consistent, assert_money_accounted_for, assert_no_faults,
-                                       at_once, pay)
+                                       at_once, new_key, pay)
 
 pytestmark = pytest.mark.concurrency
 
@@ -93,7 +93,7 @@ def test_a_hold_never_outlives_its_expiry(app, owner_engine):
             wanted = [rng.choice([seats[:1], seats[1:], seats]) if round_ % 3 == 2 else seats[:1]
                       for _ in range(grabbers)]
             grabber_owners = [holds.new_hold_owner() for _ in range(grabbers)]
-            key = checkout.new_idempotency_key()
+            key = new_key()
 
             def act(i, _):
                 if i == grabbers:
@@ -134,7 +134,7 @@ def test_a_hold_never_outlives_its_expiry(app, owner_engine):
                             f"a try after the hold ran out at {expires_at} was refused seats nobody had: {attempt}")
                 # ...and its owner can no longer book them.
                 with app.app_context(), pytest.raises((HoldExpired, NoSeatsHeld)):
-                    pay(event.event_id, owner, first_buyer, checkout.new_idempotency_key(), expected_total=shown)
+                    pay(event.event_id, owner, first_buyer, new_key(), expected_total=shown)
             assert_inventory_consistent(c, event.event_id)
             assert_money_accounted_for(c, [key])
     assert tries_before and tries_after, (
@@ -166,8 +166,8 @@ def test_a_hold_that_ran_out_a_moment_ago_cannot_be_booked(app, owner_engine):
         try:
             booked = rows(c, """CALL InsertBooking(:c, :e, :o, NULL, 'card', 'visa', '4242', :reference, :total,
                                                    :key, NULL, FALSE)""",
-                          c=buyer, e=event.event_id, o=owner, reference=f"test_{checkout.new_idempotency_key()[:20]}",
-                          total=shown, key=checkout.new_idempotency_key())
+                          c=buyer, e=event.event_id, o=owner, reference=f"test_{new_key()[:20]}",
+                          total=shown, key=new_key())
         except sa.exc.DBAPIError as error:
             refusal = from_database_error(error)
         else:

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 
 from boxoffice.errors import PromoCodeRejected
-from boxoffice.services import checkout, holds
+from boxoffice.services import holds
 from tests.builders import committed, make_customer, make_discount, make_event, make_venue, rows
 from tests.concurrency.harness import (assert_inventory_consistent, assert_money_accounted_for, assert_no_faults,
-                                       at_once, money_problems, pay)
+                                       at_once, money_problems, new_key, pay)
 
 pytestmark = pytest.mark.concurrency
 
@@ -24,7 +24,7 @@ def test_promo_code_with_one_use_left_is_used_once(app, owner_engine):
         for _ in range(rounds):
             event = make_event(c, venue)
             promo = make_discount(c, kind="percent", value=Decimal("20"), usage_limit=limit, times_used=limit - 1)
-            keys = [checkout.new_idempotency_key() for _ in range(buyers)]
+            keys = [new_key() for _ in range(buyers)]
 
             def prepare(i):
                 # Each buyer holds a row of their own: they compete for the code, not for seats.

@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 
 from boxoffice.errors import NothingToRefund
-from boxoffice.services import checkout, holds, refunds
+from boxoffice.services import holds, refunds
 from tests.builders import PREMIUM, committed, make_customer, make_event, make_venue, rows
 from tests.concurrency.harness import (assert_inventory_consistent, assert_money_accounted_for, assert_no_faults,
-                                       at_once, pay)
+                                       at_once, new_key, pay)
 
 pytestmark = pytest.mark.concurrency
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.concurrency
 def booked(app, c, venue, customer_id: int) -> tuple[int, str, Decimal]:
     """A fresh event and a booking of its three seats made through checkout: (booking id, key, total)."""
     event = make_event(c, venue)
-    owner, key = holds.new_hold_owner(), checkout.new_idempotency_key()
+    owner, key = holds.new_hold_owner(), new_key()
     with app.app_context():
         holds.hold_seats(event.event_id, event.seat_ids(), owner, minutes=10)
         confirmation = pay(event.event_id, owner, customer_id, key)
@@ -31,7 +31,10 @@ def assert_refunded_once_in_full(c, booking_id: int, key: str, total: Decimal) -
                 b=booking_id) == [("refunded", 3)]
     [(refunded,)] = rows(c, "SELECT SUM(amount) FROM payments WHERE booking_id = :b AND kind = 'refund'", b=booking_id)
     assert refunded == total, f"€{refunded} refunded for a booking that cost €{total}"
-    assert rows(c, "SELECT refunded_amount FROM gateway_charges WHERE idempotency_key = :k", k=key) == [(total,)]
+    assert rows(c, "SELECT refunded_amount FROM gateway_charges WHERE SUBSTRING_INDEX(idempotency_key, '-', 1) = :k",
+                k=key) == [(total,)]
+    assert rows(c, "SELECT state, COUNT(*) FROM booking_refunds WHERE booking_id = :b GROUP BY state",
+                b=booking_id) in ([("refunded", 1)], [("refunded", 3)]), "every refund paid out"
     assert status == "refunded", f"every ticket is refunded but the booking says {status!r}"
     assert rows(c, "SELECT COUNT(*) FROM event_seats WHERE event_id = :e AND state <> 'available'",
                 e=event_id) == [(0,)], "the seats are back on sale"

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 
 from boxoffice.errors import SeatUnavailable, StrandedSeat
 from boxoffice.extensions import db
-from boxoffice.services import checkout, holds
+from boxoffice.services import holds
 from tests.builders import PREMIUM, committed, make_customer, make_event, make_venue, rows, sell_seats
 from tests.concurrency.harness import (MAX_CLIENTS, assert_inventory_consistent, assert_money_accounted_for,
-                                       assert_no_faults, at_once, money_problems, pay)
+                                       assert_no_faults, at_once, money_problems, new_key, pay)
 
 pytestmark = pytest.mark.concurrency
 
@@ -37,7 +37,7 @@ def test_many_buyers_for_the_same_seats_each_seat_is_sold_exactly_once(app, owne
                 row, size = rng.choice("AB"), rng.randint(1, 3)
                 first = rng.randint(1, 7 - size)
                 wanted.append(event.seat_ids(*(f"{row}{n}" for n in range(first, first + size))))
-            keys = [checkout.new_idempotency_key() for _ in range(buyers)]
+            keys = [new_key() for _ in range(buyers)]
 
             def act(i, _):
                 owner = holds.new_hold_owner()
@@ -78,7 +78,7 @@ def test_buyers_of_different_events_at_once_never_deadlock(app, owner_engine):
         customers = [make_customer(c).customer_id for _ in range(buyers)]
         for _ in range(rounds):
             shows = [make_event(c, venue) for _ in range(buyers)]
-            keys = [checkout.new_idempotency_key() for _ in range(buyers)]
+            keys = [new_key() for _ in range(buyers)]
 
             def prepare(i):
                 owner = holds.new_hold_owner()

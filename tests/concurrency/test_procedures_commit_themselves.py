@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from boxoffice import create_app
 from boxoffice.config import load_config
 from boxoffice.extensions import db
-from boxoffice.services import checkout, holds
+from boxoffice.services import holds
 from tests.builders import committed, make_customer, make_event, make_venue
-from tests.concurrency.harness import pay
+from tests.concurrency.harness import new_key, pay
 
 pytestmark = pytest.mark.concurrency
 
@@ -65,7 +65,7 @@ def test_a_hold_change_and_a_booking_commit_inside_the_server(one_connection_app
             assert statements_sent() - before == 3
             assert event_lock_is_free(owner_engine, event.event_id), "ExtendHold let the event's lock go"
 
-            confirmation = pay(event.event_id, owner, buyer, checkout.new_idempotency_key())
+            confirmation = pay(event.event_id, owner, buyer, new_key())
             assert not confirmation.replayed
             assert event_lock_is_free(owner_engine, event.event_id), "InsertBooking let the event's lock go"
             db.session.remove()

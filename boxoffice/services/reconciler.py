@@ -1,0 +1,94 @@
+"""The reconciler: finds money left between states and finishes it.
+
+A crash (of a worker, the database or the network) can stop the money path between any two of its steps;
+each step leaves a row that says what is left (see payment_attempts and refunds). The reconciler finds:
+  * payment attempts in flight (created or captured) that nobody has moved for a while: their charge is
+    looked up at the provider, then booked if the seats are still the buyer's (or still free), else the
+    money goes back and the buyer is told (payment_attempts.finish);
+  * attempts and booking refunds whose refund is pending: the provider is asked again, with the same
+    idempotency key, so a refund is never paid twice;
+  * bookings made by a payment attempt that have no confirmation mail (InsertBooking writes the mail in
+    the booking's own transaction, so this finds none unless a bug or a hand-made booking left one).
+Each row it moves carries a reconcile note, which the admin's payments page lists. It runs on the payment
+path itself (a buyer retrying meets their attempt's fate at once, see checkout.pay), from the command
+line (`flask payments reconcile`) and on a schedule (boxoffice/jobs.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from ..clock import utcnow
+from ..errors import BoxOfficeError
+from ..extensions import db
+from . import mail, payment_attempts, refunds
+from .unit_of_work import unit_of_work
+
+# A row its own request may still be moving is left alone this long (a request never takes this long).
+GRACE = dt.timedelta(seconds=30)
+
+PENDING_REFUNDS = sa.text("""
+    SELECT refund_id FROM booking_refunds WHERE state = 'pending' AND created_at < :before
+     ORDER BY created_at LIMIT :limit""")
+BOOKINGS_WITHOUT_MAIL = sa.text("""
+    SELECT b.booking_id, c.email
+      FROM payment_attempts a
+      JOIN bookings b ON b.booking_id = a.booking_id
+      JOIN customers c ON c.customer_id = b.customer_id
+     WHERE a.state = 'booked' AND a.updated_at < :before
+       AND NOT EXISTS (SELECT 1 FROM outbox_emails o WHERE o.booking_id = b.booking_id AND o.kind = 'booking_confirmation')
+     LIMIT :limit""")
+
+
+@dataclass
+class Reconciliation:
+    """What one pass did: attempts by the state they were left in, refunds paid out, mails written, and
+    rows it could not finish yet (the provider unreachable, a lock not granted)."""
+
+    attempts: Counter = field(default_factory=Counter)
+    refunds_paid: int = 0
+    mails_written: int = 0
+    unfinished: int = 0
+
+    def describe(self) -> str:
+        moved = ", ".join(f"{count} {state}" for state, count in sorted(self.attempts.items())) or "none"
+        return (f"Payment attempts finished: {moved}. Refunds paid out: {self.refunds_paid}. "
+                f"Confirmation mails written: {self.mails_written}. Left for the next pass: {self.unfinished}.")
+
+
+def reconcile(limit: int = 100, grace: dt.timedelta = GRACE) -> Reconciliation:
+    """One pass over everything left between states for longer than `grace` (at most `limit` rows of each
+    kind). Safe to run at any time, and alongside the buyers' own requests: every move is conditional."""
+    done = Reconciliation()
+    before = utcnow() - grace
+    stuck = payment_attempts.left_behind(before, limit)
+    with unit_of_work():
+        pending_refunds = db.session.scalars(PENDING_REFUNDS, {"before": before, "limit": limit}).all()
+        unmailed = db.session.execute(BOOKINGS_WITHOUT_MAIL, {"before": before, "limit": limit}).all()
+
+    for attempt in stuck:
+        try:
+            finished = payment_attempts.finish(attempt, note="Reconciled")
+        except (BoxOfficeError, OSError, sa.exc.OperationalError):
+            done.unfinished += 1
+            continue
+        if finished.state in payment_attempts.IN_FLIGHT or finished.state == "refund_pending":
+            done.unfinished += 1
+        else:
+            done.attempts[finished.state] += 1
+
+    for refund_id in pending_refunds:
+        if refunds.pay_out(refund_id, note="Paid out by the reconciler"):
+            done.refunds_paid += 1
+        else:
+            done.unfinished += 1
+
+    if unmailed:
+        with unit_of_work():
+            for booking_id, email in unmailed:
+                mail.queue("booking_confirmation", email, booking_id=booking_id)
+        done.mails_written = len(unmailed)
+    return done
