@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from boxoffice import database
+
 from tests.builders import (
     book, committed, hold_seats, make_customer, make_discount, make_event, make_past_booking, make_venue, now, rows,
 )
@@ -77,6 +79,67 @@ def test_the_reports_user_reads_the_views_and_the_monthly_revenue(owner_engine, 
     assert top == [(booking.total, 2)]
     assert ("card",) in methods
     assert [(bookings, tickets, gross) for _, bookings, tickets, gross, _, _ in monthly] == [(1, 2, booking.total)]
+
+
+# ---------------------------------------------------------------- reports: no secrets
+
+COLUMN_ACCESS_DENIED = 1143
+HIDDEN_COLUMNS = sorted((table, column) for table, columns in database.REPORTS_HIDDEN_COLUMNS.items()
+                        for column in columns)
+# Names that say "secret": a new column like these must be in database.REPORTS_HIDDEN_COLUMNS.
+SECRET_LOOKING = "password|token|secret|hash|salt|idempotency|hold_owner|ticket_code"
+
+
+@pytest.mark.parametrize("table, column", HIDDEN_COLUMNS, ids=[f"{t}.{c}" for t, c in HIDDEN_COLUMNS])
+def test_the_reports_user_cannot_read_a_secret_column(as_reports, table, column):
+    assert errno_of(f"SELECT {column} FROM {table} LIMIT 1", as_reports) == COLUMN_ACCESS_DENIED
+    assert errno_of(f"SELECT * FROM {table} LIMIT 1", as_reports) in (TABLE_ACCESS_DENIED, COLUMN_ACCESS_DENIED)
+
+
+@pytest.mark.parametrize("table", sorted(database.REPORTS_HIDDEN_TABLES))
+def test_the_reports_user_cannot_read_who_tried_to_sign_in(as_reports, table):
+    assert errno_of(f"SELECT COUNT(*) FROM {table}", as_reports) == TABLE_ACCESS_DENIED
+
+
+def test_the_reports_user_reads_the_other_columns_of_a_table_with_a_secret(as_reports):
+    as_reports.exec_driver_sql("SELECT customer_id, customer_type, email, full_name, city, created_at FROM customers")
+    as_reports.exec_driver_sql("SELECT booking_id, booking_code, total, status FROM bookings")
+
+
+def test_every_column_that_looks_secret_is_hidden_from_the_reports_user(owner_engine):
+    with owner_engine.connect() as connection:
+        looks_secret = rows(connection, """
+            SELECT c.TABLE_NAME, c.COLUMN_NAME FROM information_schema.COLUMNS c
+              JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+             WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' AND c.COLUMN_NAME REGEXP :names""",
+                           names=SECRET_LOOKING)
+
+    unlisted = [(table, column) for table, column in looks_secret if table not in database.REPORTS_HIDDEN_TABLES
+                and column not in database.REPORTS_HIDDEN_COLUMNS.get(table, ())]
+    assert unlisted == [], "add them to database.REPORTS_HIDDEN_COLUMNS"
+
+
+def test_setting_up_again_takes_back_the_schema_wide_select_of_older_set_ups(test_database, as_reports):
+    reports_user = f"'{test_database.reports_url.username}'@'%'"
+    with database.server_engine(test_database.superuser_url).begin() as server:
+        server.exec_driver_sql(f"GRANT SELECT ON `{test_database.name}`.* TO {reports_user}".replace("%", "%%"))
+
+    database.set_up(test_database)
+    database.set_up(test_database)
+
+    with engine_for(test_database.reports_url).connect() as fresh:
+        assert errno_of("SELECT password_hash FROM customers", fresh) == COLUMN_ACCESS_DENIED
+        assert errno_of("SELECT COUNT(*) FROM sign_in_budgets", fresh) == TABLE_ACCESS_DENIED
+        assert rows(fresh, "SELECT COUNT(*) >= 0 FROM events") == [(1,)]
+
+
+@pytest.mark.parametrize("path", ["/admin/reports/", "/admin/reports/questions", "/admin/reports/download.html",
+                                  "/admin/reports/export.csv?table=top-events",
+                                  "/admin/reports/export.csv?table=question-02-top-vip-spenders"])
+def test_the_reports_pages_still_render_through_the_reports_user(admin_client, demo_summary, path):
+    response = admin_client.get(path)
+
+    assert response.status_code == 200, response.get_data(as_text=True)[:2000]
 
 
 # ---------------------------------------------------------------- app: rows and routines, no schema
