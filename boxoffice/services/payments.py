@@ -185,25 +185,26 @@ class SimulatedGateway:
         return "captured", None, None, None
 
     def charge(self, amount: Decimal, payment: PaymentRequest, idempotency_key: str) -> ChargeResult:
+        # (Each `db.engine.begin()` block is one transaction of the provider's, on a connection of its own.)
         with db.engine.connect() as provider:
             status, reason, brand, last_four = self._outcome(payment, provider)
-            reference = f"sim_{secrets.token_hex(12)}"
-            # A retry with the same key (its first charge committed, or committing while this insert waits
-            # on the key) is refused by uq_gateway_charges_key and answered with the charge already made.
-            try:
+        reference = f"sim_{secrets.token_hex(12)}"
+        # A retry with the same key (its first charge committed, or committing while this insert waits on
+        # the key) is refused by uq_gateway_charges_key and answered with the charge already made.
+        try:
+            with db.engine.begin() as provider:
                 provider.execute(INSERT_CHARGE, {
                     "reference": reference, "idempotency_key": idempotency_key, "method_code": payment.method_code,
                     "amount": amount, "status": status, "decline_reason": reason, "card_brand": brand,
                     "last_four": last_four, "created_at": utcnow()})
-                provider.commit()
-            except sa.exc.IntegrityError:
-                provider.rollback()
+        except sa.exc.IntegrityError:
+            with db.engine.connect() as provider:
                 existing = self._charge(provider, idempotency_key)
-                if existing is None:
-                    raise
-                if existing[0] != amount:
-                    raise InvalidCard("This payment was already attempted for a different amount. Please start again.")
-                return existing[1]
+            if existing is None:
+                raise
+            if existing[0] != amount:
+                raise InvalidCard("This payment was already attempted for a different amount. Please start again.")
+            return existing[1]
         return ChargeResult(status, reference, brand, last_four, reason)
 
     @staticmethod
@@ -220,27 +221,25 @@ class SimulatedGateway:
 
     def refund(self, charge_reference: str, amount: Decimal, idempotency_key: str) -> str:
         refund_reference = f"{charge_reference}_r{secrets.token_hex(4)}"
-        with db.engine.connect() as provider:
-            try:
+        try:
+            with db.engine.begin() as provider:
                 provider.execute(sa.insert(GatewayRefund.__table__), {
                     "refund_reference": refund_reference, "charge_reference": charge_reference,
                     "idempotency_key": idempotency_key, "amount": amount, "created_at": utcnow()})
-            except sa.exc.IntegrityError:
-                # This refund was made before (the same key): it is answered, not paid twice.
-                provider.rollback()
+                updated = provider.execute(sa.update(GatewayCharge).where(
+                    GatewayCharge.reference == charge_reference, GatewayCharge.status == "captured",
+                    GatewayCharge.refunded_amount + amount <= GatewayCharge.amount,
+                ).values(refunded_amount=GatewayCharge.refunded_amount + amount)).rowcount
+                if updated != 1:
+                    raise RefundRefused()
+        except sa.exc.IntegrityError:
+            # This refund was made before (the same key): it is answered, not paid twice.
+            with db.engine.connect() as provider:
                 done = provider.scalar(sa.select(GatewayRefund.refund_reference).where(
                     GatewayRefund.idempotency_key == idempotency_key))
-                if done is None:
-                    raise
-                return done
-            updated = provider.execute(sa.update(GatewayCharge).where(
-                GatewayCharge.reference == charge_reference, GatewayCharge.status == "captured",
-                GatewayCharge.refunded_amount + amount <= GatewayCharge.amount,
-            ).values(refunded_amount=GatewayCharge.refunded_amount + amount)).rowcount
-            if updated != 1:
-                provider.rollback()
-                raise RefundRefused()
-            provider.commit()
+            if done is None:
+                raise
+            return done
         return refund_reference
 
 

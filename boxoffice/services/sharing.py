@@ -17,6 +17,7 @@ from ..clock import utcnow
 from ..extensions import db
 from ..models import ReportShare
 from .reporting import ReportFilter
+from .unit_of_work import unit_of_work
 
 TOKEN_FORMAT = re.compile(r"[A-Za-z0-9_-]{43}")
 EXPIRY_DAYS = (1, 7, 30, 90)
@@ -44,12 +45,8 @@ def create_share(f: ReportFilter, label: str, days: int, staff_id: int) -> tuple
     share = ReportShare(token_hash=_hash(token), label=label.strip() or "Dashboard", date_from=f.date_from,
                         date_to=f.date_to, venue_id=f.venue_id, event_id=f.event_id, created_by=staff_id,
                         created_at=now, expires_at=now + dt.timedelta(days=days))
-    try:
+    with unit_of_work():
         db.session.add(share)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return share, token
 
 
@@ -71,8 +68,8 @@ def revoke_share(share_id: int | None) -> ReportShare:
     if share is None:
         raise ShareLinkNotFound()
     if share.revoked_at is None:
-        share.revoked_at = utcnow().replace(microsecond=0)
-        db.session.commit()
+        with unit_of_work():
+            share.revoked_at = utcnow().replace(microsecond=0)
     return share
 
 
