@@ -133,7 +133,8 @@ class SmtpServer:
     """A real SMTP server (aiosmtpd) on a free port of this machine: `messages` holds what it was sent
     (envelope recipients and the parsed message); `reply` set to an SMTP reply (e.g. "451 4.3.0 Try again
     later") refuses every message with it; `stop()` takes the server away (connections are refused) and
-    `start()` brings it back on the same port."""
+    `start()` brings it back on the same port. It offers AUTH (over plain SMTP, as a test may): `logins`
+    holds the (username, password) pairs tried, and `password`, when set, is the only one it accepts."""
 
     def __init__(self):
         import socket
@@ -143,6 +144,8 @@ class SmtpServer:
             self.host, self.port = probe.getsockname()
         self.messages: list = []
         self.reply: str | None = None
+        self.logins: list[tuple[str, str]] = []
+        self.password: str | None = None
         self._controller = None
 
     async def handle_DATA(self, server, session, envelope) -> str:
@@ -155,10 +158,19 @@ class SmtpServer:
         self.messages.append(message)
         return "250 OK"
 
+    def _authenticate(self, server, session, envelope, mechanism, login):
+        from aiosmtpd.smtp import AuthResult
+
+        tried = (login.login.decode(), login.password.decode())
+        self.logins.append(tried)
+        return AuthResult(success=self.password is None or tried[1] == self.password, handled=False)
+
     def start(self) -> None:
         from aiosmtpd.controller import Controller
 
-        self._controller = Controller(self, hostname=self.host, port=self.port)  # one a start: it closes its loop
+        # A new controller each start: a stopped one has closed its event loop.
+        self._controller = Controller(self, hostname=self.host, port=self.port, authenticator=self._authenticate,
+                                      auth_require_tls=False)
         self._controller.start()
 
     def stop(self) -> None:

@@ -3,6 +3,7 @@ server, the `smtp_server` fixture), retried with backoff while the server does n
 after the last try, and kept queued when no server is configured."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from decimal import Decimal
@@ -329,3 +330,24 @@ def test_a_returned_payment_for_a_cancelled_event_does_not_invite_to_choose_seat
 
     assert subject == "Your payment for Lakeside Jazz is being refunded"
     assert "is being refunded to your Mastercard card ending 4444." in body and "choose seats again" not in body
+
+
+def test_with_a_username_the_sender_signs_in_to_the_smtp_server(app, db_session, smtp_server, monkeypatch):
+    signed_in = dataclasses.replace(app.config["SMTP"], username="boxoffice", password="s3cret")
+    monkeypatch.setitem(app.config, "SMTP", signed_in)
+    smtp_server.password = "s3cret"
+    queued()
+
+    assert mail.deliver_due().sent == 1
+    assert smtp_server.logins == [("boxoffice", "s3cret")]
+
+
+def test_a_wrong_smtp_password_is_retried_not_given_up(app, db_session, smtp_server, monkeypatch):
+    signed_in = dataclasses.replace(app.config["SMTP"], username="boxoffice", password="wrong")
+    monkeypatch.setitem(app.config, "SMTP", signed_in)
+    smtp_server.password = "s3cret"
+    email_id = queued()
+
+    assert mail.deliver_due().retrying == 1
+    refused = state(email_id)
+    assert refused.status == "retrying" and "535" in refused.last_error and smtp_server.messages == []
