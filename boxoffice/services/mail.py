@@ -33,9 +33,9 @@ from ..extensions import db
 from ..models import Booking, OutboxEmail
 from ..pagination import Page, paginate
 from . import orders
-from .refusals import transaction
+from .unit_of_work import unit_of_work
 
-INSERT_EMAIL = sa.insert(OutboxEmail.__table__)  # built once: every booking sends one
+INSERT_EMAIL = sa.insert(OutboxEmail.__table__)  # built once: most changes a customer sees write one
 # The wait before the next try after the n-th failed one: 30 s, 1, 2, 4, 8 … minutes, at most an hour.
 FIRST_RETRY = dt.timedelta(seconds=30)
 LONGEST_RETRY = dt.timedelta(hours=1)
@@ -66,15 +66,6 @@ def queue(kind: str, recipient: str, *, booking_id: int | None = None, refund_id
                          f"refund_id={refund_id}, attempt_id={attempt_id}")
     db.session.execute(INSERT_EMAIL, {"kind": kind, "recipient": recipient, "booking_id": booking_id,
                                       "refund_id": refund_id, "attempt_id": attempt_id, "created_at": utcnow()})
-
-
-def add_booking_confirmation(order: orders.OrderDetail, tickets: list[orders.TicketView]) -> None:
-    """Put the booking's confirmation, composed, in the outbox, in the caller's transaction. (Going:
-    InsertBooking queues the confirmation in the booking's own transaction.)"""
-    subject, body = _confirmation_text(order, tickets)
-    db.session.execute(INSERT_EMAIL, {"kind": "booking_confirmation", "recipient": order.customer_email,
-                                      "subject": subject, "body_text": body, "booking_id": order.booking_id,
-                                      "created_at": utcnow()})
 
 
 # ---------------------------------------------------------------- composing
@@ -118,10 +109,7 @@ def _paid_with(card_brand: str | None, last_four: str | None, method_name: str |
 
 
 def _booking_confirmation(booking_id: int) -> tuple[str, str]:
-    return _confirmation_text(*_order(booking_id))
-
-
-def _confirmation_text(order: orders.OrderDetail, tickets: list[orders.TicketView]) -> tuple[str, str]:
+    order, tickets = _order(booking_id)
     body = (
         f"Dear {order.customer_name},\n\n"
         f"Thank you for your booking {order.booking_code}.\n\n"
@@ -275,7 +263,7 @@ def deliver_due(limit: int = 100, *, now: dt.datetime | None = None) -> Delivery
     settings: SmtpSettings | None = current_app.config["SMTP"]
     # One short transaction: compose, and claim what is due (its try counted, not due again for CLAIM), so
     # that a concurrent pass does not send it too.
-    with transaction(messages={}):
+    with unit_of_work():
         composed, not_composed = _compose_pending(limit, started)
         claimed = _claim_due(limit, started) if settings else []
     counts = {"sent": 0, "retrying": 0, "failed": not_composed}
@@ -350,7 +338,7 @@ def _claim_due(limit: int, now: dt.datetime) -> list[_Claimed]:
 
 
 def _record_sent(email: _Claimed, now: dt.datetime) -> str:
-    with transaction(messages={}):
+    with unit_of_work():
         db.session.execute(sa.update(OutboxEmail).where(OutboxEmail.email_id == email.email_id)
                            .values(status="sent", sent_at=now, next_attempt_at=None, last_error=None))
     return "sent"
@@ -358,7 +346,7 @@ def _record_sent(email: _Claimed, now: dt.datetime) -> str:
 
 def _record_failure(email: _Claimed, error: str, *, give_up: bool, now: dt.datetime, max_tries: int) -> str:
     status = "failed" if give_up or email.tries >= max_tries else "retrying"
-    with transaction(messages={}):
+    with unit_of_work():
         db.session.execute(sa.update(OutboxEmail).where(OutboxEmail.email_id == email.email_id).values(
             status=status, last_error=error[:300],
             next_attempt_at=now + retry_delay(email.tries) if status == "retrying" else None))
@@ -490,7 +478,7 @@ def _shown(email: OutboxEmail) -> tuple[str, str]:
 def send_again(email_id: int) -> None:
     """Queue a failed message again, with a fresh count of tries. Raises BoxOfficeError when there is no
     such message or it has not failed (it is on its way, or sent)."""
-    with transaction(messages={}):
+    with unit_of_work():
         changed = db.session.execute(
             sa.update(OutboxEmail).where(OutboxEmail.email_id == email_id, OutboxEmail.status == "failed")
             .values(status="queued", tries=0, next_attempt_at=None, last_error=None)).rowcount
