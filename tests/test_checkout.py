@@ -7,11 +7,13 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from boxoffice.errors import (HoldExpired, InvalidCard, NothingToRefund, PaymentDeclined, PriceChanged,
-                              PromoCodeRejected, RefundNotAllowed, SeatsLostRefunded)
+from boxoffice.errors import (HoldExpired, InvalidCard, NothingToRefund, PaymentDeclined, PaymentFormExpired,
+                              PaymentInProgress, PaymentRejected, PriceChanged, PromoCodeRejected, RefundNotAllowed,
+                              SeatsLostRefunded)
 from boxoffice.extensions import db
 from boxoffice.models import Booking, Customer, OutboxEmail
-from boxoffice.services import checkout, holds, mail, payments, refunds
+from boxoffice.services import checkout, holds, mail, payment_attempts, payments, reconciler, refunds
+from boxoffice.services.unit_of_work import unit_of_work
 from boxoffice.services.payments import DECLINED_CARD, FAILING_CARD, CardDetails, PaymentRequest
 from tests.builders import PREMIUM, STANDARD, make_customer, make_discount, make_event, make_venue, new_hold_owner, rows
 
@@ -268,3 +270,249 @@ def test_a_partial_refund_gives_back_exactly_the_tickets_share(db_session, event
     premium = next(t for t in booking.tickets if t.category_id == PREMIUM)
     result = refunds.refund_tickets(booking.booking_id, [premium.ticket_id])
     assert result.amount == premium.paid_amount and result.booking_status == "partially_refunded"
+
+
+# ---------------------------------------------------------------- payment attempts: one key, one outcome
+
+def attempt_states(session, key) -> list[tuple]:
+    return rows(session, "SELECT state FROM payment_attempts WHERE idempotency_key = :k", k=key)
+
+
+def seats_lost_while_paying(db_session, event, monkeypatch, owner, label) -> None:
+    """The owner's hold runs out while the provider takes the money, and someone else takes the seat."""
+    while_paying(monkeypatch, db_session, owner,
+                 lambda: holds.hold_seats(event.event_id, event.seat_ids(label), new_hold_owner(), 10))
+
+
+def test_a_refunded_key_never_books_other_seats_at_the_same_price(db_session, event, monkeypatch, owner_engine):
+    buyer = customer(db_session)
+    owner = held(event, "A5")
+    key = key_for(event, owner, buyer, Decimal("80.00"))
+    seats_lost_while_paying(db_session, event, monkeypatch, owner, "A5")
+    with pytest.raises(SeatsLostRefunded, match="refunded in full"):
+        pay(event, owner, buyer, key=key)
+    monkeypatch.undo()
+    # The same hold owner holds another seat at the same price and replays the refunded key.
+    holds.hold_seats(event.event_id, event.seat_ids("A6"), owner, 10)
+    with pytest.raises(SeatsLostRefunded, match="refunded in full"):
+        pay(event, owner, buyer, key=key)
+    assert counts(db_session, event.event_id)[0] == 0, "no booking without a new payment"
+    assert holds.current_hold(event.event_id, owner).seat_ids == tuple(event.seat_ids("A6"))
+    assert provider(owner_engine, "SELECT COUNT(*), SUM(refunded_amount) FROM gateway_charges WHERE idempotency_key = :k",
+                    k=key) == [(1, Decimal("80.00"))]
+    # A new page's key pays for the new seat.
+    assert pay(event, owner, buyer).total == Decimal("80.00")
+
+
+def test_a_replay_after_the_refund_is_told_of_the_refund_and_charges_nothing(db_session, event, monkeypatch,
+                                                                            owner_engine):
+    buyer = customer(db_session)
+    owner = held(event, "A5")
+    key = key_for(event, owner, buyer, Decimal("80.00"))
+    seats_lost_while_paying(db_session, event, monkeypatch, owner, "A5")
+    with pytest.raises(SeatsLostRefunded):
+        pay(event, owner, buyer, key=key)
+    monkeypatch.undo()
+    with pytest.raises(SeatsLostRefunded, match="€80.00 has been refunded in full"):
+        checkout.pay(event.event_id, owner, buyer.customer_id, None, PaymentRequest("card", card=GOOD_CARD), key,
+                     Decimal("80.00"))
+    assert attempt_states(db_session, key) == [("refunded",)]
+    assert provider(owner_engine, "SELECT COUNT(*) FROM gateway_charges WHERE idempotency_key = :k", k=key) == [(1,)]
+
+
+def test_a_key_presented_by_another_buyer_is_refused_before_any_charge(db_session, event, owner_engine):
+    buyer, thief = customer(db_session), customer(db_session)
+    owner = held(event, "B2")
+    key = key_for(event, owner, buyer, Decimal("33.33"))
+    with pytest.raises(PaymentFormExpired):
+        checkout.pay(event.event_id, owner, thief.customer_id, None, PaymentRequest("card", card=GOOD_CARD), key,
+                     Decimal("33.33"))
+    assert attempt_states(db_session, key) == []
+    assert provider(owner_engine, "SELECT COUNT(*) FROM gateway_charges WHERE idempotency_key = :k", k=key) == [(0,)]
+
+
+@pytest.mark.parametrize("tampered", ["another amount", "another hold", "made up"])
+def test_a_key_the_server_did_not_issue_for_this_payment_is_refused(db_session, event, tampered):
+    buyer = customer(db_session)
+    owner = held(event, "B2")
+    key = {"another amount": key_for(event, owner, buyer, Decimal("1.00")),
+           "another hold": key_for(event, new_hold_owner(), buyer, Decimal("33.33")),
+           "made up": "0" * 24 + "-" + "f" * 32}[tampered]
+    with pytest.raises(PaymentFormExpired):
+        checkout.pay(event.event_id, owner, buyer.customer_id, None, PaymentRequest("card", card=GOOD_CARD), key,
+                     Decimal("33.33"))
+    assert counts(db_session, event.event_id)[0] == 0
+
+
+def test_two_tabs_paying_one_hold_never_both_reach_the_provider(db_session, event, owner_engine):
+    buyer = customer(db_session)
+    owner = held(event, "B3")
+    first_tab, second_tab = (key_for(event, owner, buyer, Decimal("33.33")) for _ in range(2))
+    # The first tab's payment is under way (its attempt written, the provider not answered yet)...
+    payment_attempts.start(first_tab, buyer.customer_id, event.event_id, owner, Decimal("33.33"), None, "card",
+                           event.seat_ids("B3"))
+    # ...so the second tab is told to wait, and nothing is charged for it.
+    with pytest.raises(PaymentInProgress):
+        pay(event, owner, buyer, key=second_tab)
+    assert provider(owner_engine, "SELECT COUNT(*) FROM gateway_charges WHERE idempotency_key = :k",
+                    k=second_tab) == [(0,)]
+    # The first tab's own retry completes it: one booking, one charge.
+    assert pay(event, owner, buyer, key=first_tab).total == Decimal("33.33")
+    assert counts(db_session, event.event_id)[0] == 1
+
+
+def test_a_declined_key_gets_the_same_decline_again_and_a_new_page_can_pay(db_session, event, owner_engine):
+    buyer = customer(db_session)
+    owner = held(event, "B4")
+    key = key_for(event, owner, buyer, Decimal("33.33"))
+    for _ in range(2):
+        with pytest.raises(PaymentDeclined, match="declined"):
+            pay(event, owner, buyer, key=key, card=CardDetails(DECLINED_CARD, 12, 2035, "123"))
+    with pytest.raises(PaymentDeclined, match="declined"):
+        pay(event, owner, buyer, key=key)  # one key, one outcome: not even a good card changes it
+    assert provider(owner_engine, "SELECT COUNT(*), MAX(status) FROM gateway_charges WHERE idempotency_key = :k",
+                    k=key) == [(1, "declined")]
+    assert pay(event, owner, buyer).total == Decimal("33.33")
+
+
+def test_insert_booking_refuses_to_book_without_a_payment_attempt_in_flight(db_session, event):
+    buyer = customer(db_session)
+    owner = held(event, "B5")
+    with pytest.raises(PaymentRejected, match="cannot book"):
+        with unit_of_work():
+            db_session.execute(sa.text("""
+                CALL InsertBooking(:c, :e, :o, NULL, 'card', 'visa', '4242', 'sim_made_up', 33.33, 'no-such-attempt',
+                                   NULL, FALSE)"""), {"c": buyer.customer_id, "e": event.event_id, "o": owner})
+    assert counts(db_session, event.event_id)[0] == 0
+
+
+# ---------------------------------------------------------------- the reconciler
+
+def crashed_after_the_charge(event, owner, buyer, label_total: Decimal) -> str:
+    """A payment whose request died after the provider took the money, before anything was booked."""
+    key = key_for(event, owner, buyer, label_total)
+    attempt, _ = payment_attempts.start(key, buyer.customer_id, event.event_id, owner, label_total, None, "card",
+                                        list(holds.current_hold(event.event_id, owner).seat_ids))
+    assert payments.gateway.charge(label_total, PaymentRequest("card", card=GOOD_CARD), key).captured
+    return key
+
+
+def test_the_reconciler_books_money_taken_for_seats_still_held(db_session, event):
+    buyer = customer(db_session)
+    owner = held(event, "A1")
+    key = crashed_after_the_charge(event, owner, buyer, Decimal("80.00"))
+    done = reconciler.reconcile(grace=dt.timedelta(0))
+    assert done.attempts["booked"] == 1
+    [(state, note, booking_id)] = rows(db_session, """SELECT state, reconcile_note, booking_id FROM payment_attempts
+                                                      WHERE idempotency_key = :k""", k=key)
+    assert state == "booked" and note.startswith("Reconciled")
+    assert rows(db_session, "SELECT kind FROM outbox_emails WHERE booking_id = :b", b=booking_id) == [
+        ("booking_confirmation",)]
+    assert reconciler.reconcile(grace=dt.timedelta(0)).attempts == {}, "a second pass finds nothing left"
+
+
+def test_the_reconciler_books_a_late_payment_whose_seats_are_still_free(db_session, event):
+    buyer = customer(db_session)
+    owner = held(event, "A2")
+    key = crashed_after_the_charge(event, owner, buyer, Decimal("80.00"))
+    db_session.execute(sa.text("UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 MINUTE "
+                               "WHERE hold_owner = :o"), {"o": owner})
+    assert reconciler.reconcile(grace=dt.timedelta(0)).attempts["booked"] == 1
+    assert attempt_states(db_session, key) == [("booked",)]
+
+
+def test_the_reconciler_refunds_money_taken_for_seats_someone_else_has_and_tells_the_buyer(db_session, event,
+                                                                                          owner_engine):
+    buyer = customer(db_session)
+    owner = held(event, "A3")
+    key = crashed_after_the_charge(event, owner, buyer, Decimal("80.00"))
+    db_session.execute(sa.text("UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 MINUTE "
+                               "WHERE hold_owner = :o"), {"o": owner})
+    holds.hold_seats(event.event_id, event.seat_ids("A3"), new_hold_owner(), 10)
+    assert reconciler.reconcile(grace=dt.timedelta(0)).attempts["refunded"] == 1
+    assert attempt_states(db_session, key) == [("refunded",)]
+    assert provider(owner_engine, "SELECT refunded_amount FROM gateway_charges WHERE idempotency_key = :k",
+                    k=key) == [(Decimal("80.00"),)]
+    returned = db_session.scalar(sa.select(OutboxEmail).where(OutboxEmail.kind == "payment_returned",
+                                                              OutboxEmail.recipient == buyer.email))
+    assert "€80.00" in mail.compose(returned)[1]
+    assert counts(db_session, event.event_id)[0] == 0
+
+
+def test_the_reconciler_gives_up_an_attempt_the_provider_never_saw(db_session, event):
+    buyer = customer(db_session)
+    owner = held(event, "A4")
+    key = key_for(event, owner, buyer, Decimal("80.00"))
+    payment_attempts.start(key, buyer.customer_id, event.event_id, owner, Decimal("80.00"), None, "card", [])
+    assert reconciler.reconcile(grace=dt.timedelta(0)).unfinished == 1, "too young to give up: it may still be paying"
+    db_session.execute(sa.text("UPDATE payment_attempts SET created_at = created_at - INTERVAL 5 MINUTE "
+                               "WHERE idempotency_key = :k"), {"k": key})
+    assert reconciler.reconcile(grace=dt.timedelta(0)).attempts["abandoned"] == 1
+    assert attempt_states(db_session, key) == [("abandoned",)]
+    assert pay(event, owner, buyer).total == Decimal("80.00"), "the hold can be paid for again"
+
+
+def test_a_refund_left_pending_is_paid_out_once_by_the_reconciler(db_session, event, monkeypatch, owner_engine):
+    buyer = customer(db_session)
+    booking_id = pay(event, held(event, "B1", "B2"), buyer).booking_id
+    # The provider is out of reach when the customer cancels: the tickets are refunded, the money is owed.
+    monkeypatch.setattr(payments.gateway, "refund", lambda *args: (_ for _ in ()).throw(OSError("unreachable")))
+    result = refunds.refund_tickets(booking_id, requested_by="customer")
+    assert not result.paid_out and result.booking_status == "refunded"
+    monkeypatch.undo()
+    assert rows(db_session, "SELECT state FROM booking_refunds WHERE booking_id = :b", b=booking_id) == [("pending",)]
+    assert reconciler.reconcile(grace=dt.timedelta(0)).refunds_paid == 1
+    assert reconciler.reconcile(grace=dt.timedelta(0)).refunds_paid == 0
+    assert rows(db_session, "SELECT state, reconcile_note IS NOT NULL FROM booking_refunds WHERE booking_id = :b",
+                b=booking_id) == [("refunded", 1)]
+    assert rows(db_session, "SELECT SUM(amount) FROM payments WHERE booking_id = :b AND kind = 'refund'",
+                b=booking_id) == [(Decimal("66.66"),)]
+    [(charged_key,)] = rows(db_session, "SELECT idempotency_key FROM bookings WHERE booking_id = :b", b=booking_id)
+    assert provider(owner_engine, "SELECT refunded_amount FROM gateway_charges WHERE idempotency_key = :k",
+                    k=charged_key) == [(Decimal("66.66"),)]
+
+
+def test_the_provider_pays_a_refund_once_however_often_it_is_asked(db_session, event, owner_engine):
+    buyer = customer(db_session)
+    owner = held(event, "B3")
+    key = crashed_after_the_charge(event, owner, buyer, Decimal("33.33"))
+    [(reference,)] = provider(owner_engine, "SELECT reference FROM gateway_charges WHERE idempotency_key = :k", k=key)
+    first = payments.gateway.refund(reference, Decimal("33.33"), f"{key}:refund")
+    assert payments.gateway.refund(reference, Decimal("33.33"), f"{key}:refund") == first
+    assert provider(owner_engine, "SELECT refunded_amount FROM gateway_charges WHERE reference = :r",
+                    r=reference) == [(Decimal("33.33"),)]
+
+
+def test_the_reconciler_writes_the_confirmation_a_booking_is_missing(db_session, event):
+    buyer = customer(db_session)
+    booking_id = pay(event, held(event, "B6"), buyer).booking_id
+    db_session.execute(sa.text("DELETE FROM outbox_emails WHERE booking_id = :b"), {"b": booking_id})
+    db_session.execute(sa.text("UPDATE payment_attempts SET updated_at = updated_at - INTERVAL 1 MINUTE "
+                               "WHERE booking_id = :b"), {"b": booking_id})
+    assert reconciler.reconcile(grace=dt.timedelta(seconds=1)).mails_written == 1
+    assert rows(db_session, "SELECT kind FROM outbox_emails WHERE booking_id = :b", b=booking_id) == [
+        ("booking_confirmation",)]
+
+
+# ---------------------------------------------------------------- saved cards
+
+def test_a_saved_card_past_its_expiry_is_refused_by_the_provider(db_session, event, owner_engine):
+    buyer = customer(db_session)
+    token = payments.gateway.tokenise(CardDetails("4242 4242 4242 4242", 12, 2035, "123"))
+    with owner_engine.begin() as the_provider:  # the card was saved long ago and has expired since
+        the_provider.execute(sa.text("UPDATE gateway_cards SET exp_year = 2025, exp_month = 7 WHERE token = :t"),
+                             {"t": token.token})
+    owner = held(event, "A1")
+    saved = PaymentRequest("card", saved_token=token.token)
+    with pytest.raises(InvalidCard, match="expired"):
+        checkout.pay(event.event_id, owner, buyer.customer_id, None, saved, key_for(event, owner, buyer, Decimal("80.00")),
+                     Decimal("80.00"))
+
+
+def test_a_saved_declining_card_keeps_declining(db_session, event):
+    buyer = customer(db_session)
+    token = payments.gateway.tokenise(CardDetails(DECLINED_CARD, 12, 2035, "123"))
+    owner = held(event, "A2")
+    with pytest.raises(PaymentDeclined, match="declined"):
+        checkout.pay(event.event_id, owner, buyer.customer_id, None, PaymentRequest("card", saved_token=token.token),
+                     key_for(event, owner, buyer, Decimal("80.00")), Decimal("80.00"))

@@ -314,6 +314,20 @@ def test_a_saved_card_is_offered_first_at_checkout_and_pays(client, forms, db_se
         ("visa", "4242", Decimal("72.00"))]
 
 
+def test_a_saved_card_past_its_expiry_is_shown_expired_and_never_offered(client, forms, db_session, event, buyer):
+    forms.post("/account/cards", {"holder": "Ada Lovelace", "card_number": "4242 4242 4242 4242", "exp_month": "12",
+                                  "exp_year": "2035", "cvv": "123"})
+    db_session.execute(sa.text("UPDATE saved_payment_methods SET exp_month = 7, exp_year = 2025 WHERE customer_id = :c"),
+                       {"c": buyer.customer_id})
+    assert "Expired 07/2025" in client.get("/account/cards").get_data(as_text=True)
+    forms.post(f"/events/{event.event_id}", {"seat": event.seat_ids("A4")[0]}, action=f"/events/{event.event_id}/seats")
+    page = client.get(f"/checkout/{event.event_id}").get_data(as_text=True)
+    assert 'value="saved:' not in page, "an expired card is not a way to pay"
+    assert "ending 4242 expired 07/2025 and cannot be used" in page
+    chosen = re.search(r'<input[^>]*name="method"[^>]*value="card"[^>]*>', page).group(0)
+    assert "checked" in chosen, "a new card is chosen instead"
+
+
 def test_a_declined_card_keeps_what_was_typed_except_the_card_number(client, forms, db_session, event, buyer):
     forms.post(f"/events/{event.event_id}", {"seat": event.seat_ids("A5")[0]}, action=f"/events/{event.event_id}/seats")
     page = client.get(f"/checkout/{event.event_id}").get_data(as_text=True)
