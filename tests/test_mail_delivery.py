@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from boxoffice.clock import utcnow
 from boxoffice.extensions import db
 from boxoffice.models import OutboxEmail
-from boxoffice.services import mail
+from boxoffice.services import mail, refunds
+from tests.admin_support import paid_booking
 from tests.builders import make_customer, make_event, make_past_booking, make_venue, new_hold_owner, now, rows
 
 REFUSE = "451 4.3.0 Try again later"
@@ -351,3 +352,37 @@ def test_a_wrong_smtp_password_is_retried_not_given_up(app, db_session, smtp_ser
     assert mail.deliver_due().retrying == 1
     refused = state(email_id)
     assert refused.status == "retrying" and "535" in refused.last_error and smtp_server.messages == []
+
+
+def test_a_refund_through_the_box_office_mails_the_customer_what_goes_back(db_session, smtp_server):
+    event = make_event(db_session, make_venue(db_session), title="Harbour Nights")
+    buyer = make_customer(db_session, email="noor@example.test", full_name="Noor Haddad")
+    db_session.commit()
+    booking = paid_booking(event, buyer, "A1", "A2")
+    first = booking.tickets[0]
+
+    refunded = refunds.refund_tickets(booking.booking_id, [first.ticket_id])
+    mail.deliver_due()
+
+    notices = [m for m in smtp_server.messages if m["Subject"] == f"Refund for Harbour Nights ({booking.booking_code})"]
+    assert len(notices) == 1 and notices[0].envelope_to == ["noor@example.test"]
+    body = body_of(notices[0])
+    assert f"(ticket {first.ticket_code})" in body and booking.tickets[1].ticket_code not in body
+    assert f"€{refunded.amount:,.2f} has been refunded to your Visa card ending 4242." in body
+
+
+def test_a_booking_paid_at_checkout_sends_its_confirmation_with_the_e_tickets_link(app, db_session, smtp_server,
+                                                                                   monkeypatch):
+    monkeypatch.setitem(app.config, "BASE_URL", "https://tickets.example.test")
+    event = make_event(db_session, make_venue(db_session), title="Harbour Nights")
+    buyer = make_customer(db_session, email="noor@example.test", full_name="Noor Haddad")
+    db_session.commit()
+    booking = paid_booking(event, buyer, "A1")
+
+    assert mail.deliver_due().sent >= 1
+
+    [confirmation] = [m for m in smtp_server.messages if m.envelope_to == ["noor@example.test"]]
+    assert confirmation["Subject"] == f"Your tickets for Harbour Nights ({booking.booking_code})"
+    body = body_of(confirmation)
+    assert booking.tickets[0].ticket_code in body
+    assert f"https://tickets.example.test/account/orders/{booking.booking_code}" in body
