@@ -135,13 +135,49 @@ def _development_secret_key() -> str:
     return path.read_text().strip()
 
 
+class ConfigurationError(RuntimeError):
+    """A setting in the environment the box office cannot run with; the message names it and says what it
+    may be. Raised when the app is made, so a bad value stops the start instead of breaking pages later."""
+
+
+def _number(name: str, default: str, low: float, high: float, meaning: str, *, whole: bool = True) -> int | float:
+    """The setting `name` as a number from `low` to `high` (`default` when unset or empty)."""
+    text = os.environ.get(name, "").strip() or default
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        value = None
+    # NaN is never within the range.
+    if value is None or not low <= value <= high:
+        kind = "a whole number" if whole else "a number"
+        raise ConfigurationError(f"{name} is {meaning}: {kind} from {low:g} to {high:g}, not {text!r}.")
+    return value
+
+
+def _environment() -> str:
+    env = os.environ.get("BOXOFFICE_ENV", "").strip() or "development"
+    if env not in ("development", "production"):
+        raise ConfigurationError(f"BOXOFFICE_ENV must be development or production, not {env!r}.")
+    return env
+
+
+def _base_url(production: bool) -> str:
+    url = os.environ.get("BOXOFFICE_BASE_URL", "").strip() or "http://127.0.0.1:5000"
+    if not url.startswith(("https://", "http://")) or (production and not url.startswith("https://")):
+        schemes = "https://" if production else "https:// or http://"
+        raise ConfigurationError(f"BOXOFFICE_BASE_URL is the site's address for the links in mail, starting "
+                                 f"with {schemes}; not {url!r}.")
+    return url.rstrip("/")
+
+
 def load_config() -> dict:
-    """Flask settings read from the environment."""
+    """Flask settings read from the environment. Raises ConfigurationError for a value out of range."""
     database = DatabaseSettings.from_env()
     secret = os.environ.get("SECRET_KEY")
-    production = os.environ.get("BOXOFFICE_ENV", "development") == "production"
+    env = _environment()
+    production = env == "production"
     if production and not secret:
-        raise RuntimeError("SECRET_KEY must be set when BOXOFFICE_ENV=production.")
+        raise ConfigurationError("SECRET_KEY must be set when BOXOFFICE_ENV=production.")
     return {
         "DATABASE": database,
         "SQLALCHEMY_DATABASE_URI": database.app_url,
@@ -152,17 +188,19 @@ def load_config() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
-        "HOLD_MINUTES": int(os.environ.get("BOXOFFICE_HOLD_MINUTES", "10")),
+        "BOXOFFICE_ENV": env,
+        "HOLD_MINUTES": _number("BOXOFFICE_HOLD_MINUTES", "10", 1, 60, "how long a seat hold lasts, in minutes"),
         # Seconds between runs of the once-only jobs (reconciler, mail sender) in each process; 0: not run
         # in-process (run `flask jobs run` from cron or a timer instead). See boxoffice/jobs.py.
-        "JOBS_INTERVAL": float(os.environ.get("BOXOFFICE_JOBS_INTERVAL", "30")),
-        "CATALOGUE_PAGE_SIZE": int(os.environ.get("BOXOFFICE_PAGE_SIZE", "12")),
+        "JOBS_INTERVAL": _number("BOXOFFICE_JOBS_INTERVAL", "30", 0, 86400,
+                                 "the seconds between runs of the jobs (0: not run in-process)", whole=False),
+        "CATALOGUE_PAGE_SIZE": _number("BOXOFFICE_PAGE_SIZE", "12", 1, 100, "how many events a catalogue page shows"),
         # Mail: the outbox's SMTP server (None: composed and kept queued), the sender, how often a message is
         # tried before it is given up, and the site's address for the links in the mail.
         "SMTP": SmtpSettings.from_env(),
         "MAIL_FROM": os.environ.get("BOXOFFICE_MAIL_FROM", "Encore Box Office <boxoffice@localhost>"),
-        "MAIL_MAX_TRIES": int(os.environ.get("BOXOFFICE_MAIL_MAX_TRIES", "8")),
-        "BASE_URL": os.environ.get("BOXOFFICE_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "MAIL_MAX_TRIES": _number("BOXOFFICE_MAIL_MAX_TRIES", "8", 1, 100, "how often a message is tried"),
+        "BASE_URL": _base_url(production),
         "ASSETS_DEBUG": False,
         # Rebuilding bundles whose sources changed is checked on every rendered page (about 1 ms): only for
         # `flask --debug run`. Everything else serves the bundles `flask assets build` made (make run and

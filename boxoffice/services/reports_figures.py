@@ -69,13 +69,25 @@ class Table:
 
 def csv_text(table: Table) -> str:
     """The table as CSV: a header row of column labels, then the values as plain text (amounts with two
-    decimals and no currency sign, dates in ISO 8601, nothing for a missing value)."""
+    decimals and no currency sign, dates in ISO 8601, nothing for a missing value). Text that a spreadsheet
+    would take for a formula is neutralised (see _harmless)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(column.label for column in table.columns)
+    writer.writerow(_harmless(column.label) for column in table.columns)
     for row in table.rows:
         writer.writerow(_csv_value(row.get(column.key)) for column in table.columns)
     return out.getvalue()
+
+
+# What starts a formula in Excel, LibreOffice or Google Sheets ("=HYPERLINK(...)", "+1+cmd|...", "@SUM(...)"),
+# also after a tab or carriage return.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _harmless(text: str) -> str:
+    """Text as a spreadsheet shows it, never runs it: a cell that would start a formula gets a leading
+    apostrophe (OWASP's advice for CSV injection), which spreadsheets take as "this is text"."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _csv_value(value: Any) -> str:
@@ -83,6 +95,10 @@ def _csv_value(value: Any) -> str:
         return ""
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    if isinstance(value, str):
+        # Names, titles and codes are typed by customers and staff. Numbers are written as they are: a
+        # negative amount is a number, not a formula.
+        return _harmless(value)
     return str(value)
 
 
