@@ -19,8 +19,8 @@ def login():
     outcome = sign_in(form, accounts.authenticate_staff, url_for("admin.index"))
     if not isinstance(outcome, tuple):
         return outcome
-    error, status = outcome
-    return render_page("admin/login.html", form=form, error=error), status
+    error, status, headers = outcome
+    return render_page("admin/login.html", form=form, error=error), status, headers
 
 
 @bp.post("/logout")

@@ -69,15 +69,16 @@ def safe_next(target: str | None, default: str) -> str:
 
 def sign_in(form: SignInForm, authenticate: Callable, default_next: str):
     """Handle a submitted sign-in form with `authenticate(email, password, ip)`. Returns a redirect on
-    success, else (error message or None, HTTP status) for the form page."""
+    success, else (error message or None, HTTP status, headers) for the form page."""
     if not form.validate_on_submit():
-        return None, (422 if form.is_submitted() else 200)
+        return None, (422 if form.is_submitted() else 200), {}
     try:
         user = authenticate(form.email.data, form.password.data, request.remote_addr or "?")
     except TooManyAttempts as refusal:
-        return refusal.message, 429
+        wait = refusal.retry_after if isinstance(refusal, accounts.SignInWait) else 60
+        return refusal.message, 429, {"Retry-After": str(wait)}
     except InvalidCredentials as refusal:
-        return refusal.message, 401
+        return refusal.message, 401, {}
     login_user(user)
     return redirect(safe_next(request.args.get("next"), default_next))
 

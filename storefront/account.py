@@ -23,8 +23,8 @@ def login():
     outcome = sign_in(form, accounts.authenticate_customer, url_for("storefront.account"))
     if not isinstance(outcome, tuple):
         return outcome
-    error, status = outcome
-    return render_page("account/login.html", form=form, error=error), status
+    error, status, headers = outcome
+    return render_page("account/login.html", form=form, error=error), status, headers
 
 
 @bp.route("/account/register", methods=["GET", "POST"])

@@ -67,6 +67,7 @@ def test_three_wrong_passwords_are_answered_then_the_next_try_from_that_address_
 
     assert statuses == [401, 401, 401, 429]
     assert "Please wait 2 seconds" in refused.get_data(as_text=True)
+    assert refused.headers["Retry-After"] == "2"
 
 
 def test_the_owner_signing_in_from_another_address_is_not_held_back(forms, owner, clock):

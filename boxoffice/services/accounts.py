@@ -106,26 +106,28 @@ FORGET_PAIR = sa.text("""DELETE FROM sign_in_throttles
 FORGET_ACCOUNT = sa.text("DELETE FROM sign_in_throttles WHERE account_kind = :kind AND email = :email")
 
 
-def _refused(until: dt.datetime, now: dt.datetime) -> TooManyAttempts:
-    seconds = max(1, int((until - now).total_seconds() + 0.999))
-    wait = f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
-    refusal = TooManyAttempts(f"Too many failed sign-ins. Please wait {wait} and try again.")
-    refusal.retry_after = seconds
-    return refusal
+class SignInWait(TooManyAttempts):
+    """A sign-in refused by the throttle; `retry_after`: the seconds until a try is taken again."""
+
+    def __init__(self, until: dt.datetime, now: dt.datetime):
+        self.retry_after = max(1, int((until - now).total_seconds() + 0.999))
+        seconds = self.retry_after
+        wait = f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+        super().__init__(f"Too many failed sign-ins. Please wait {wait} and try again.")
 
 
 def _claim_try(kind: str, email: str, address: str, now: dt.datetime) -> None:
     """Count one try at (kind, email) from `address` against both limits, in the caller's transaction.
-    Raises TooManyAttempts (the caller's transaction is then rolled back, so nothing was counted)."""
+    Raises SignInWait (the caller's transaction is then rolled back, so nothing was counted)."""
     params = {"kind": kind, "email": email, "address": address, "now": now}
     db.session.execute(ENSURE_BUDGET, params)
     if not db.session.execute(CLAIM_BUDGET, {**params, "window_over": now - BUDGET_WINDOW,
                                              "budget": ADDRESS_BUDGET}).rowcount:
-        raise _refused(db.session.scalar(BUDGET_WAIT, params) + BUDGET_WINDOW, now)
+        raise SignInWait(db.session.scalar(BUDGET_WAIT, params) + BUDGET_WINDOW, now)
     db.session.execute(ENSURE_PAIR, params)
     if not db.session.execute(CLAIM_PAIR, {**params, "forget_before": now - FORGET_AFTER, "free": FREE_FAILURES,
                                            "max_wait": int(MAX_WAIT.total_seconds())}).rowcount:
-        raise _refused(db.session.scalar(PAIR_WAIT, params), now)
+        raise SignInWait(db.session.scalar(PAIR_WAIT, params), now)
 
 
 def _authenticate(kind: str, email: str, password: str, ip_address: str):
