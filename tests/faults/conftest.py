@@ -81,12 +81,6 @@ def mariadb(_private_server) -> Iterator[PrivateMariaDB]:
     _private_server.ensure_healthy()
 
 
-@pytest.fixture(autouse=True)
-def _healthy_server_after_each_test(_private_server) -> Iterator[None]:
-    yield
-    _private_server.ensure_healthy()
-
-
 @pytest.fixture(scope="session")
 def settings(_private_server) -> DatabaseSettings:
     return _private_server.settings()

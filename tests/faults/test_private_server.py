@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pymysql
 import pytest
-import sqlalchemy as sa
 
 from tests.builders import rows
 from tests.browser.scenario import small_event
