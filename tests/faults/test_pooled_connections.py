@@ -72,3 +72,21 @@ def test_the_reports_bind_may_wait_longer_for_a_statement_than_the_storefront(ap
                 raw = connection.connection.dbapi_connection
                 assert (raw._read_timeout, raw._write_timeout) == (timeout, timeout)
                 assert connection.exec_driver_sql("SELECT @@session.lock_wait_timeout").scalar_one() == LOCK_WAIT_SECONDS
+
+
+def test_connections_that_ran_procedures_stay_in_the_pool(mariadb, committed_db, http):
+    """The checkout's look at the socket never takes a healthy connection for a closed one, whatever it ran
+    last (CALLs answer with several results; a half-read one would leave bytes waiting)."""
+    from tests.browser.scenario import small_event
+
+    event = small_event(committed_db)
+    assert http.get(f"/events/{event.event_id}").status == 200
+    connections = "SHOW GLOBAL STATUS LIKE 'Connections'"
+    before = int(mariadb.sql(connections)[0][1])
+    for label in ("A1", "A2", "A1", "B4"):
+        answer = http.post(f"/events/{event.event_id}/seats", {"seat": event.venue.seat(label).seat_id, "section": ""},
+                           headers={"HX-Request": "true"})
+        assert answer.status == 200 and "very busy" not in answer.text
+        assert http.get(f"/events/{event.event_id}").status == 200
+    after = int(mariadb.sql(connections)[0][1])
+    assert after - before == 1  # the second SHOW STATUS's own connection: the app connected no more
