@@ -113,8 +113,10 @@ def _engine_options(read_write_timeout: int = READ_WRITE_TIMEOUT) -> dict:
                           "read_timeout": read_write_timeout, "write_timeout": read_write_timeout}
     ca = os.environ.get("BOXOFFICE_DB_SSL_CA")
     if ca:
-        # Managed MySQL (e.g. Amazon RDS): verify the server against its CA bundle.
-        connect_args["ssl"] = {"ca": ca}
+        # Managed MySQL (e.g. Amazon RDS): verify the server and its host name against its CA bundle. The
+        # CA goes in ssl_ca: PyMySQL builds its own ssl settings from the ssl_* arguments and drops an
+        # `ssl` dict given beside them (tests/faults/test_tls_connections.py).
+        connect_args["ssl_ca"] = ca
         connect_args["ssl_verify_cert"] = True
         connect_args["ssl_verify_identity"] = True
     # No pool_pre_ping: it costs a round trip every time a connection leaves the pool, which is every

@@ -65,8 +65,9 @@ def _die_with_parent() -> None:
 class PrivateMariaDB:
     """One private mariadbd: its folder, port and process. Not thread-safe; one test drives it at a time."""
 
-    def __init__(self, root: Path, port: int | None = None, database: str = DATABASE):
+    def __init__(self, root: Path, port: int | None = None, database: str = DATABASE, options: tuple[str, ...] = ()):
         self.root = Path(root)
+        self.options = options  # more mariadbd options, e.g. ("--ssl-cert=...", "--ssl-key=...")
         self.datadir = self.root / "datadir"
         self.socket = self.root / "mariadb.sock"
         self.pid_file = self.root / "mariadbd.pid"
@@ -101,7 +102,7 @@ class PrivateMariaDB:
         ]
         if os.geteuid() == 0:
             command.append("--user=root")
-        return command
+        return command + list(self.options)
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the server on the data directory and wait until it answers."""
