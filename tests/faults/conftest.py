@@ -37,6 +37,7 @@ Run them on their own with `BOXOFFICE_DB=boxoffice_test_faults .venv/bin/pytest 
 """
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 
@@ -49,7 +50,7 @@ from boxoffice.config import DatabaseSettings, load_config
 from boxoffice.extensions import db
 from tests import builders
 from tests.faults.http import HttpClient
-from tests.faults.server import PrivateMariaDB
+from tests.faults.server import INSTALL_DB, MARIADBD, PrivateMariaDB
 
 FAULTS_DIR = __file__.rsplit("/", 1)[0]
 
@@ -62,7 +63,12 @@ def pytest_collection_modifyitems(items) -> None:
 
 @pytest.fixture(scope="session")
 def _private_server(tmp_path_factory) -> Iterator[PrivateMariaDB]:
-    """The private server, installed, started and set up once per run; stopped at its end."""
+    """The private server, installed, started and set up once per run; stopped at its end. Missing MariaDB
+    server programs fail the run: the fault tests are never skipped."""
+    missing = [program for program in (MARIADBD, INSTALL_DB) if not shutil.which(program)]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: the fault tests start a MariaDB server of their own "
+                    "(on Debian: apt-get install mariadb-server).")
     server = PrivateMariaDB(tmp_path_factory.mktemp("mariadb"))
     server.install()
     server.start()
