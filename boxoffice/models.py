@@ -555,7 +555,7 @@ class PaymentAttempt(db.Model):
     idempotency_key: Mapped[str] = mapped_column(ascii_varchar(64))
     customer_id: Mapped[int] = mapped_column(
         UINT, sa.ForeignKey("customers.customer_id", name="fk_payment_attempts_customer"))
-    event_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("events.event_id", name="fk_payment_attempts_event"))
+    event_id: Mapped[int] = mapped_column(UINT)
     hold_owner: Mapped[str] = mapped_column(ascii_char(32))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     promo_code: Mapped[str | None] = mapped_column(ascii_varchar(32))
