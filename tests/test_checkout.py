@@ -516,3 +516,17 @@ def test_a_saved_declining_card_keeps_declining(db_session, event):
     with pytest.raises(PaymentDeclined, match="declined"):
         checkout.pay(event.event_id, owner, buyer.customer_id, None, PaymentRequest("card", saved_token=token.token),
                      key_for(event, owner, buyer, Decimal("80.00")), Decimal("80.00"))
+
+
+def test_the_admin_sees_what_the_reconciler_finished_and_can_run_it(admin_client, forms, db_session, event):
+    buyer = customer(db_session)
+    owner = held(event, "A1")
+    crashed_after_the_charge(event, owner, buyer, Decimal("80.00"))
+    db_session.execute(sa.text("UPDATE payment_attempts SET updated_at = updated_at - INTERVAL 1 MINUTE "
+                               "WHERE hold_owner = :o"), {"o": owner})
+    waiting = admin_client.get("/admin/payments").get_data(as_text=True)
+    assert buyer.email in waiting and "Waiting for the reconciler" in waiting
+    done = forms.post("/admin/payments", {}, action="/admin/payments/reconcile", follow_redirects=True)
+    html = done.get_data(as_text=True)
+    assert "Payment attempts finished: 1 booked" in html
+    assert "Reconciled: booked" in html and buyer.email in html

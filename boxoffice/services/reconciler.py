@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from ..clock import utcnow
 from ..errors import BoxOfficeError
 from ..extensions import db
+from ..pagination import Page
 from . import mail, payment_attempts, refunds
 from .unit_of_work import unit_of_work
 
@@ -92,3 +93,59 @@ def reconcile(limit: int = 100, grace: dt.timedelta = GRACE) -> Reconciliation:
                 mail.queue("booking_confirmation", email, booking_id=booking_id)
         done.mails_written = len(unmailed)
     return done
+
+
+@dataclass(frozen=True)
+class ReconciledPayment:
+    """A payment attempt or booking refund as the admin's payments page lists it."""
+
+    kind: str  # "payment" or "refund"
+    row_id: int
+    customer_email: str
+    event_title: str
+    amount: object
+    state: str
+    note: str | None
+    at: object
+    booking_code: str | None
+
+
+# What needed the reconciler (or still does): attempts and refunds it moved, and those left between states
+# now, newest first.
+NEEDED_RECONCILING = sa.text("""
+    SELECT 'payment' AS kind, a.attempt_id AS row_id, c.email, e.title, a.amount, a.state, a.reconcile_note,
+           COALESCE(a.reconciled_at, a.updated_at) AS at, b.booking_code
+      FROM payment_attempts a
+      JOIN customers c ON c.customer_id = a.customer_id
+      JOIN events e ON e.event_id = a.event_id
+      LEFT JOIN bookings b ON b.booking_id = a.booking_id
+     WHERE a.reconciled_at IS NOT NULL
+        OR (a.state IN ('created', 'captured', 'refund_pending') AND a.updated_at < :before)
+    UNION ALL
+    SELECT 'refund', r.refund_id, c.email, e.title, r.amount, r.state, r.reconcile_note,
+           COALESCE(r.reconciled_at, r.created_at), b.booking_code
+      FROM booking_refunds r
+      JOIN bookings b ON b.booking_id = r.booking_id
+      JOIN customers c ON c.customer_id = b.customer_id
+      JOIN events e ON e.event_id = b.event_id
+     WHERE r.reconciled_at IS NOT NULL OR (r.state = 'pending' AND r.created_at < :before)
+     ORDER BY at DESC, row_id DESC
+     LIMIT :limit OFFSET :offset""")
+COUNT_NEEDED_RECONCILING = sa.text("""
+    SELECT (SELECT COUNT(*) FROM payment_attempts
+             WHERE reconciled_at IS NOT NULL
+                OR (state IN ('created', 'captured', 'refund_pending') AND updated_at < :before))
+         + (SELECT COUNT(*) FROM booking_refunds
+             WHERE reconciled_at IS NOT NULL OR (state = 'pending' AND created_at < :before))""")
+
+
+def needed_reconciling(page: int, per_page: int = 25) -> Page[ReconciledPayment]:
+    """The payments and refunds the reconciler finished, and those still left between states for longer
+    than GRACE (the admin's payments page), newest first."""
+    params = {"before": utcnow() - GRACE}
+    with unit_of_work():
+        total = db.session.scalar(COUNT_NEEDED_RECONCILING, params)
+        page = max(1, min(page, max(1, -(-total // per_page))))
+        found = db.session.execute(NEEDED_RECONCILING, {**params, "limit": per_page,
+                                                        "offset": (page - 1) * per_page}).all()
+    return Page([ReconciledPayment(*row) for row in found], page, per_page, total)
