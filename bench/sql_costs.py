@@ -12,6 +12,7 @@ app's statements outside procedures are copies of them as they were written):
     extend    CALL ExtendHold, which commits                            (the checkout page)
     price     the SELECT of HoldPrice (PriceHold as JSON), COMMIT        (the checkout page's price)
     quote     the payment quote SELECT (held seats, method id)
+    attempt   INSERT payment_attempts, COMMIT                           (the payment attempt, before the provider)
     charge    INSERT gateway_charges, COMMIT                            (the simulated gateway)
     book      CALL InsertBooking, which commits (its triggers fire)
 
@@ -46,9 +47,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checkout_steps import _mariadb_cpu  # noqa: E402
 from bench.storefront import CUSTOMER_EMAIL, new_arena_event  # noqa: E402
-from boxoffice.services import checkout as checkout_service  # noqa: E402
+from sqlalchemy.dialects import mysql  # noqa: E402
 
-STEPS = ("hold", "extend", "price", "quote", "charge", "book", "commit")
+from boxoffice.services import checkout as checkout_service  # noqa: E402
+from boxoffice.services import payment_attempts  # noqa: E402
+
+STEPS = ("hold", "extend", "price", "quote", "attempt", "charge", "book", "commit")
 
 
 
@@ -60,6 +64,10 @@ def _pymysql(statement) -> str:
 # The app's own statements, not copies of them.
 QUOTE = _pymysql(checkout_service.QUOTE)
 PAYMENT_QUOTE = _pymysql(checkout_service.PAYMENT_QUOTE)
+ATTEMPT_COLUMNS = ["idempotency_key", "customer_id", "event_id", "hold_owner", "amount", "promo_code", "method_code",
+                   "seat_ids", "state", "created_at", "updated_at"]
+ATTEMPT = str(payment_attempts.INSERT_ATTEMPT.compile(dialect=mysql.dialect(paramstyle="pyformat"),
+                                                      column_keys=ATTEMPT_COLUMNS))
 CHARGE = """INSERT INTO gateway_charges (reference, idempotency_key, method_code, amount, status, decline_reason,
                                          card_brand, last_four, created_at)
             VALUES (%s, %s, 'card', %s, 'captured', NULL, 'visa', '4242', UTC_TIMESTAMP())"""
@@ -208,6 +216,9 @@ def main() -> None:
         total = []
         counted("quote", lambda: total.append(json.loads(
             run("quote", PAYMENT_QUOTE, {**priced, "method": "card"})[0][0])["total"]))
+        counted("attempt", lambda: (run("attempt", ATTEMPT, dict(zip(ATTEMPT_COLUMNS, (
+            key, customer_id, event_id, owner, total[0], None, "card", json.dumps([seats[at - 1]]), "created",
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()))))), commit()))
         counted("charge", lambda: (run("charge", CHARGE, (reference, key, total[0])), commit()))
         booked = []
         insert_booking = INSERT_BOOKING.format(call["InsertBooking"][len("InsertBooking"):])
