@@ -264,7 +264,7 @@ def deliver_due(limit: int = 100, *, now: dt.datetime | None = None) -> Delivery
     # One short transaction: compose, and claim what is due (its try counted, not due again for CLAIM), so
     # that a concurrent pass does not send it too.
     with unit_of_work():
-        composed, not_composed = _compose_pending(limit, started)
+        composed, not_composed = _compose_pending(limit)
         claimed = _claim_due(limit, started) if settings else []
     counts = {"sent": 0, "retrying": 0, "failed": not_composed}
     if not claimed:
@@ -295,7 +295,7 @@ def deliver_due(limit: int = 100, *, now: dt.datetime | None = None) -> Delivery
     return Delivery(composed=composed, **counts)
 
 
-def _compose_pending(limit: int, now: dt.datetime) -> tuple[int, int]:
+def _compose_pending(limit: int) -> tuple[int, int]:
     """Compose and store up to `limit` messages still waiting for their text, oldest first: (composed,
     not composable). One that cannot be composed (a bug, or rows that say nothing sensible) is 'failed'
     with the reason, so that it holds up no other mail; "Send again" composes it afresh."""
