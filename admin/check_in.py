@@ -1,7 +1,7 @@
 """Check-in at the doors: type or scan a ticket code and get the answer in place, big and in colour."""
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 
 from boxoffice.auth import admin_required
 from boxoffice.services import checkin
@@ -26,4 +26,4 @@ def check_in():
     form.ticket_code.data = ""
     status = 422 if form.is_submitted() and answer is None else 200
     return render_page("admin/check_in.html", fragment="desk", form=form, answer=answer, events=events,
-                       door=door), status
+                       door=door, hours_before=current_app.config["CHECK_IN_HOURS_BEFORE"]), status

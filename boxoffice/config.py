@@ -192,6 +192,13 @@ def load_config() -> dict:
         "REMEMBER_COOKIE_SECURE": production,
         "BOXOFFICE_ENV": env,
         "HOLD_MINUTES": _number("BOXOFFICE_HOLD_MINUTES", "10", 1, 60, "how long a seat hold lasts, in minutes"),
+        # How long seats offered to the first in a waiting line are kept for them (boxoffice/services/holds.py).
+        "WAITING_LIST_OFFER_MINUTES": _number("BOXOFFICE_WAITING_LIST_OFFER_MINUTES", "30", 5, 1440,
+                                              "how long a waiting-list offer lasts, in minutes"),
+        # The box office's window (a check-in without a door) admits a ticket from this many hours before its
+        # show starts to the end of the show's day (boxoffice/services/checkin.py).
+        "CHECK_IN_HOURS_BEFORE": _number("BOXOFFICE_CHECK_IN_HOURS_BEFORE", "4", 0, 23,
+                                         "how many hours before the start the window admits a ticket"),
         # Seconds between runs of the once-only jobs (reconciler, mail sender) in each process; 0: not run
         # in-process (run `flask jobs run` from cron or a timer instead). See boxoffice/jobs.py.
         "JOBS_INTERVAL": _number("BOXOFFICE_JOBS_INTERVAL", "30", 0, 86400,

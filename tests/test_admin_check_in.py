@@ -1,7 +1,8 @@
-"""Check-in at the doors: the four answers (valid, already checked in with the time, refunded, unknown),
-given in place with HTMX, big, colour-coded and in words."""
+"""Check-in at the doors: the answers (valid, already checked in with the time, refunded, wrong event, not
+today's show, unknown), given in place with HTMX, big, colour-coded and in words."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -13,7 +14,9 @@ from tests.builders import make_customer, make_event, make_venue, rows
 
 @pytest.fixture
 def booking(db_session):
-    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=4), title="Opening Night")
+    # Tonight's show: the window without a door admits it.
+    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=4), title="Opening Night",
+                       starts_in=dt.timedelta(hours=2))
     buyer = make_customer(db_session, full_name="Grace Holloway")
     db_session.commit()
     return paid_booking(event, buyer, "A1", "A2", "A3")
@@ -90,3 +93,55 @@ def test_the_desk_keeps_its_door_and_says_which_event_a_wrong_ticket_is_for(admi
     html = response.get_data(as_text=True)
     assert verdict(html) == "wrong_event" and "Wrong event" in html and "Opening Night" in html
     assert f'hx-post="/admin/check-in?event={other.event_id}"' in html, "the next scan is for the same door"
+
+
+@pytest.fixture
+def next_weeks_booking(db_session):
+    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2), title="Next Week's Show",
+                       starts_in=dt.timedelta(days=7))
+    buyer = make_customer(db_session, full_name="Ada Early")
+    db_session.commit()
+    return event, paid_booking(event, buyer, "A1")
+
+
+def test_the_window_without_a_door_turns_away_a_ticket_for_another_day_and_leaves_it_valid(db_session,
+                                                                                          next_weeks_booking):
+    event, booking = next_weeks_booking
+    code = booking.tickets[0].ticket_code
+    answer = checkin.check_in(code)
+    assert (answer.outcome, answer.event_title, answer.starts_at) == ("not_today", "Next Week's Show", event.starts_at)
+    assert rows(db_session, "SELECT status, checked_in_at FROM tickets WHERE ticket_code = :c", c=code) == [
+        ("valid", None)], "not marked used: the guest gets in on the night"
+    # On the night it lets the guest in.
+    assert checkin.check_in(code, now=event.starts_at - dt.timedelta(hours=1)).outcome == "valid"
+
+
+@pytest.mark.parametrize(("offset", "admitted"), [
+    (dt.timedelta(hours=-4, seconds=-1), False),   # too early
+    (dt.timedelta(hours=-4), True),                # the window opens four hours before the start
+    (dt.timedelta(hours=3), True),                 # during the show
+])
+def test_the_window_opens_hours_before_the_start(db_session, next_weeks_booking, offset, admitted):
+    event, booking = next_weeks_booking
+    answer = checkin.check_in(booking.tickets[0].ticket_code, now=event.starts_at + offset)
+    assert answer.outcome == ("valid" if admitted else "not_today")
+
+
+def test_the_window_closes_at_the_end_of_the_shows_day(db_session, next_weeks_booking):
+    event, booking = next_weeks_booking
+    midnight = dt.datetime.combine(event.starts_at.date() + dt.timedelta(days=1), dt.time())
+    code = booking.tickets[0].ticket_code
+    assert checkin.check_in(code, now=midnight).outcome == "not_today"
+    assert checkin.check_in(code, now=midnight - dt.timedelta(seconds=1)).outcome == "valid"
+
+
+def test_the_window_says_which_show_and_date_a_ticket_is_for(admin_client, forms, next_weeks_booking):
+    event, booking = next_weeks_booking
+    html = forms.post("/admin/check-in", {"ticket_code": booking.tickets[0].ticket_code}, headers=HX).get_data(as_text=True)
+    assert verdict(html) == "not_today"
+    assert f"This ticket is for Next Week&#39;s Show on {event.starts_at:%a %d %b %Y, %H:%M}" in html
+
+
+def test_a_door_for_next_weeks_show_still_admits_its_ticket(db_session, next_weeks_booking):
+    event, booking = next_weeks_booking
+    assert checkin.check_in(booking.tickets[0].ticket_code, event_id=event.event_id).outcome == "valid"

@@ -1,7 +1,10 @@
 """Check-in at the doors: a ticket code goes in, an answer comes out, and a ticket lets one person in.
 
 A door may be for one event: a ticket for another event is then refused there ("wrong event", with the
-event it is for) and stays valid for its own. The box office's window checks any event's tickets.
+event it is for) and stays valid for its own. The box office's window (no door) checks any event's tickets,
+but admits only today's: from CHECK_IN_HOURS_BEFORE hours before the start to the end of the show's day
+(UTC, as every time here). A ticket for another day is refused there ("This ticket is for <event> on
+<date>") and stays valid, so a guest who comes on the wrong night is not turned away on the right one.
 
 Two doors may scan the same ticket at the same moment (a copied e-ticket). The check-in is one
 conditional UPDATE, valid -> checked_in, and its row count decides: InnoDB makes the second UPDATE wait
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from flask import current_app
+
 from ..clock import utcnow
 from ..extensions import db
 from .unit_of_work import unit_of_work
@@ -29,6 +34,7 @@ OUTCOMES = {
     "already_checked_in": "Already checked in",
     "refunded": "Refunded: not valid",
     "wrong_event": "Wrong event: not this door",
+    "not_today": "Not today's show",
     "unknown": "Unknown ticket",
 }
 # The events a door can be opened for: from those that started this many hours ago to those this many
@@ -81,18 +87,28 @@ def ticket_code_from_scan(text: str) -> str:
     return re.sub(r"\s+", "", text).upper()
 
 
-def check_in(scanned: str, event_id: int | None = None) -> CheckInAnswer:
-    """Admit the ticket if it is valid, now and once, and for the door's event (`event_id`; None: any):
-    'valid' (it is checked in from now), 'already_checked_in' (with when), 'refunded', 'wrong_event' (with
-    the event it is for; still valid there) or 'unknown'."""
+def check_in(scanned: str, event_id: int | None = None, *, now: dt.datetime | None = None) -> CheckInAnswer:
+    """Admit the ticket if it is valid, now and once, and for the door's event (`event_id`), or, at the
+    window without a door (None), for a show of today (see the module's docstring): 'valid' (it is checked
+    in from now), 'already_checked_in' (with when), 'refunded', 'wrong_event' (with the event it is for;
+    still valid there), 'not_today' (with its event and date; still valid then) or 'unknown'. `now` is the
+    clock (tests); it never raises for a ticket's answer."""
     code = ticket_code_from_scan(scanned)
     if not _TICKET_CODE.fullmatch(code):
         return CheckInAnswer("unknown", code)
+    now = (now or utcnow()).replace(microsecond=0)
+    hours_before = current_app.config["CHECK_IN_HOURS_BEFORE"]
     with unit_of_work():
+        # The door's event, or today's show, is part of the one conditional UPDATE: the window is judged in
+        # the same statement that admits, so nothing read earlier can be out of date.
         admitted = db.session.execute(sa.text("""
-            UPDATE tickets SET status = 'checked_in', checked_in_at = :now
-             WHERE ticket_code = :code AND status = 'valid' AND (:event_id IS NULL OR event_id = :event_id)"""),
-            {"code": code, "now": utcnow().replace(microsecond=0), "event_id": event_id}).rowcount
+            UPDATE tickets t JOIN events e ON e.event_id = t.event_id
+               SET t.status = 'checked_in', t.checked_in_at = :now
+             WHERE t.ticket_code = :code AND t.status = 'valid'
+               AND (t.event_id = :event_id
+                    OR (:event_id IS NULL AND :now >= e.starts_at - INTERVAL :hours_before HOUR
+                        AND :now < DATE(e.starts_at) + INTERVAL 1 DAY))"""),
+            {"code": code, "now": now, "event_id": event_id, "hours_before": hours_before}).rowcount
         # A locking read, so that it sees the row as it is now (with the other door's check-in), not as this
         # transaction's snapshot may have seen it before.
         ticket = db.session.execute(sa.text("""
@@ -113,6 +129,8 @@ def check_in(scanned: str, event_id: int | None = None) -> CheckInAnswer:
         outcome = "valid"
     elif event_id is not None and ticket.event_id != event_id:
         outcome = "wrong_event"
+    elif event_id is None and ticket.status == "valid":
+        outcome = "not_today"
     else:
         outcome = {"checked_in": "already_checked_in", "refunded": "refunded"}[ticket.status]
     return CheckInAnswer(outcome, code, ticket.checked_in_at, ticket.title, ticket.starts_at,
