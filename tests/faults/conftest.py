@@ -84,6 +84,7 @@ def mariadb(_private_server) -> Iterator[PrivateMariaDB]:
     """The private server, running; left running and answering after the test, whatever the test did."""
     _private_server.ensure_healthy()
     yield _private_server
+    _private_server.close_connections()
     _private_server.ensure_healthy()
 
 
@@ -99,9 +100,11 @@ def test_database(settings) -> DatabaseSettings:
 
 @pytest.fixture(scope="session")
 def owner_engine(test_database) -> Iterator[sa.Engine]:
-    """The schema owner. It pings before each use: it outlives the kills and restarts of the tests."""
-    engine = sa.create_engine(test_database.owner_url, pool_pre_ping=True,
-                              connect_args={"init_command": "SET time_zone = '+00:00'", "connect_timeout": 5})
+    """The schema owner. It pings before each use: it outlives the kills and restarts of the tests. It waits
+    10 s at most for a lock (not InnoDB's 50 s): a lock left behind fails a test, it does not stall the run."""
+    engine = sa.create_engine(test_database.owner_url, pool_pre_ping=True, connect_args={
+        "init_command": "SET time_zone = '+00:00', innodb_lock_wait_timeout = 10, lock_wait_timeout = 10",
+        "connect_timeout": 5})
     yield engine
     engine.dispose()
 
@@ -138,6 +141,7 @@ def committed_db(_private_server, owner_engine) -> Iterator[sa.Connection]:
     finally:
         connection.invalidate()
         connection.close()
+        _private_server.close_connections()
         _private_server.ensure_healthy()
         with owner_engine.begin() as cleanup:
             for table, key in builders._CLEANUP_ORDER:

@@ -76,6 +76,7 @@ class PrivateMariaDB:
         self.database = database
         self.process: subprocess.Popen | None = None
         self.stalled = False
+        self._connections: list[pymysql.connections.Connection] = []
 
     # ------------------------------------------------------------ set-up
 
@@ -183,8 +184,21 @@ class PrivateMariaDB:
     # ------------------------------------------------------------ access
 
     def connect(self, **options) -> pymysql.connections.Connection:
-        """A root connection over the server's own socket."""
-        return pymysql.connect(unix_socket=str(self.socket), user="root", autocommit=True, **options)
+        """A root connection over the server's own socket (closed by close_connections() at the latest)."""
+        connection = pymysql.connect(unix_socket=str(self.socket), user="root", autocommit=True, **options)
+        self._connections = [kept for kept in self._connections if kept.open] + [connection]
+        return connection
+
+    def close_connections(self) -> None:
+        """Close every connection connect() gave out: a test that failed half-way may have left one holding a
+        lock (FOR UPDATE, FLUSH TABLES WITH READ LOCK) that would hold up everything after it."""
+        for connection in self._connections:
+            if connection.open:
+                try:
+                    connection.close()
+                except pymysql.err.Error:
+                    pass
+        self._connections = []
 
     def sql(self, statement: str, connection: pymysql.connections.Connection | None = None) -> list[tuple]:
         """Run one statement as root and return its rows. With `connection`, on it (a lock like FLUSH TABLES

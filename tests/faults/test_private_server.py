@@ -35,3 +35,10 @@ def test_the_app_reads_the_private_servers_database(app, http, committed_db):
     answer = http.get(f"/events/{event.event_id}")
     assert answer.status == 200
     assert event.title in answer.text
+
+
+def test_locks_a_test_left_behind_are_let_go(mariadb):
+    mariadb.sql("FLUSH TABLES WITH READ LOCK", mariadb.connect())
+    mariadb.close_connections()  # as the fixtures do after every test, passed or failed
+    mariadb.sql(f"CREATE TABLE {mariadb.database}.scratch (n INT)")
+    mariadb.sql(f"DROP TABLE {mariadb.database}.scratch")
