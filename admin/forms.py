@@ -142,6 +142,7 @@ class LayoutForm(FlaskForm):
 
     sections = StringField("Sections", default="Stalls, Circle", validators=[DataRequired(), Length(max=500)])
     arrangement = RadioField("Sections are arranged", choices=list(venues.ARRANGEMENTS.items()), default="stacked")
+    row_shape = RadioField("Rows", choices=list(venues.ROW_SHAPES.items()), default="straight")
     rows_per_section = IntegerField("Rows per section", default=10, validators=[
         InputRequired(), NumberRange(min=1, max=venues.MAX_ROWS_PER_SECTION)])
     seats_per_row = IntegerField("Seats per row", default=16, validators=[
@@ -166,6 +167,7 @@ class LayoutForm(FlaskForm):
             other_rows_category=self.other_rows_category.data,
             wheelchair_rows=self.wheelchair_rows.data,
             arrangement=self.arrangement.data,
+            row_shape=self.row_shape.data,
         )
 
 

@@ -87,6 +87,7 @@ from sqlalchemy.engine import Connection
 from .config import DatabaseSettings
 from .passwords import hash_password
 from .pricing import PromoRule, price_order
+from . import seat_geometry as geometry
 from .sqlfiles import run_sql_file
 from .services.inventory import open_inventory
 
@@ -174,17 +175,13 @@ CHUNK_ROWS = 4000    # rows per multi-row INSERT
 
 PREMIUM, STANDARD, ECONOMY, RESTRICTED = "Premium", "Standard", "Economy", "Restricted view"
 
-SEAT_PITCH = 10      # map units between seats in a row
-ROW_PITCH = 12       # map units between rows
-BOX_PAD = 10         # margin inside a section's box
-GAP = 30             # between section boxes
-STAGE_DEPTH = 120    # the top of every map is the stage (or the pitch)
 ROW_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"   # theatres skip I and O
 
 
 @dataclass(frozen=True)
 class Block:
-    """A section before it is placed on the map: seats per row (front row first) and each row's category."""
+    """A section before it is placed on the map: seats per row (front row first), each row's category, and
+    its shape (boxoffice/seat_geometry.py: straight or curved rows, or a terrace left or right)."""
 
     name: str
     row_seats: tuple[int, ...]
@@ -192,14 +189,11 @@ class Block:
     # 1-based rows with a wheelchair space at both ends, each next to a companion seat.
     accessible_rows: tuple[int, ...] = ()
     numbered_rows: bool = False
+    kind: str = "straight"
 
     @property
-    def width(self) -> int:
-        return max(self.row_seats) * SEAT_PITCH + 2 * BOX_PAD
-
-    @property
-    def height(self) -> int:
-        return len(self.row_seats) * ROW_PITCH + 2 * BOX_PAD
+    def shape(self) -> geometry.Shape:
+        return geometry.shape(self.row_seats, self.kind)
 
     def row_label(self, row: int) -> str:
         if self.numbered_rows:
@@ -209,78 +203,53 @@ class Block:
 
 
 def block(name: str, rows: int, seats: int, bands: Sequence[tuple[int, str]], growth: int = 0,
-          accessible: tuple[int, ...] = (), numbered: bool = False) -> Block:
+          accessible: tuple[int, ...] = (), numbered: bool = False, kind: str = "straight") -> Block:
     """A section of `rows` rows, the first with `seats` seats and each next one `growth` more; `bands`
     gives the category of the rows up to each row number, e.g. ((3, PREMIUM), (10, STANDARD))."""
     categories = tuple(next(category for last, category in bands if row <= last) for row in range(1, rows + 1))
-    return Block(name, tuple(seats + growth * index for index in range(rows)), categories, accessible, numbered)
+    return Block(name, tuple(seats + growth * index for index in range(rows)), categories, accessible, numbered,
+                 kind)
 
 
-Placed = tuple[Block, int, int]
+Layout = tuple[list[Block], geometry.PlacedVenue]
 
 
-def _tiers(*tiers: list[Block]) -> list[Placed]:
-    """Lines of sections from the stage backwards, each line centred."""
-    width = max(sum(b.width for b in tier) + GAP * (len(tier) - 1) for tier in tiers)
-    placed, y = [], STAGE_DEPTH
-    for tier in tiers:
-        x = GAP + (width - sum(b.width for b in tier) - GAP * (len(tier) - 1)) // 2
-        for b in tier:
-            placed.append((b, x, y))
-            x += b.width + GAP
-        y += max(b.height for b in tier) + GAP
-    return placed
+def _tiers(*tiers: list[Block]) -> Layout:
+    """Tiers of sections from the stage backwards, each tier side by side and centred on the stage."""
+    placed, stage = geometry.place_tiers([[b.shape for b in tier] for tier in tiers])
+    return [b for tier in tiers for b in tier], geometry.normalised(placed, stage)
 
 
-def _ring(centre_x: int, top: int, bottom: int, inner_left: int, inner_right: int,
-          left: list[Block], back: list[Block], right: list[Block]) -> tuple[list[Placed], int, int, int]:
-    """Blocks around an inner area: a column on each side from `top` down, a row along the back.
-    Returns the placed blocks and the new bottom, left and right edges."""
-    placed: list[Placed] = []
-    x_left = inner_left - GAP - max(b.width for b in left)
-    y = top
-    for b in left:
-        placed.append((b, x_left, y))
-        y += b.height + GAP
-    column_bottom = y
-    x_right = inner_right + GAP
-    y = top
-    for b in right:
-        placed.append((b, x_right, y))
-        y += b.height + GAP
-    column_bottom = max(column_bottom, y)
-    back_y = max(bottom + GAP, column_bottom)
-    x = centre_x - (sum(b.width for b in back) + GAP * (len(back) - 1)) // 2
-    for b in back:
-        placed.append((b, x, back_y))
-        x += b.width + GAP
-    new_bottom = back_y + max(b.height for b in back)
-    new_left = min(x_left, centre_x - (sum(b.width for b in back) + GAP * (len(back) - 1)) // 2)
-    new_right = max(x_right + max(b.width for b in right), x)
-    return placed, new_bottom, new_left, new_right
-
-
-def _arena_layout() -> list[Placed]:
-    """20,000 seats: four floor blocks in front of the stage, a lower and an upper ring of numbered blocks."""
+def _arena_layout() -> Layout:
+    """20,000 seats: four floor blocks in front of the stage, then a lower and an upper ring of numbered
+    blocks, each ring a column of terraces down either side and a line of blocks along the far end,
+    numbered round the ring from the stage's left."""
     floor = [block(f"Floor {letter}", 21, 29, ((8, PREMIUM), (21, STANDARD)), accessible=(21,))
              for letter in "ABCD"]
     lower = [block(f"Block {n}", 18, 28, ((4, PREMIUM), (12, STANDARD), (18, ECONOMY)), accessible=(18,),
                    numbered=True) for n in range(101, 117)]
     upper = [block(f"Block {n}", 19, 25, ((12, ECONOMY), (19, RESTRICTED)), numbered=True)
              for n in range(201, 221)]
-    fw, fh = floor[0].width, floor[0].height
-    origin_x, origin_y = 4000, STAGE_DEPTH
-    placed: list[Placed] = [(floor[0], origin_x, origin_y), (floor[1], origin_x + fw + GAP, origin_y),
-                            (floor[2], origin_x, origin_y + fh + GAP), (floor[3], origin_x + fw + GAP, origin_y + fh + GAP)]
-    centre = origin_x + fw + GAP // 2
-    ring, bottom, left, right = _ring(centre, origin_y, origin_y + 2 * fh + GAP, origin_x, origin_x + 2 * fw + GAP,
-                                      lower[:5], lower[5:11], lower[11:])
-    placed += ring
-    ring, _, _, _ = _ring(centre, origin_y, bottom, left, right, upper[:6], upper[6:14], upper[14:])
-    placed += ring
-    # Move everything so the map starts at the stage margin.
-    shift = min(x for _, x, _ in placed) - GAP
-    return [(b, x - shift, y) for b, x, y in placed]
+
+    def ring(blocks: list[Block], side: int) -> tuple[list[Block], list[Block], list[Block]]:
+        left = [Block(b.name, b.row_seats, b.row_categories, b.accessible_rows, b.numbered_rows, "left")
+                for b in blocks[:side]]
+        back = blocks[side:len(blocks) - side]
+        right = [Block(b.name, b.row_seats, b.row_categories, b.accessible_rows, b.numbered_rows, "right")
+                 for b in blocks[len(blocks) - side:]]
+        # Numbered round the ring: down the left side, along the back from left to right, up the right side.
+        return left, back, right[::-1]
+
+    rings = [ring(lower, 6), ring(upper, 7)]
+    placed, stage = geometry.place_arena([b.shape for b in floor], 2,
+                                         [([b.shape for b in l], [b.shape for b in k], [b.shape for b in r])
+                                          for l, k, r in rings])
+    blocks = floor + [b for l, k, r in rings for b in (*l, *k, *r)]
+    # Sections in their real order: the floor, then each ring by its numbers.
+    by_name = dict(zip((b.name for b in blocks), zip(blocks, placed)))
+    order = [b.name for b in floor] + [b.name for b in lower] + [b.name for b in upper]
+    blocks = [by_name[name][0] for name in order]
+    return blocks, geometry.normalised([by_name[name][1] for name in order], stage)
 
 
 @dataclass(frozen=True)
@@ -290,7 +259,7 @@ class VenuePlan:
     city: str
     address: str
     genres: tuple[tuple[str, int], ...]      # genre and weight of the events held here
-    layout: Callable[[], list[Placed]]
+    layout: Callable[[], Layout]
 
 
 VENUE_PLANS = {plan.key: plan for plan in (
@@ -301,26 +270,28 @@ VENUE_PLANS = {plan.key: plan for plan in (
     VenuePlan("studio", "Lyric Studio", "London", "2 Shaftesbury Yard, London W1D 7EZ",
               (("theatre", 6), ("comedy", 3), ("family", 2)),
               lambda: _tiers([block("Stalls", 8, 20, ((2, PREMIUM), (6, STANDARD), (8, ECONOMY)), accessible=(8,))],
-                             [block("Circle", 4, 20, ((2, STANDARD), (3, ECONOMY), (4, RESTRICTED)))])),
+                             [block("Circle", 4, 20, ((2, STANDARD), (3, ECONOMY), (4, RESTRICTED)), kind="curved")])),
     VenuePlan("chapel", "St Cecilia's Arts Centre", "York", "Minster Lane, York YO1 7HH",
               (("classical", 6), ("concert", 3), ("theatre", 1)),
               lambda: _tiers([block("Nave", 12, 20, ((3, PREMIUM), (8, STANDARD), (12, ECONOMY)), accessible=(12,))],
                              [block("Gallery", 3, 20, ((1, ECONOMY), (3, RESTRICTED)))])),
     VenuePlan("lyric", "Lyric Theatre", "London", "29 Shaftesbury Avenue, London W1D 7ES",
               (("theatre", 7), ("comedy", 2), ("family", 2), ("classical", 1)),
-              lambda: _tiers([block("Box A", 2, 4, ((2, PREMIUM),)),
+              lambda: _tiers([block("Box A", 2, 4, ((2, PREMIUM),), kind="left"),
                               block("Stalls", 20, 20, ((4, PREMIUM), (14, STANDARD), (20, ECONOMY)), growth=1,
-                                    accessible=(20,)),
-                              block("Box B", 2, 4, ((2, PREMIUM),))],
-                             [block("Dress Circle", 8, 24, ((3, PREMIUM), (8, STANDARD)), accessible=(8,))],
-                             [block("Upper Circle", 6, 26, ((4, ECONOMY), (6, RESTRICTED)))])),
+                                    accessible=(20,), kind="curved"),
+                              block("Box B", 2, 4, ((2, PREMIUM),), kind="right")],
+                             [block("Dress Circle", 8, 24, ((3, PREMIUM), (8, STANDARD)), accessible=(8,),
+                                    kind="curved")],
+                             [block("Upper Circle", 6, 26, ((4, ECONOMY), (6, RESTRICTED)), kind="curved")])),
     VenuePlan("meridian", "Meridian Concert Hall", "Manchester", "1 Bridgewater Square, Manchester M2 3WS",
               (("classical", 6), ("concert", 3), ("comedy", 1)),
-              lambda: _tiers([block("Terrace Left", 12, 12, ((4, PREMIUM), (12, STANDARD))),
+              lambda: _tiers([block("Terrace Left", 12, 12, ((4, PREMIUM), (12, STANDARD)), kind="left"),
                               block("Stalls", 26, 30, ((6, PREMIUM), (18, STANDARD), (26, ECONOMY)), growth=1,
-                                    accessible=(26,)),
-                              block("Terrace Right", 12, 12, ((4, PREMIUM), (12, STANDARD)))],
-                             [block("Circle", 12, 44, ((4, PREMIUM), (9, STANDARD), (12, ECONOMY)), accessible=(12,))],
+                                    accessible=(26,), kind="curved"),
+                              block("Terrace Right", 12, 12, ((4, PREMIUM), (12, STANDARD)), kind="right")],
+                             [block("Circle", 12, 44, ((4, PREMIUM), (9, STANDARD), (12, ECONOMY)), accessible=(12,),
+                                    kind="curved")],
                              [block("Choir", 8, 30, ((8, RESTRICTED),))])),
     VenuePlan("pavilion", "Riverside Pavilion", "Leeds", "Wharf Approach, Leeds LS1 4BR",
               (("concert", 5), ("family", 3), ("sport", 3)),
@@ -418,11 +389,12 @@ CENT = Decimal("0.01")
 # list is nothing but placeholders (a literal in it means one INSERT per row).
 INSERT_STAFF = ("INSERT INTO staff_users (email, full_name, password_hash, created_at) "
                 "VALUES (%s, %s, %s, %s)")
-INSERT_VENUE = ("INSERT INTO venues (venue_id, name, city, address, capacity, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s)")
-INSERT_SECTION = ("INSERT INTO sections (section_id, venue_id, name, sort_order, map_x, map_y, map_width, map_height) "
-                  "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
-INSERT_ROW = "INSERT INTO seat_rows (row_id, section_id, label, sort_order) VALUES (%s, %s, %s, %s)"
+INSERT_VENUE = ("INSERT INTO venues (venue_id, name, city, address, capacity, created_at, map_width, map_height, "
+                "stage_x, stage_y, stage_width, stage_height) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+INSERT_SECTION = ("INSERT INTO sections (section_id, venue_id, name, sort_order, map_x, map_y, map_width, map_height, "
+                  "outline, label_x, label_y) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+INSERT_ROW = ("INSERT INTO seat_rows (row_id, section_id, label, sort_order, label_x, label_y) "
+              "VALUES (%s, %s, %s, %s, %s, %s)")
 INSERT_SEAT = ("INSERT INTO seats (seat_id, venue_id, section_id, row_id, seat_number, category_id, is_wheelchair, "
                "is_companion, map_x, map_y) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
 INSERT_CUSTOMER = ("INSERT INTO customers (customer_id, customer_type, email, full_name, phone, city, password_hash, "
@@ -824,22 +796,23 @@ class _Generator:
             seats: list[tuple[int, int, int]] = []
             runs: dict[int, list[tuple[int, list[int]]]] = {}
             accessible: dict[int, list[int]] = {}
-            for sort_order, (section, box_x, box_y) in enumerate(plan.layout(), start=1):
+            blocks, placed = plan.layout()
+            venue_rows.append((venue_id, plan.name, plan.city, plan.address, sum(sum(b.row_seats) for b in blocks),
+                               created, placed.width, placed.height, *placed.stage))
+            for sort_order, (section, drawn) in enumerate(zip(blocks, placed.sections), start=1):
                 section_id = self._next_id("sections")
-                section_rows.append((section_id, venue_id, section.name, sort_order, box_x, box_y,
-                                     section.width, section.height))
-                widest = max(section.row_seats)
-                for row, (count, category) in enumerate(zip(section.row_seats, section.row_categories), start=1):
+                section_rows.append((section_id, venue_id, section.name, sort_order, *drawn.box, drawn.outline,
+                                     *drawn.label))
+                for row, (count, category, drawn_row) in enumerate(
+                        zip(section.row_seats, section.row_categories, drawn.rows), start=1):
                     row_id = self._next_id("seat_rows")
-                    row_rows.append((row_id, section_id, section.row_label(row), row))
+                    row_rows.append((row_id, section_id, section.row_label(row), row, *drawn_row.label))
                     category_id = self.categories[category][0]
                     wheelchair = {1, count} if row in section.accessible_rows else set()
                     companion = {2, count - 1} if wheelchair else set()
                     row_seat_ids = []
-                    for number in range(1, count + 1):
+                    for number, (x, y) in enumerate(drawn_row.seats, start=1):
                         seat_id = self._next_id("seats")
-                        x = box_x + BOX_PAD + SEAT_PITCH // 2 + (widest - count) * SEAT_PITCH // 2 + (number - 1) * SEAT_PITCH
-                        y = box_y + BOX_PAD + ROW_PITCH // 2 + (row - 1) * ROW_PITCH
                         seat_rows.append((seat_id, venue_id, section_id, row_id, number, category_id,
                                           number in wheelchair, number in companion, x, y))
                         seats.append((seat_id, section_id, category_id))
@@ -852,7 +825,6 @@ class _Generator:
                     rank = row + self.rank_of[category_id]
                     runs.setdefault(category_id, []).append((rank, row_seat_ids[middle:]))
                     runs[category_id].append((rank, row_seat_ids[:middle][::-1]))
-            venue_rows.append((venue_id, plan.name, plan.city, plan.address, len(seats), created))
             venues[key] = _VenueSeats(venue_id, len(seats), seats, runs, accessible)
         _insert(self.connection, INSERT_VENUE, venue_rows)
         _insert(self.connection, INSERT_SECTION, section_rows)

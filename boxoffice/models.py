@@ -137,6 +137,13 @@ class Venue(db.Model):
     address: Mapped[str] = mapped_column(sa.String(200))
     capacity: Mapped[int] = mapped_column(UINT, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
+    # The map's size and the stage (zeros for a venue saved before revision 0007: see boxoffice/seat_geometry.py).
+    map_width: Mapped[int] = mapped_column(USMALL, server_default="0")
+    map_height: Mapped[int] = mapped_column(USMALL, server_default="0")
+    stage_x: Mapped[int] = mapped_column(USMALL, server_default="0")
+    stage_y: Mapped[int] = mapped_column(USMALL, server_default="0")
+    stage_width: Mapped[int] = mapped_column(USMALL, server_default="0")
+    stage_height: Mapped[int] = mapped_column(USMALL, server_default="0")
 
     sections: Mapped[list[Section]] = relationship(back_populates="venue", order_by="Section.sort_order")
 
@@ -171,6 +178,9 @@ class Section(db.Model):
     map_y: Mapped[int] = mapped_column(USMALL, server_default="0")
     map_width: Mapped[int] = mapped_column(USMALL, server_default="0")
     map_height: Mapped[int] = mapped_column(USMALL, server_default="0")
+    outline: Mapped[str] = mapped_column(sa.String(2000), server_default="")
+    label_x: Mapped[int] = mapped_column(USMALL, server_default="0")
+    label_y: Mapped[int] = mapped_column(USMALL, server_default="0")
 
     venue: Mapped[Venue] = relationship(back_populates="sections")
 
@@ -188,6 +198,8 @@ class SeatRow(db.Model):
         UINT, sa.ForeignKey("sections.section_id", name="fk_seat_rows_section", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(sa.String(8))
     sort_order: Mapped[int] = mapped_column(USMALL)
+    label_x: Mapped[int] = mapped_column(USMALL, server_default="0")
+    label_y: Mapped[int] = mapped_column(USMALL, server_default="0")
 
     __table_args__ = (
         sa.UniqueConstraint("section_id", "label", name="uq_seat_rows_section_label"),

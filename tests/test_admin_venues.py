@@ -2,6 +2,8 @@
 with its sections, rows, seats and capacity in one transaction."""
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from collections import Counter
 
@@ -58,19 +60,40 @@ def test_wheelchair_rows_have_a_space_at_each_end_with_a_companion_seat_beside_i
     assert (plan.wheelchair_spaces, plan.companion_seats) == (8, 8)
 
 
-def test_map_coordinates_put_every_seat_inside_its_sections_box_below_the_stage():
+@pytest.mark.parametrize("row_shape", venues.ROW_SHAPES)
+def test_map_coordinates_put_every_seat_inside_its_sections_box_below_the_stage(row_shape):
     for arrangement in venues.ARRANGEMENTS:
-        plan = plan_layout(layout(arrangement=arrangement))
+        plan = plan_layout(layout(arrangement=arrangement, row_shape=row_shape,
+                                  section_names=["Stalls", "Left", "Right", "Circle"]))
+        stage_x, stage_y, stage_width, stage_height = plan.stage
         for section in plan.sections:
-            assert section.map_y >= venues.STAGE_DEPTH
+            assert section.map_y >= stage_y + stage_height
             for seat in section.seats:
                 assert section.map_x <= seat.map_x < section.map_x + section.map_width
                 assert section.map_y <= seat.map_y < section.map_y + section.map_height
-        assert len({(seat.map_x, seat.map_y) for seat in plan.seats}) == plan.capacity, "no two seats overlap"
+        centres = [(seat.map_x, seat.map_y) for seat in plan.seats]
+        assert min(math.dist(a, b) for a, b in itertools.combinations(centres, 2)) >= 8, "no two seats overlap"
         boxes = [(s.map_x, s.map_y) for s in plan.sections]
         assert len(set(boxes)) == len(boxes)
     stacked, side = plan_layout(layout()), plan_layout(layout(arrangement="side_by_side"))
     assert stacked.height > side.height and side.width > stacked.width
+
+
+def test_terraces_stand_left_and_right_of_the_stalls_with_their_rows_facing_the_middle():
+    plan = plan_layout(layout(arrangement="terraces", section_names=["Stalls", "Left", "Right", "Circle"]))
+    stalls, left, right, circle = plan.sections
+    assert left.map_x + left.map_width <= stalls.map_x and stalls.map_x + stalls.map_width <= right.map_x
+    assert circle.map_y >= stalls.map_y + stalls.map_height
+    # A terrace's rows run from the stage backwards: seat 1 is nearest the stage; row A nearest the stalls.
+    assert left.rows[0].seats[0].map_y < left.rows[0].seats[-1].map_y
+    assert left.rows[0].seats[0].map_x > left.rows[-1].seats[0].map_x
+    assert right.rows[0].seats[0].map_x < right.rows[-1].seats[0].map_x
+
+
+def test_curved_rows_bend_their_ends_towards_the_stage():
+    row = plan_layout(layout(row_shape="curved")).sections[0].rows[0].seats
+    middle = row[len(row) // 2]
+    assert row[0].map_y < middle.map_y and row[-1].map_y < middle.map_y
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -94,7 +117,7 @@ def test_saving_a_plan_writes_the_venue_its_sections_rows_and_seats(db_session):
     assert rows(db_session, "SELECT name, capacity FROM venues WHERE venue_id = :v", v=venue_id) == [
         ("The Foundry", 240)]
     assert rows(db_session, "SELECT name, map_width, map_height FROM sections WHERE venue_id = :v ORDER BY sort_order",
-                v=venue_id) == [("Stalls", 140, 140), ("Circle", 140, 140)]
+                v=venue_id) == [("Stalls", 134, 122), ("Circle", 134, 122)]
     assert rows(db_session, """SELECT COUNT(*) FROM seat_rows r JOIN sections s ON s.section_id = r.section_id
                                 WHERE s.venue_id = :v""", v=venue_id) == [(20,)]
     seats = rows(db_session, "SELECT category_id, is_wheelchair, is_companion FROM seats WHERE venue_id = :v",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from .. import seat_geometry as geometry
 from ..clock import utcnow
 from ..errors import BoxOfficeError
 from ..extensions import db
@@ -28,14 +29,9 @@ MAX_SEATS_PER_ROW = 60
 # Both end seats of a row become wheelchair spaces, each with a companion seat beside it.
 MIN_SEATS_FOR_WHEELCHAIR_ROW = 4
 ARRANGEMENTS = {"stacked": "One behind the other (stalls, circle, balcony)",
-                "side_by_side": "Side by side (left, centre, right blocks)"}
-
-# Map units, as the demo venues use them: the stage fills the top of the map.
-SEAT_PITCH = 10
-ROW_PITCH = 12
-BOX_PAD = 10
-GAP = 30
-STAGE_DEPTH = 60
+                "side_by_side": "Side by side (left, centre, right blocks)",
+                "terraces": "Stalls with a terrace on either side, the rest behind"}
+ROW_SHAPES = {"straight": "Straight rows", "curved": "Curved rows, facing the stage"}
 ROW_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 VENUE_REFUSALS = {"uq_venues_name_city": "There is already a venue of that name in that city."}
@@ -59,6 +55,7 @@ class LayoutRequest:
     other_rows_category: int
     wheelchair_rows: Sequence[tuple[str, str]] = ()
     arrangement: str = "stacked"
+    row_shape: str = "straight"
 
 
 @dataclass(frozen=True)
@@ -75,6 +72,8 @@ class SeatPlan:
 class RowPlan:
     label: str
     seats: tuple[SeatPlan, ...]
+    label_x: int = 0
+    label_y: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,6 +84,9 @@ class SectionPlan:
     map_width: int
     map_height: int
     rows: tuple[RowPlan, ...]
+    outline: str = ""
+    label_x: int = 0
+    label_y: int = 0
 
     @property
     def seats(self) -> list[SeatPlan]:
@@ -96,6 +98,7 @@ class VenuePlan:
     sections: tuple[SectionPlan, ...]
     width: int
     height: int
+    stage: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def seats(self) -> list[SeatPlan]:
@@ -141,11 +144,19 @@ def _category_of_rows(request: LayoutRequest, labels: list[str]) -> dict[str, in
     return {label: category_of.get(label, request.other_rows_category) for label in labels}
 
 
-def _section_origins(count: int, arrangement: str, width: int, height: int) -> list[tuple[int, int]]:
-    """Where each section's box goes: below the stage, one behind the other or side by side."""
+def _placed(count: int, arrangement: str, rows: list[int], row_shape: str) -> geometry.PlacedVenue:
+    """Every section's seats, outline and labels, and the stage, for `count` equal sections."""
+    shape = geometry.shape(rows, row_shape)
     if arrangement == "side_by_side":
-        return [(i * (width + GAP), STAGE_DEPTH) for i in range(count)]
-    return [(0, STAGE_DEPTH + i * (height + GAP)) for i in range(count)]
+        placed, stage = geometry.place_tiers([[shape] * count])
+    elif arrangement == "terraces" and count >= 3:
+        # The first section in front of the stage, the next two beside it, the rest behind.
+        left, right = geometry.shape(rows, "left"), geometry.shape(rows, "right")
+        placed, stage = geometry.place_tiers([[left, shape, right]] + [[shape]] * (count - 3))
+        placed = [placed[1], placed[0], placed[2], *placed[3:]]
+    else:
+        placed, stage = geometry.place_tiers([[shape]] * count)
+    return geometry.normalised(placed, stage)
 
 
 def plan_layout(request: LayoutRequest) -> VenuePlan:
@@ -163,6 +174,10 @@ def plan_layout(request: LayoutRequest) -> VenuePlan:
         raise BoxOfficeError(f"A row has from 1 to {MAX_SEATS_PER_ROW} seats.")
     if request.arrangement not in ARRANGEMENTS:
         raise BoxOfficeError("Choose how the sections are arranged.")
+    if request.arrangement == "terraces" and len(names) < 3:
+        raise BoxOfficeError("Stalls with terraces need three sections or more: the stalls, then each terrace.")
+    if request.row_shape not in ROW_SHAPES:
+        raise BoxOfficeError("Choose straight or curved rows.")
     labels = row_labels(request.rows_per_section)
     category_of = _category_of_rows(request, labels)
     wheelchair_rows = set(_rows_in(request.wheelchair_rows, labels))
@@ -171,23 +186,20 @@ def plan_layout(request: LayoutRequest) -> VenuePlan:
                              f"{MIN_SEATS_FOR_WHEELCHAIR_ROW} seats.")
 
     n = request.seats_per_row
-    width = n * SEAT_PITCH + 2 * BOX_PAD
-    height = request.rows_per_section * ROW_PITCH + 2 * BOX_PAD
+    venue = _placed(len(names), request.arrangement, [n] * request.rows_per_section, request.row_shape)
     sections = []
-    for name, (x, y) in zip(names, _section_origins(len(names), request.arrangement, width, height)):
+    for name, placed in zip(names, venue.sections):
         rows = []
-        for r, label in enumerate(labels):
+        for label, placed_row in zip(labels, placed.rows):
             accessible = label in wheelchair_rows
             rows.append(RowPlan(label, tuple(
                 SeatPlan(number, category_of[label],
                          is_wheelchair=accessible and number in (1, n),
                          is_companion=accessible and number in (2, n - 1),
-                         map_x=x + BOX_PAD + (number - 1) * SEAT_PITCH,
-                         map_y=y + BOX_PAD + r * ROW_PITCH)
-                for number in range(1, n + 1))))
-        sections.append(SectionPlan(name, x, y, width, height, tuple(rows)))
-    last = sections[-1]
-    return VenuePlan(tuple(sections), last.map_x + width, last.map_y + height)
+                         map_x=x, map_y=y)
+                for number, (x, y) in enumerate(placed_row.seats, start=1)), *placed_row.label))
+        sections.append(SectionPlan(name, *placed.box, tuple(rows), placed.outline, *placed.label))
+    return VenuePlan(tuple(sections), venue.width, venue.height, venue.stage)
 
 
 def create_venue(name: str, city: str, address: str, plan: VenuePlan) -> int:
@@ -195,18 +207,24 @@ def create_venue(name: str, city: str, address: str, plan: VenuePlan) -> int:
     transaction. Returns the venue's id. Raises DuplicateRecord if the city already has a venue of that
     name."""
     with unit_of_work(messages=VENUE_REFUSALS):
-        venue = Venue(name=name, city=city, address=address, capacity=plan.capacity)
+        stage_x, stage_y, stage_width, stage_height = plan.stage
+        venue = Venue(name=name, city=city, address=address, capacity=plan.capacity, map_width=plan.width,
+                      map_height=plan.height, stage_x=stage_x, stage_y=stage_y, stage_width=stage_width,
+                      stage_height=stage_height)
         db.session.add(venue)
         db.session.flush()
         seats = []
         for order, section_plan in enumerate(plan.sections, start=1):
             section = Section(venue_id=venue.venue_id, name=section_plan.name, sort_order=order,
                               map_x=section_plan.map_x, map_y=section_plan.map_y,
-                              map_width=section_plan.map_width, map_height=section_plan.map_height)
+                              map_width=section_plan.map_width, map_height=section_plan.map_height,
+                              outline=section_plan.outline, label_x=section_plan.label_x,
+                              label_y=section_plan.label_y)
             db.session.add(section)
             db.session.flush()
             for row_order, row_plan in enumerate(section_plan.rows, start=1):
-                row = SeatRow(section_id=section.section_id, label=row_plan.label, sort_order=row_order)
+                row = SeatRow(section_id=section.section_id, label=row_plan.label, sort_order=row_order,
+                              label_x=row_plan.label_x, label_y=row_plan.label_y)
                 db.session.add(row)
                 db.session.flush()
                 seats.extend({"venue_id": venue.venue_id, "section_id": section.section_id, "row_id": row.row_id,
@@ -218,26 +236,40 @@ def create_venue(name: str, city: str, address: str, plan: VenuePlan) -> int:
 
 
 def saved_plan(venue_id: int) -> VenuePlan:
-    """A saved venue's layout as a plan (for its map), read from its sections, rows and seats."""
+    """A saved venue's layout as a plan (for its map), read from its sections, rows and seats. A venue saved
+    before its map had a stage and labels gets them by the rule of boxoffice/seat_geometry.py."""
+    venue_row = db.session.get(Venue, venue_id)
     sections = db.session.scalars(sa.select(Section).where(Section.venue_id == venue_id)
                                   .order_by(Section.sort_order)).all()
     seats = db.session.execute(
-        sa.select(Seat.section_id, SeatRow.label, Seat.seat_number, Seat.category_id, Seat.is_wheelchair,
-                  Seat.is_companion, Seat.map_x, Seat.map_y)
+        sa.select(Seat.section_id, SeatRow.label, SeatRow.label_x, SeatRow.label_y, Seat.seat_number,
+                  Seat.category_id, Seat.is_wheelchair, Seat.is_companion, Seat.map_x, Seat.map_y)
         .join(SeatRow, SeatRow.row_id == Seat.row_id)
         .where(Seat.venue_id == venue_id)
         .order_by(Seat.section_id, SeatRow.sort_order, Seat.seat_number)).all()
-    rows_of: dict[int, dict[str, list[SeatPlan]]] = {section.section_id: {} for section in sections}
+    rows_of: dict[int, dict[str, list]] = {section.section_id: {} for section in sections}
     for seat in seats:
-        rows_of[seat.section_id].setdefault(seat.label, []).append(SeatPlan(
+        rows_of[seat.section_id].setdefault(seat.label, [seat.label_x, seat.label_y, []])[2].append(SeatPlan(
             seat.seat_number, seat.category_id, bool(seat.is_wheelchair), bool(seat.is_companion),
             seat.map_x, seat.map_y))
+
+    def row_plan(label: str, label_x: int, label_y: int, row: list[SeatPlan]) -> RowPlan:
+        if not (label_x or label_y):
+            label_x, label_y = (round(v) for v in geometry.row_label_point(
+                (row[0].map_x, row[0].map_y), (row[-1].map_x, row[-1].map_y)))
+        return RowPlan(label, tuple(row), label_x, label_y)
+
     plans = tuple(SectionPlan(s.name, s.map_x, s.map_y, s.map_width, s.map_height,
-                              tuple(RowPlan(label, tuple(row)) for label, row in rows_of[s.section_id].items()))
+                              tuple(row_plan(label, *found) for label, found in rows_of[s.section_id].items()),
+                              s.outline, s.label_x, s.label_y)
                   for s in sections)
-    width = max((s.map_x + s.map_width for s in plans), default=0)
-    height = max((s.map_y + s.map_height for s in plans), default=0)
-    return VenuePlan(plans, width, height)
+    if venue_row is not None and venue_row.stage_width:
+        stage = (venue_row.stage_x, venue_row.stage_y, venue_row.stage_width, venue_row.stage_height)
+    else:
+        stage = tuple(round(v) for v in geometry.derived_stage([(s.map_x, s.map_y) for s in seats] or [(0, 0)]))
+    width = max([s.map_x + s.map_width for s in plans] + [stage[0] + stage[2], venue_row.map_width if venue_row else 0])
+    height = max([s.map_y + s.map_height for s in plans] + [stage[1] + stage[3], venue_row.map_height if venue_row else 0])
+    return VenuePlan(plans, width, height, stage)
 
 
 def seat_categories() -> list[SeatCategory]:
