@@ -87,10 +87,16 @@ def forgot_password_page(kind: str, template: str, sign_in_endpoint: str):
     """The "forgot your password?" page of customers or staff (`kind`): the e-mail's form, then the same
     answer whether or not the e-mail has an account (services/accounts.request_password_reset)."""
     form = ForgotPasswordForm()
+    status = 422 if form.is_submitted() else 200
     if form.validate_on_submit():
-        accounts.request_password_reset(kind, form.email.data)
-        return render_page(template, form=None, email=form.email.data.strip(), sign_in=url_for(sign_in_endpoint))
-    return render_page(template, form=form, sign_in=url_for(sign_in_endpoint)), 422 if form.is_submitted() else 200
+        try:
+            accounts.request_password_reset(kind, form.email.data, request.remote_addr or "?")
+        except TooManyAttempts as refusal:
+            form.email.errors = [refusal.message]
+            status = 429
+        else:
+            return render_page(template, form=None, email=form.email.data.strip(), sign_in=url_for(sign_in_endpoint))
+    return render_page(template, form=form, sign_in=url_for(sign_in_endpoint)), status
 
 
 def password_reset_page(kind: str, token: str, template: str, sign_in_endpoint: str, forgot_endpoint: str):

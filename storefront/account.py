@@ -32,8 +32,12 @@ def register():
     form = RegisterForm()
     status = 200
     if form.validate_on_submit():
-        customer = accounts.register_customer(form.email.data, form.full_name.data, form.password.data,
-                                              city=form.city.data or None)
+        try:
+            customer = accounts.register_customer(form.email.data, form.full_name.data, form.password.data,
+                                                  ip_address=request.remote_addr or "?", city=form.city.data or None)
+        except TooManyAttempts as refusal:
+            form.email.errors = [refusal.message]
+            return render_page("account/register.html", form=form), 429
         # A new account is signed in at once (a buyer registering at checkout goes on paying); an e-mail that
         # has an account gets the same message and address, its owner a mail, and no session.
         if customer is not None:

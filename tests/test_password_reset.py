@@ -110,6 +110,19 @@ def test_asking_needs_the_forms_csrf_token(client, db_session):
     assert client.post(FORGOT["customer"], data={"email": "someone@example.com"}).status_code == 400
 
 
+def test_asking_again_and_again_from_one_address_is_slowed_like_sign_ins(app, db_session, person):
+    """Nobody can fill someone's inbox: a few links, then each request waits, known e-mail or not."""
+    kind, email, _ = person
+
+    known = [ask_for_a_link(app, kind, email).status_code for _ in range(4)]
+    unknown = [ask_for_a_link(app, kind, "nobody@example.com").status_code for _ in range(4)]
+
+    assert known == unknown == [200, 200, 200, 429]
+    assert len(mails_to(db_session, email)) == 3
+    refused = ask_for_a_link(app, kind, email).get_data(as_text=True)
+    assert 'id="email-error">Too many failed sign-ins. Please wait' in refused
+
+
 # ---------------------------------------------------------------- using it
 
 def test_the_link_sets_a_new_password_and_ends_every_session(app, db_session, person):
@@ -229,3 +242,13 @@ def test_registering_a_known_e_mail_answers_the_same_mails_the_owner_and_creates
     assert [subject for subject, _ in mails_to(db_session, owner.email)] == [
         "Someone tried to register with your e-mail address"]
     assert sign_in(app, "customer", owner.email, "the owner's password")[1] == 302, "the owner's password stands"
+
+
+def test_registering_one_e_mail_again_and_again_is_slowed_like_sign_ins(app, db_session):
+    make_customer(db_session, email="taken@example.com")
+    db_session.commit()
+
+    statuses = [register(app, "taken@example.com")[1].status_code for _ in range(4)]
+
+    assert statuses == [302, 302, 302, 429]
+    assert len(mails_to(db_session, "taken@example.com")) == 3

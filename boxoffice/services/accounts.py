@@ -238,12 +238,22 @@ def create_staff(email: str, full_name: str, password: str) -> StaffUser:
     return staff
 
 
-def register_customer(email: str, full_name: str, password: str, *, city: str | None = None,
+def _count_mailing(kind: str, email: str, ip_address: str) -> None:
+    """Count a request that sends someone mail (a password reset link, a registration's mail) from this
+    address as a sign-in try that fails, under the same throttle: a few for one e-mail, then slower and
+    slower, and within the address's budget, so nobody can fill someone's inbox. Raises SignInWait."""
+    with transaction({}):
+        _claim_try(kind, _normalise(email), address_key(ip_address), utcnow())
+
+
+def register_customer(email: str, full_name: str, password: str, *, ip_address: str, city: str | None = None,
                       phone: str | None = None) -> Customer | None:
     """Register a regular customer and mail them a welcome. When the e-mail already has an account, nothing
     is created and its owner is mailed instead (someone tried to register with their address); the caller
     answers both the same way, so the answer does not tell which e-mails have accounts. Returns the new
-    customer, or None when the e-mail was taken. Both ways take about the same time (one Argon2 hash)."""
+    customer, or None when the e-mail was taken. Both ways take about the same time (one Argon2 hash) and
+    count against the sign-in throttle of the e-mail and `ip_address`. Raises TooManyAttempts."""
+    _count_mailing("customer", email, ip_address)
     email = _normalise(email)
     new_hash = hash_password(password)
     try:
@@ -296,9 +306,11 @@ def _fingerprint(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
 
 
-def request_password_reset(kind: str, email: str) -> None:
+def request_password_reset(kind: str, email: str, ip_address: str) -> None:
     """Mail the customer or staff user with this e-mail a link to set a new password (valid for an hour,
-    once), through the outbox. Nothing happens for an unknown e-mail, and the caller answers the same."""
+    once), through the outbox. Nothing happens for an unknown e-mail, and the caller answers the same. The
+    request counts against the sign-in throttle of the e-mail and `ip_address`: raises TooManyAttempts."""
+    _count_mailing(kind, email, ip_address)
     model = _ACCOUNTS[kind]
     with transaction({}):
         person = db.session.scalar(sa.select(model).where(model.email == _normalise(email)))
