@@ -43,6 +43,7 @@ REPORTS_HIDDEN_COLUMNS: dict[str, frozenset[str]] = {
     "payment_attempts": frozenset({"idempotency_key", "hold_owner"}),
     "gateway_charges": frozenset({"idempotency_key"}),
     "gateway_refunds": frozenset({"idempotency_key"}),
+    "waiting_list_entries": frozenset({"offer_token"}),
 }
 REPORTS_HIDDEN_TABLES = frozenset({"sign_in_throttles", "sign_in_budgets"})
 NO_SUCH_GRANT = (1141, 1147)

@@ -31,7 +31,7 @@ class Pass:
 
 def run_pass() -> Pass:
     """One pass of every once-only job, if no other node is running one; in the app context."""
-    from .services import mail, reconciler
+    from .services import mail, reconciler, waiting_list
 
     name = f"{db.engine.url.database}.jobs"
     # The lock lives on a connection of its own, held for the whole pass: the jobs use db.session.
@@ -39,6 +39,9 @@ def run_pass() -> Pass:
         if not lock.scalar(sa.text("SELECT GET_LOCK(:name, 0)"), {"name": name}):
             return Pass(None, None)
         try:
+            # Offers not claimed in time end and free seats go down the waiting lists before the mail is sent,
+            # so an offer's mail leaves in the same pass.
+            waiting_list.pass_down_the_line()
             return Pass(reconciler.reconcile(), mail.deliver_due())
         finally:
             lock.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name})

@@ -819,3 +819,39 @@ class ReportShare(db.Model):
         sa.UniqueConstraint("token_hash", name="uq_report_shares_token"),
         sa.Index("ix_report_shares_created", "created_at"),
     )
+
+
+WAITING_LIST_STATES = ("waiting", "offered", "claimed", "expired", "left")
+
+
+class WaitingListEntry(db.Model):
+    """A place in a sold-out event's waiting line (sql/migrations/0010_waiting_list.sql,
+    boxoffice/services/waiting_list.py)."""
+
+    __tablename__ = "waiting_list_entries"
+
+    entry_id: Mapped[int] = mapped_column(UINT, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("events.event_id", name="fk_waiting_list_event", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("customers.customer_id", name="fk_waiting_list_customer"))
+    category_id: Mapped[int | None] = mapped_column(
+        UTINY, sa.ForeignKey("seat_categories.category_id", name="fk_waiting_list_category"))
+    seats_wanted: Mapped[int] = mapped_column(UTINY)
+    status: Mapped[str] = mapped_column(sa.Enum(*WAITING_LIST_STATES), server_default="waiting")
+    joined_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+    offer_token: Mapped[str | None] = mapped_column(ascii_char(32))
+    offered_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+    offer_expires_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+    seats_offered: Mapped[int | None] = mapped_column(UTINY)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+    live_customer_id: Mapped[int | None] = mapped_column(
+        UINT, sa.Computed("IF(status IN ('waiting','offered'), customer_id, NULL)", persisted=True))
+
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "live_customer_id", name="uq_waiting_list_live"),
+        sa.UniqueConstraint("offer_token", name="uq_waiting_list_offer_token"),
+        sa.Index("ix_waiting_list_line", "event_id", "status", "entry_id"),
+        sa.Index("ix_waiting_list_customer", "customer_id", "event_id"),
+        sa.Index("ix_waiting_list_offer_expiry", "status", "offer_expires_at"),
+    )

@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 
 from ..errors import SeatUnavailable
 from ..extensions import db
@@ -28,6 +29,12 @@ PAYMENT_EXTENSION = dt.timedelta(minutes=5)
 # A payment that completed after its hold ran out reclaims the same seats (if still free) for this long,
 # enough to write the booking:
 RECLAIM_HOLD = dt.timedelta(minutes=2)
+
+
+def waiting_list_offer() -> dt.timedelta:
+    """How long seats offered to the first in a waiting line are held for them: the configured
+    BOXOFFICE_WAITING_LIST_OFFER_MINUTES (30 by default; boxoffice/services/waiting_list.py)."""
+    return dt.timedelta(minutes=current_app.config["WAITING_LIST_OFFER_MINUTES"])
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 -- Every write of a seat's state (available, held, sold): holds claimed, given back, extended and
--- reclaimed, held seats sold by InsertBooking, sold seats freed by a refund. Repeatable (dropped and
+-- reclaimed, held seats sold by InsertBooking, sold seats freed by a refund, free seats offered to a
+-- waiting list and the offer claimed. Repeatable (dropped and
 -- re-created). How long a hold lasts is always the caller's parameter (boxoffice/services/holds.py names
 -- each duration once).
 --
@@ -24,6 +25,8 @@ DROP PROCEDURE IF EXISTS ReleaseHold;
 DROP PROCEDURE IF EXISTS ReclaimSeats;
 DROP PROCEDURE IF EXISTS SellHeldSeats;
 DROP PROCEDURE IF EXISTS FreeSoldSeats;
+DROP PROCEDURE IF EXISTS OfferSeats;
+DROP PROCEDURE IF EXISTS ClaimOfferedSeats;
 
 DELIMITER $$
 
@@ -312,6 +315,57 @@ BEGIN
         ON es.event_id = p_event_id AND es.seat_id = j.seat_id
        SET es.state = 'available', es.hold_owner = NULL, es.hold_expires_at = NULL, es.hold_extended = FALSE
      WHERE es.state = 'sold';
+END$$
+
+-- The waiting list (boxoffice/services/waiting_list.py): offers the free seats `p_seat_ids` (a JSON array
+-- of seat ids) to the waiting-list entry `p_entry_id`: they are held under the entry's offer token for
+-- `p_minutes`, and the entry is 'offered'. Locks the event row first, like every seat change (the caller's
+-- unit of work usually has already). Refuses (30009) and changes nothing if the entry is no longer waiting
+-- or any seat is no longer free (available, or held with its hold expired).
+CREATE PROCEDURE OfferSeats(IN p_event_id INT UNSIGNED, IN p_entry_id INT UNSIGNED, IN p_seat_ids JSON,
+                            IN p_offer_token CHAR(32) CHARACTER SET ascii, IN p_minutes INT)
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_locked INT UNSIGNED;
+    DECLARE v_now DATETIME(3);
+    SELECT event_id INTO v_locked FROM events WHERE event_id = p_event_id FOR UPDATE;
+    SET v_now = UTC_TIMESTAMP(3);
+    SAVEPOINT offer_seats;
+    UPDATE waiting_list_entries
+       SET status = 'offered', offer_token = p_offer_token, offered_at = v_now,
+           offer_expires_at = v_now + INTERVAL p_minutes MINUTE, seats_offered = JSON_LENGTH(p_seat_ids)
+     WHERE entry_id = p_entry_id AND event_id = p_event_id AND status = 'waiting';
+    IF ROW_COUNT() <> 1 THEN
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30009, MESSAGE_TEXT = 'This place in the waiting list has moved on.';
+    END IF;
+    UPDATE event_seats es USE INDEX (PRIMARY)
+      JOIN JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+        ON es.event_id = p_event_id AND es.seat_id = j.seat_id
+       SET es.state = 'held', es.hold_owner = p_offer_token, es.hold_expires_at = v_now + INTERVAL p_minutes MINUTE,
+           es.hold_extended = FALSE
+     WHERE es.state = 'available' OR (es.state = 'held' AND es.hold_expires_at <= v_now);
+    IF ROW_COUNT() <> JSON_LENGTH(p_seat_ids) THEN
+        ROLLBACK TO SAVEPOINT offer_seats;
+        SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30009,
+            MESSAGE_TEXT = 'Sorry, someone else has just taken one of those seats.';
+    END IF;
+    RELEASE SAVEPOINT offer_seats;
+END$$
+
+-- The link of a waiting-list offer opened: the seats still held under the offer token `p_offer_token` move
+-- into the hold of `p_hold_owner` (the buyer's browser), keeping their expiry. Locks the event row first.
+-- Returns how many seats moved (`seats_claimed`): none when the offer has run out.
+CREATE PROCEDURE ClaimOfferedSeats(IN p_event_id INT UNSIGNED, IN p_offer_token CHAR(32) CHARACTER SET ascii,
+                                   IN p_hold_owner CHAR(32) CHARACTER SET ascii)
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_locked INT UNSIGNED;
+    SELECT event_id INTO v_locked FROM events WHERE event_id = p_event_id FOR UPDATE;
+    UPDATE event_seats USE INDEX (ix_event_seats_owner)
+       SET hold_owner = p_hold_owner
+     WHERE hold_owner = p_offer_token AND event_id = p_event_id AND state = 'held'
+       AND hold_expires_at > UTC_TIMESTAMP(3);
+    SELECT ROW_COUNT() AS seats_claimed;
 END$$
 
 DELIMITER ;

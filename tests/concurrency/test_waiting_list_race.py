@@ -1,0 +1,137 @@
+"""The waiting list under concurrency: passes that run at the same moment (two app servers, or the job and a
+retry) offer every seat that came back once, to the first in line; a buyer and the pass racing for one
+seat never both get it; customers joining at the same moment each get a place of their own. With a control
+showing that offering seats read-then-write, without the event's lock, gives one seat twice."""
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from boxoffice.errors import SeatUnavailable
+from boxoffice.extensions import db
+from boxoffice.services import holds, waiting_list
+from tests.builders import committed, make_customer, make_event, make_venue, rows, sell_seats
+from tests.concurrency.harness import assert_no_faults, at_once
+
+pytestmark = pytest.mark.concurrency
+
+
+def sold_out_with_a_line(c, people: int, seats: int = 6):
+    """A committed sold-out event of `seats` seats with `people` customers in its line, one seat each, in
+    customer order; returns the event and the customers' ids in line order."""
+    event = make_event(c, make_venue(c, rows=1, seats_per_row=seats))
+    sell_seats(c, event, event.seat_ids())
+    customers = [make_customer(c).customer_id for _ in range(people)]
+    for customer_id in customers:
+        c.execute(sa.text("""INSERT INTO waiting_list_entries (event_id, customer_id, seats_wanted, joined_at)
+                             VALUES (:e, :c, 1, UTC_TIMESTAMP(3))"""), {"e": event.event_id, "c": customer_id})
+    return event, customers
+
+
+def give_back(c, event, *labels: str) -> None:
+    """Seats come back (as a refund frees them)."""
+    c.execute(sa.text("UPDATE event_seats SET state = 'available' WHERE event_id = :e AND seat_id IN :s"),
+              {"e": event.event_id, "s": event.seat_ids(*labels)})
+
+
+def offers_made(c, event) -> list[tuple[int, int]]:
+    """(customer, seat) of every seat held under an offer, in line order."""
+    return rows(c, """SELECT w.customer_id, es.seat_id FROM waiting_list_entries w
+                        JOIN event_seats es ON es.hold_owner = w.offer_token AND es.event_id = w.event_id
+                       WHERE w.event_id = :e AND es.state = 'held' ORDER BY w.entry_id, es.seat_id""", e=event.event_id)
+
+
+@pytest.mark.parametrize("passes", [2, 8])
+def test_passes_at_once_offer_each_seat_that_came_back_once_to_the_first_in_line(app, owner_engine, passes):
+    with committed(owner_engine) as c:
+        for _ in range(6):
+            event, line = sold_out_with_a_line(c, people=5)
+            give_back(c, event, "A2", "A5")
+            outcomes = at_once(app, passes, lambda client, _: waiting_list.offer_free_seats(event.event_id))
+            assert_no_faults(outcomes)
+            offers = [offer for outcome in outcomes for offer in outcome.value]
+            assert len(offers) == 2, f"{len(offers)} offers for two seats"
+            made = offers_made(c, event)
+            assert [customer for customer, _ in made] == line[:2], "the first two in line, in order"
+            assert sorted(seat for _, seat in made) == sorted(event.seat_ids("A2", "A5"))
+            assert rows(c, "SELECT COUNT(*) FROM outbox_emails WHERE subject LIKE 'Seats for %' AND recipient IN "
+                           "(SELECT email FROM customers WHERE customer_id IN :c)", c=line) == [(2,)], "one mail each"
+
+
+def test_a_buyer_and_the_pass_racing_for_a_seat_that_came_back_never_both_get_it(app, owner_engine):
+    with committed(owner_engine) as c:
+        for _ in range(12):
+            event, line = sold_out_with_a_line(c, people=1, seats=3)
+            give_back(c, event, "A2")
+            seat = event.seat_ids("A2")
+
+            def act(client, _):
+                if client == 0:
+                    return len(waiting_list.offer_free_seats(event.event_id))
+                return len(holds.hold_seats(event.event_id, seat, holds.new_hold_owner(), 10).seat_ids)
+
+            outcomes = at_once(app, 2, act)
+            assert_no_faults(outcomes, SeatUnavailable)
+            winners = [o for o in outcomes if o.ok and o.value]
+            assert len(winners) == 1, f"the seat went to {len(winners)} of the pass and the buyer"
+            assert rows(c, "SELECT COUNT(*) FROM event_seats WHERE event_id = :e AND state = 'held'",
+                        e=event.event_id) == [(1,)]
+
+
+def test_customers_joining_at_once_each_get_a_place_of_their_own(app, owner_engine):
+    with committed(owner_engine) as c:
+        event = make_event(c, make_venue(c, rows=1, seats_per_row=2))
+        sell_seats(c, event, event.seat_ids())
+        customers = [make_customer(c).customer_id for _ in range(16)]
+        outcomes = at_once(app, 16, lambda client, _: waiting_list.join(event.event_id, customers[client], 1, None))
+        assert_no_faults(outcomes)
+        assert rows(c, "SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM waiting_list_entries WHERE event_id = :e",
+                    e=event.event_id) == [(16, 16)]
+        positions = sorted(waiting_list_position(app, event.event_id, customer) for customer in customers)
+        assert positions == list(range(1, 17))
+
+
+def waiting_list_position(app, event_id: int, customer_id: int) -> int:
+    with app.app_context():
+        try:
+            return waiting_list.place(event_id, customer_id).position
+        finally:
+            db.session.remove()
+
+
+def naive_offer(event_id: int, both_have_read: threading.Barrier) -> int:
+    """Offering done wrong: read the free seats and the first in line, then write, without the event's lock
+    and without conditions on the write."""
+    seat_id = db.session.scalar(sa.text(
+        "SELECT seat_id FROM event_seats WHERE event_id = :e AND state = 'available' ORDER BY seat_id LIMIT 1"),
+        {"e": event_id})
+    entry_id = db.session.scalar(sa.text(
+        "SELECT entry_id FROM waiting_list_entries WHERE event_id = :e AND status = 'waiting' ORDER BY entry_id LIMIT 1"),
+        {"e": event_id})
+    both_have_read.wait(10)
+    token = secrets.token_hex(16)
+    db.session.execute(sa.text("""UPDATE event_seats SET state = 'held', hold_owner = :t,
+                                         hold_expires_at = UTC_TIMESTAMP(3) + INTERVAL 30 MINUTE
+                                   WHERE event_id = :e AND seat_id = :s"""), {"t": token, "e": event_id, "s": seat_id})
+    db.session.execute(sa.text("""UPDATE waiting_list_entries SET status = 'offered', offer_token = :t,
+                                         offered_at = UTC_TIMESTAMP(3), offer_expires_at = UTC_TIMESTAMP(3) + INTERVAL 30 MINUTE,
+                                         seats_offered = 1
+                                   WHERE entry_id = :w"""), {"t": token, "w": entry_id})
+    db.session.commit()
+    return seat_id
+
+
+def test_control_offering_read_then_write_gives_one_seat_twice(app, owner_engine):
+    """The race is real: without the lock and the conditional writes, two passes both offer the one seat that
+    came back (each mail would promise it), and the checks above would catch it."""
+    with committed(owner_engine) as c:
+        event, _ = sold_out_with_a_line(c, people=2, seats=2)
+        give_back(c, event, "A1")
+        both_have_read = threading.Barrier(2)
+        outcomes = at_once(app, 2, lambda client, _: naive_offer(event.event_id, both_have_read))
+        assert_no_faults(outcomes)
+        assert Counter(outcome.value for outcome in outcomes) == {event.seat_ids("A1")[0]: 2}
