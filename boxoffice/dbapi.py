@@ -13,19 +13,73 @@ through `query`, and every answer through `_read_query_result`; whenever it cann
 COMMIT or ROLLBACK as before.
 
 It also tells whether the server has closed a connection while it waited in the pool (a restart, a kill,
-wait_timeout), without a round trip, so that the pool replaces it before a request uses it (`_checkout`).
+wait_timeout), without a round trip, so that the pool replaces it before a request uses it (`_checkout`);
+and while the server does not answer at all, each engine's `Breaker` refuses new work at once instead of
+letting every request wait out the timeouts of boxoffice/config.py.
 """
 from __future__ import annotations
 
+import functools
 import select
 import ssl
+import threading
+import time
 
 import pymysql.connections
 import sqlalchemy as sa
 from flask import Flask
-from pymysql.constants import SERVER_STATUS
+from pymysql.constants import CR, SERVER_STATUS
 
+from .config import CONNECT_TIMEOUT, READ_WRITE_TIMEOUT
 from .extensions import db
+
+# After a timeout, how long an engine refuses new work before one request may try the server again.
+COOL_DOWN_SECONDS = 2.0
+
+
+def timed_out(error: BaseException) -> bool:
+    """Whether a PyMySQL error is a timeout: PyMySQL raises its own error while handling the socket's."""
+    return isinstance(getattr(error, "original_exception", None) or error.__context__, TimeoutError)
+
+
+class Breaker:
+    """Fails fast while the database does not answer. A timeout (a stalled server, a lost network) costs the
+    whole timeout and holds a worker thread for it: with every request waiting its turn, a stalled database
+    would become a hang after all. So after a timeout the engine refuses new connections and checkouts at
+    once for COOL_DOWN_SECONDS (the request gets the 503 page), then lets one request try the server, still
+    refusing the others while it does; the first connection made, or handed back to the pool healthy,
+    closes the breaker. Errors that come fast (a refused connection, a restart) never trip it."""
+
+    def __init__(self, cool_down: float = COOL_DOWN_SECONDS, trial: float = CONNECT_TIMEOUT + READ_WRITE_TIMEOUT):
+        self.cool_down, self.trial = cool_down, trial
+        self.tripped = False
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def refuses(self) -> bool:
+        if not self.tripped:
+            return False
+        with self._lock:
+            now = time.monotonic()
+            if now < self._until:
+                return True
+            self._until = now + self.trial  # this request tries; the others wait for its answer
+            return False
+
+    def trip(self) -> None:
+        with self._lock:
+            self.tripped = True
+            self._until = time.monotonic() + self.cool_down
+
+    def reset(self) -> None:
+        if self.tripped:
+            with self._lock:
+                self.tripped = False
+
+    @staticmethod
+    def refusal() -> pymysql.err.OperationalError:
+        return pymysql.err.OperationalError(
+            CR.CR_CONN_HOST_ERROR, "The database did not answer a moment ago; it is not asked again yet.")
 
 
 class Connection(pymysql.connections.Connection):
@@ -33,10 +87,18 @@ class Connection(pymysql.connections.Connection):
     _statement_since_end = True
     # Whether the last answer was an OK packet, whose status flags say if a transaction is open.
     _status_known = False
+    # The engine's breaker, which a timeout trips; and whether the pool has not yet handed the connection out.
+    breaker: Breaker | None = None
+    just_connected = False
 
     def query(self, sql, unbuffered=False):
         self._statement_since_end = True
-        return super().query(sql, unbuffered)
+        try:
+            return super().query(sql, unbuffered)
+        except pymysql.err.OperationalError as error:
+            if self.breaker is not None and timed_out(error):
+                self.breaker.trip()
+            raise
 
     def _read_query_result(self, unbuffered=False):
         self._status_known = False
@@ -83,22 +145,48 @@ class Connection(pymysql.connections.Connection):
         return False
 
 
-def _connect(dialect, connection_record, cargs, cparams) -> Connection:
-    return Connection(*cargs, **cparams)
+def _connect(breaker: Breaker, dialect, connection_record, cargs, cparams) -> Connection:
+    if breaker.refuses():
+        raise breaker.refusal()
+    try:
+        connection = Connection(*cargs, **cparams)
+    except pymysql.err.OperationalError as error:
+        if timed_out(error):
+            breaker.trip()
+        raise
+    breaker.reset()
+    connection.breaker = breaker
+    connection.just_connected = True
+    return connection
 
 
-def _checkout(dbapi_connection, connection_record, connection_proxy) -> None:
+def _checkout(breaker: Breaker, dbapi_connection, connection_record, connection_proxy) -> None:
     """A connection taken from the pool that the server has closed is replaced (DisconnectionError makes
     the pool connect afresh, and give up with an OperationalError if it cannot): the first request after
     a restart of the database gets a working connection instead of an error. A connection that fails
     mid-statement (a read timeout, a server killed while it answers) is not retried, since the statement
-    may have had its effect; SQLAlchemy invalidates it, and the pool's other connections with it."""
-    if isinstance(dbapi_connection, Connection) and dbapi_connection.closed_by_server():
+    may have had its effect; SQLAlchemy invalidates it, and the pool's other connections with it. While
+    the breaker refuses, a pooled connection is not handed out either (the pool lets it go)."""
+    if not isinstance(dbapi_connection, Connection):
+        return
+    if dbapi_connection.just_connected:
+        dbapi_connection.just_connected = False  # the breaker was asked as it connected
+    elif breaker.refuses():
+        raise breaker.refusal()
+    if dbapi_connection.closed_by_server():
         raise sa.exc.DisconnectionError("the database server closed this connection while it was in the pool")
+
+
+def _checkin(breaker: Breaker, dbapi_connection, connection_record) -> None:
+    # A connection handed back healthy (SQLAlchemy hands back None for one it invalidated): the server answers.
+    if dbapi_connection is not None:
+        breaker.reset()
 
 
 def init_app(app: Flask) -> None:
     with app.app_context():
         for engine in db.engines.values():
-            sa.event.listen(engine, "do_connect", _connect)
-            sa.event.listen(engine, "checkout", _checkout)
+            breaker = Breaker()
+            sa.event.listen(engine, "do_connect", functools.partial(_connect, breaker))
+            sa.event.listen(engine, "checkout", functools.partial(_checkout, breaker))
+            sa.event.listen(engine, "checkin", functools.partial(_checkin, breaker))
