@@ -21,6 +21,7 @@ BUNDLES = {
     "js_site": Bundle(
         "htmx.org/dist/htmx.min.js",
         "js/boxoffice.js",
+        "js/seatmap.js",
         filters="rjsmin",
         output="gen/site.%(version)s.js",
     ),

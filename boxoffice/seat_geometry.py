@@ -114,9 +114,27 @@ def _outline(rows: Sequence[Sequence[Point]]) -> list[Point]:
     (fx, fy), (lx, ly) = centre(first), centre(last)
     # Towards the front: from the back row to the front row, or square to a lone row, towards the stage.
     n = _unit(fx - lx, fy - ly, (d0[1], -d0[0]) if d0[1] <= 0 else (-d0[1], d0[0]))
-    front = [(x + n[0] * PAD, y + n[1] * PAD) for x, y in (lefts[0], rights[0])]
-    back = [(x - n[0] * PAD, y - n[1] * PAD) for x, y in (lefts[-1], rights[-1])]
-    return [front[0], *lefts[1:-1], back[0], back[1], *reversed(rights[1:-1]), front[1]]
+
+    def edge(row: Sequence[Point], outward: float) -> list[Point]:
+        """Points PAD outside a row's seats (towards the stage for the front row, away for the back), with
+        the row's own bend: every few seats, each moved square to the row where it is."""
+        step = max(1, len(row) // 16)
+        picked = list(range(0, len(row), step))
+        if picked[-1] != len(row) - 1:
+            picked.append(len(row) - 1)
+        points = []
+        for i in picked:
+            a, b = row[max(0, i - 1)], row[min(len(row) - 1, i + 1)]
+            d = _unit(b[0] - a[0], b[1] - a[1], d0)
+            normal = (-d[1], d[0]) if (-d[1]) * n[0] + d[0] * n[1] >= 0 else (d[1], -d[0])
+            end = -PAD if i == 0 else PAD if i == len(row) - 1 else 0
+            points.append((row[i][0] + d[0] * end + normal[0] * PAD * outward,
+                           row[i][1] + d[1] * end + normal[1] * PAD * outward))
+        return points
+
+    front = edge(first, 1)
+    back = edge(last, -1)
+    return [*front[:1], *lefts[1:-1], *back, *reversed(rights[1:-1]), *reversed(front[1:])]
 
 
 def _place(section: Shape, dx: float, dy: float) -> PlacedSection:

@@ -70,9 +70,11 @@ class DrawnSeatMap:
                             self.slots)
 
 
-def draw(event_id: int, section_id: int | None, categories: dict[int, Category]) -> DrawnSeatMap:
-    """Every seat of the event (or one section of it) as someone without a hold sees it."""
-    seat_map = seatmap.seat_map(event_id, section_id, categories)
+def draw(event_id: int, section_id: int | None, categories: dict[int, Category],
+         plan: seatmap.Plan | None = None) -> DrawnSeatMap:
+    """Every seat of the event (or one section of it) as someone without a hold sees it, each seat's cell
+    at its place on the venue's `plan`."""
+    seat_map = seatmap.seat_map(event_id, section_id, categories, plan)
     buttons: dict[int, str] = {}
 
     def seat_slot(seat: SeatView) -> Markup:
@@ -105,6 +107,7 @@ class SeatMapCache:
         self.capacity = capacity
         self._maps: OrderedDict[tuple[int, int | None], DrawnSeatMap] = OrderedDict()
         self._overviews: OrderedDict[int, SectionOverview] = OrderedDict()
+        self._plans: OrderedDict[int, seatmap.Plan] = OrderedDict()
         self._lock = threading.Lock()
 
     def _keep(self, kept: OrderedDict, key, fresh) -> None:
@@ -117,13 +120,28 @@ class SeatMapCache:
             while len(kept) > self.capacity:
                 kept.popitem(last=False)
 
+    def plan(self, event_id: int) -> seatmap.Plan | None:
+        """The map of the event's venue: a saved layout never changes (events sell its seats), so it is
+        read once."""
+        with self._lock:
+            kept = self._plans.get(event_id)
+        if kept is None:
+            kept = seatmap.venue_plan(event_id)
+            if kept is None:
+                return None
+            with self._lock:
+                self._plans[event_id] = kept
+                while len(self._plans) > self.capacity:
+                    self._plans.popitem(last=False)
+        return kept
+
     def current(self, event_id: int, section_id: int | None, categories: dict[int, Category]) -> DrawnSeatMap:
         """The map as the database has it now: the kept copy, brought up to date, or a new drawing."""
         key = (event_id, section_id)
         with self._lock:
             kept = self._maps.get(key)
         if kept is None or kept.prices != _price_list(categories):
-            fresh = draw(event_id, section_id, categories)
+            fresh = draw(event_id, section_id, categories, self.plan(event_id))
         else:
             changes = seatmap.changes_since(event_id, None, kept.version, kept.as_of, section_id)
             if changes is None:

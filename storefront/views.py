@@ -7,7 +7,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 
 from boxoffice.errors import BoxOfficeError
 from boxoffice.services import best_available, catalogue, holds, seatmap
-from boxoffice.templating import render_page, wants_fragment
+from boxoffice.templating import event_date, render_page, wants_fragment
 
 from .blueprint import bp, hold_owner
 from .seat_map_cache import seat_maps
@@ -41,6 +41,12 @@ def _basket(event_id: int, shown) -> tuple[holds.Hold, list[seatmap.SeatView]]:
     return (basket.hold, basket.held) if basket else (holds.Hold.empty(event_id), [])
 
 
+# What a read-only map says when a seat is pressed (static/js/seatmap.js), by catalogue.sale_state.
+SALE_MESSAGES = {"closed": "sales have closed",
+                 "sold_out": "this event is sold out", "past": "this event has already taken place",
+                 "cancelled": "this event has been cancelled"}
+
+
 def _seat_picker_context(event, venue, section_id: int | None, message: str | None = None,
                          error: str | None = None) -> dict:
     large = event.seats_total >= seatmap.LARGE_VENUE_SEATS
@@ -54,11 +60,16 @@ def _seat_picker_context(event, venue, section_id: int | None, message: str | No
     hold, cart_seats = _basket(event.event_id, shown)
     seat_map = drawn.html(mine=cart_seats) if drawn else None
     version, as_of = shown.version, shown.as_of
+    sale = catalogue.sale_state(event)
     best_form = BestAvailableForm(formdata=None)
     best_form.category.choices = [(c.category_id, f"{c.name} · €{c.price:,.2f}") for c in categories.values()]
     return {
         "event": event, "event_id": event.event_id, "venue": venue, "large": large, "section_id": section_id,
         "overview": overview.sections if overview else None,
+        "overview_by_id": {s.section_id: s for s in overview.sections} if overview else None,
+        "plan": seat_maps().plan(event.event_id), "sale": sale,
+        "sale_message": (f"sales open on {event_date(sale.opens_at)}" if sale.kind == "not_yet"
+                         else SALE_MESSAGES.get(sale.kind)),
         "seat_map": seat_map, "categories": categories, "hold": hold, "cart_seats": cart_seats,
         "best_form": best_form, "message": message, "error": error,
         "version": version, "as_of": as_of.isoformat(), "hold_minutes": current_app.config["HOLD_MINUTES"],

@@ -131,7 +131,7 @@ def test_a_seat_taken_a_moment_earlier_is_explained_on_the_live_map(client, form
     holds.hold_seats(event.event_id, [seat_id], new_hold_owner(), 10)
     html = forms.post(f"/events/{event.event_id}", {"seat": seat_id, **page_state(page)},
                       action=f"/events/{event.event_id}/seats", headers=HX).get_data(as_text=True)
-    assert re.search(r'<div id="seat-picker-status"[^>]*hx-swap-oob="true">\s*<p class="alert alert--error" role="alert">'
+    assert re.search(r'<div id="seat-picker-status"[^>]*hx-swap-oob="true">\s*<p class="alert alert--error">'
                      r'Sorry, someone else has just taken', html)
     assert "held by someone else" in seat_button(html, seat_id)
 
@@ -223,7 +223,7 @@ def test_a_large_venues_section_overview_follows_every_hold_and_every_expiry(cli
 
     def free_in_stalls() -> str:
         html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
-        assert "Choose a section to see its seats." in html
+        assert "Choose a section on the plan to see its seats." in html
         return re.search(r'section-tile__free">(\d+ of \d+) free', html).group(1)
 
     assert free_in_stalls() == "10 of 10"

@@ -16,16 +16,52 @@ FEW_LEFT_SHARE = 0.1
 
 
 @dataclass(frozen=True)
+class SaleState:
+    """Whether an event's seats can be bought now, and if not why: `on_sale`, `not_yet` (sales open at
+    `opens_at`), `closed` (sales have ended), `sold_out`, `past` (it has started) or `cancelled`."""
+
+    kind: str
+    opens_at: dt.datetime | None = None
+
+    @property
+    def buyable(self) -> bool:
+        return self.kind == "on_sale"
+
+
+def sale_state(event: Event, now: dt.datetime | None = None) -> SaleState:
+    """Where the event's sales stand at `now` (the clock's time by default). The database refuses a hold
+    outside these bounds whatever this says (HoldSeats); this only lets the pages say so before a click."""
+    now = now or utcnow()
+    if event.status == "cancelled":
+        return SaleState("cancelled")
+    if event.starts_at <= now:
+        return SaleState("past")
+    if event.sales_start > now:
+        return SaleState("not_yet", event.sales_start)
+    if event.status != "on_sale" or (event.sales_end is not None and event.sales_end <= now):
+        return SaleState("closed")
+    if event.seats_available == 0:
+        return SaleState("sold_out")
+    return SaleState("on_sale")
+
+
+@dataclass(frozen=True)
 class CatalogueEntry:
     event: Event
     venue: Venue
     from_price: Decimal | None
 
     @property
+    def sale(self) -> SaleState:
+        return sale_state(self.event)
+
+    @property
     def availability(self) -> str:
-        """'on_sale', 'few_left' or 'sold_out', for the badge on the event card."""
-        if self.event.seats_available == 0:
-            return "sold_out"
+        """'on_sale', 'few_left', or why the event cannot be bought ('sold_out', 'not_yet', 'closed',
+        'past', 'cancelled'), for the badge on the event card."""
+        state = self.sale
+        if not state.buyable:
+            return state.kind
         if self.event.seats_available <= max(10, self.event.seats_total * FEW_LEFT_SHARE):
             return "few_left"
         return "on_sale"

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from .. import seat_geometry as geometry
 from ..extensions import db
 from .holds import Hold
 
@@ -55,6 +56,10 @@ class SeatView:
     state: str
     is_wheelchair: bool
     is_companion: bool
+    # The seat's centre on the map (the plan's units, moved as the plan is: see venue_plan); a seat redrawn
+    # by a live update keeps the place of the cell it is drawn in, so only the map's drawing reads them.
+    x: int = 0
+    y: int = 0
 
     @property
     def label(self) -> str:
@@ -68,6 +73,8 @@ class SeatView:
 class RowView:
     label: str
     seats: list[SeatView] = field(default_factory=list)
+    label_x: int = 0
+    label_y: int = 0
 
 
 @dataclass
@@ -75,6 +82,32 @@ class SectionView:
     section_id: int
     name: str
     rows: list[RowView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlanSection:
+    section_id: int
+    name: str
+    outline: str                       # SVG polygon points
+    label_x: int
+    label_y: int
+    box: tuple[int, int, int, int]     # x, y, width, height
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A venue's map as the seat map draws it: its size, the stage and every section's outline, moved so
+    that the map starts at (0, 0); `offset` is what was added to the saved coordinates."""
+
+    venue_id: int
+    width: int
+    height: int
+    stage: tuple[int, int, int, int]
+    sections: tuple[PlanSection, ...]
+    offset: tuple[int, int]
+
+    def section(self, section_id: int | None) -> PlanSection | None:
+        return next((s for s in self.sections if s.section_id == section_id), None)
 
 
 @dataclass(frozen=True)
@@ -123,7 +156,56 @@ def categories(event_id: int) -> dict[int, Category]:
             for r in rows}
 
 
-def seat_map(event_id: int, section_id: int | None = None, cats: dict[int, Category] | None = None) -> SeatMap:
+def venue_plan(event_id: int) -> Plan | None:
+    """The map of the event's venue: stage, section outlines and labels, as saved by the layout generator;
+    for a venue saved before it drew them (revision 0007), by the rule of boxoffice/seat_geometry.py, from
+    its seats: each section's outline is the box round its seats, the stage lies in front of the front
+    row. None if there is no such event."""
+    venue = db.session.execute(sa.text("""
+        SELECT v.venue_id, v.stage_x, v.stage_y, v.stage_width, v.stage_height
+          FROM events e JOIN venues v ON v.venue_id = e.venue_id WHERE e.event_id = :event_id"""),
+        {"event_id": event_id}).one_or_none()
+    if venue is None:
+        return None
+    rows = db.session.execute(sa.text("""
+        SELECT sec.section_id, sec.name, sec.outline, sec.label_x, sec.label_y,
+               MIN(s.map_x) AS x0, MIN(s.map_y) AS y0, MAX(s.map_x) AS x1, MAX(s.map_y) AS y1
+          FROM sections sec JOIN seats s ON s.section_id = sec.section_id
+         WHERE sec.venue_id = :venue_id
+         GROUP BY sec.section_id, sec.name, sec.outline, sec.label_x, sec.label_y, sec.sort_order
+         ORDER BY sec.sort_order, sec.section_id"""), {"venue_id": venue.venue_id}).all()
+    room = geometry.PAD + geometry.SEAT_PITCH      # round the seats: their outline and row labels
+    sections = []
+    for r in rows:
+        box = (r.x0 - room, r.y0 - room, r.x1 - r.x0 + 2 * room, r.y1 - r.y0 + 2 * room)
+        outline = r.outline or (f"{r.x0 - geometry.PAD},{r.y0 - geometry.PAD} {r.x1 + geometry.PAD},{r.y0 - geometry.PAD} "
+                                f"{r.x1 + geometry.PAD},{r.y1 + geometry.PAD} {r.x0 - geometry.PAD},{r.y1 + geometry.PAD}")
+        label = (r.label_x, r.label_y) if r.outline else ((r.x0 + r.x1) // 2, r.y1 + room + 4)
+        sections.append((r.section_id, r.name, outline, label, box))
+    if venue.stage_width:
+        stage = (venue.stage_x, venue.stage_y, venue.stage_width, venue.stage_height)
+    else:
+        corners = [(b[0] + room, b[1] + room) for *_, b in sections] + [(b[0] + b[2] - room, b[1] + b[3] - room)
+                                                                        for *_, b in sections]
+        stage = tuple(round(v) for v in geometry.derived_stage(corners or [(0, 0)]))
+    left = min([stage[0]] + [b[0] for *_, b in sections]) - geometry.MARGIN
+    top = min([stage[1]] + [b[1] for *_, b in sections]) - geometry.MARGIN
+    right = max([stage[0] + stage[2]] + [b[0] + b[2] for *_, b in sections]) + geometry.MARGIN
+    bottom = max([stage[1] + stage[3]] + [b[1] + b[3] + 16 for *_, b in sections]) + geometry.MARGIN
+
+    def moved(points: str) -> str:
+        return " ".join(f"{int(x) - left},{int(y) - top}" for x, y in (p.split(",") for p in points.split()))
+
+    return Plan(venue.venue_id, right - left, bottom - top,
+                (stage[0] - left, stage[1] - top, stage[2], stage[3]),
+                tuple(PlanSection(section_id, name, moved(outline), label[0] - left, label[1] - top,
+                                  (box[0] - left, box[1] - top, box[2], box[3]))
+                      for section_id, name, outline, label, box in sections),
+                (-left, -top))
+
+
+def seat_map(event_id: int, section_id: int | None = None, cats: dict[int, Category] | None = None,
+             plan: Plan | None = None) -> SeatMap:
     """Every seat of the event (or of one section), grouped by section and row, as someone without a hold
     sees them (a viewer's own seats are drawn over it). `cats` are the event's categories when the caller
     has already read them."""
@@ -138,24 +220,31 @@ def seat_map(event_id: int, section_id: int | None = None, cats: dict[int, Categ
     # inside JSON_ARRAYAGG: MySQL 8 lacks it, so each row's seats are sorted here.)
     rows = db.session.execute(sa.text(f"""
         SELECT sec.section_id, sec.name AS section_name, r.label AS row_label,
+               r.label_x, r.label_y,
                JSON_ARRAYAGG(JSON_ARRAY(s.seat_number, es.seat_id, es.category_id, s.is_wheelchair,
-                                        s.is_companion, {_VIEW_STATE})) AS seats
+                                        s.is_companion, {_VIEW_STATE}, s.map_x, s.map_y)) AS seats
           FROM event_seats es
           JOIN seats s ON s.seat_id = es.seat_id
           JOIN seat_rows r ON r.row_id = s.row_id
           JOIN sections sec ON sec.section_id = es.section_id
          WHERE es.event_id = :event_id AND {condition}
-         GROUP BY sec.sort_order, sec.section_id, sec.name, r.sort_order, r.row_id, r.label
+         GROUP BY sec.sort_order, sec.section_id, sec.name, r.sort_order, r.row_id, r.label, r.label_x, r.label_y
          ORDER BY sec.sort_order, sec.section_id, r.sort_order, r.row_id"""),
         {"event_id": event_id, "owner": None, "now": now, **params}).all()
+    dx, dy = plan.offset if plan else (0, 0)
     sections: list[SectionView] = []
     for row in rows:
         if not sections or sections[-1].section_id != row.section_id:
             sections.append(SectionView(row.section_id, row.section_name))
-        sections[-1].rows.append(RowView(row.row_label, [
-            SeatView(seat_id, row.section_name, row.row_label, number, cats[category_id], state,
-                     bool(wheelchair), bool(companion))
-            for number, seat_id, category_id, wheelchair, companion, state in sorted(json.loads(row.seats))]))
+        seats = [SeatView(seat_id, row.section_name, row.row_label, number, cats[category_id], state,
+                          bool(wheelchair), bool(companion), x + dx, y + dy)
+                 for number, seat_id, category_id, wheelchair, companion, state, x, y in sorted(json.loads(row.seats))]
+        if row.label_x or row.label_y:
+            label_x, label_y = row.label_x + dx, row.label_y + dy
+        else:
+            label_x, label_y = (round(v) for v in geometry.row_label_point((seats[0].x, seats[0].y),
+                                                                            (seats[-1].x, seats[-1].y)))
+        sections[-1].rows.append(RowView(row.row_label, seats, label_x, label_y))
     return SeatMap(event_id, version, now, cats, sections)
 
 
