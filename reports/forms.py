@@ -16,6 +16,10 @@ class ReportFilterForm(FlaskForm):
     venue = SelectField("Venue", coerce=str, validators=[Optional()], validate_choice=False)
     event = SelectField("Event", coerce=str, validators=[Optional()], validate_choice=False)
 
+    customers = SelectField("Customers", coerce=str, validators=[Optional()],
+                            choices=[("", "All customers"), ("regular", "Regular customers"), ("vip", "VIP members")])
+    method = SelectField("Payment method", coerce=str, validators=[Optional()], validate_choice=False)
+
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError("The end date is before the start date.")

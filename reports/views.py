@@ -33,7 +33,9 @@ def _filter(formdata) -> tuple[ReportFilterForm, reporting.ReportFilter]:
     chosen = reporting.ReportFilter(
         form.date_from.data or default.date_from, form.date_to.data or default.date_to,
         int(form.venue.data) if (form.venue.data or "").isdigit() else None,
-        int(form.event.data) if (form.event.data or "").isdigit() else None)
+        int(form.event.data) if (form.event.data or "").isdigit() else None,
+        form.customers.data if form.customers.data in reporting.CUSTOMER_TYPES else None,
+        int(form.method.data) if (form.method.data or "").isdigit() else None)
     if chosen.date_from > chosen.date_to:
         form.date_to.errors = ["The end date is before the start date."]
         return form, default
@@ -47,6 +49,7 @@ def index():
     choices = reporting.filter_choices()
     form.venue.choices = [("", "All venues")] + [(str(venue_id), name) for venue_id, name in choices.venues]
     form.date_from.data, form.date_to.data = report_filter.date_from, report_filter.date_to
+    form.method.choices = [("", "Every method")] + [(str(method_id), name) for method_id, name in choices.methods]
     return render_page("reports/index.html", fragment="dashboard", form=form, choices=choices,
                        presets=reporting.presets(report_filter, choices.first_sale),
                        dashboard=reporting.dashboard(report_filter), share_form=ShareForm(formdata=None))

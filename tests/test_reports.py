@@ -55,7 +55,7 @@ class Raw:
         self.types = {c["customer_id"]: c["customer_type"] for c in read("SELECT customer_id, customer_type FROM customers")}
         self.categories = read("SELECT category_id, name, `rank` FROM seat_categories ORDER BY `rank`")
         self.methods = read("SELECT method_id, name FROM payment_methods ORDER BY method_id")
-        self.bookings = read("SELECT booking_id, event_id, customer_id, total, booked_at FROM bookings")
+        self.bookings = read("SELECT booking_id, event_id, customer_id, total, status, booked_at FROM bookings")
         self.tickets = read("SELECT booking_id, category_id, status FROM tickets")
         self.payments = read("SELECT booking_id, customer_id, method_id, kind, status, amount, created_at FROM payments")
         self.refunded = defaultdict(Decimal)
@@ -68,8 +68,15 @@ class Raw:
         return (s.date_from <= day <= s.date_to and (s.venue_id is None or self.events[event_id]["venue_id"] == s.venue_id)
                 and (s.event_id is None or event_id == s.event_id))
 
-    def bookings_in(self, s: Scope) -> list[dict]:
-        return [b for b in self.bookings if self.in_scope(s, b["event_id"], b["booked_at"].date())]
+    def bookings_in(self, s: Scope, *, by_type: bool = True) -> list[dict]:
+        """The bookings of the scope; of its customer type too, unless `by_type` is False (for the figures the
+        customer type does not narrow)."""
+        return [b for b in self.bookings if self.in_scope(s, b["event_id"], b["booked_at"].date())
+                and (not by_type or s.customer_type in (None, self.types[b["customer_id"]]))]
+
+    def event_label(self, event_id: int) -> str:
+        """An event as the charts name it: its title and date."""
+        return f"{self.events[event_id]['title']} · {self.events[event_id]['starts_at']:%d %b %Y}"
 
     def net_by(self, s: Scope, key) -> dict:
         net = defaultdict(Decimal)
@@ -82,15 +89,16 @@ class Raw:
         return [name(k) for k, _ in ranked], [float(net) for _, net in ranked]
 
     def monthly(self, s: Scope) -> dict:
+        """Every month of the scope's period (from the first sale ever at the earliest), for every customer
+        type and payment method."""
         net, bookings = defaultdict(Decimal), defaultdict(int)
-        for b in self.bookings_in(s):
+        for b in self.bookings_in(s, by_type=False):
             month = b["booked_at"].date().replace(day=1)
             net[month] += b["total"] - self.refunded[b["booking_id"]]
             bookings[month] += 1
-        if not net:
-            return {"labels": [], "net": [], "growth": []}
-        months, month = [], min(net)
-        while month <= max(net):
+        first_sale = min(b["booked_at"].date() for b in self.bookings)
+        months, month = [], max(s.date_from, first_sale).replace(day=1)
+        while month <= max(s.date_to, first_sale):
             months.append(month)
             month = (month + 32 * DAY).replace(day=1)
         values = [net.get(m, ZERO) for m in months]
@@ -98,7 +106,8 @@ class Raw:
         return {"labels": [f"{m:%b %Y}" for m in months], "net": values, "growth": growth}
 
     def sold_tickets(self, s: Scope) -> dict[int, int]:
-        booked = {b["booking_id"] for b in self.bookings_in(s)}
+        """Tickets still sold per category (not kept per customer type or payment method)."""
+        booked = {b["booking_id"] for b in self.bookings_in(s, by_type=False)}
         sold = defaultdict(int)
         for t in self.tickets:
             if t["booking_id"] in booked and t["status"] != "refunded":
@@ -124,7 +133,8 @@ class Raw:
         found = []
         for p in self.payments:
             venue = self.events[self.event_of[p["booking_id"]]]["venue_id"] if p["booking_id"] else None
-            if s.date_from <= p["created_at"].date() <= s.date_to and (s.venue_id is None or venue == s.venue_id):
+            if (s.date_from <= p["created_at"].date() <= s.date_to and (s.venue_id is None or venue == s.venue_id)
+                    and s.customer_type in (None, self.types[p["customer_id"]]) and s.method_id in (None, p["method_id"])):
                 found.append(p)
         return found
 
@@ -145,12 +155,20 @@ def scopes(raw) -> dict[str, Scope]:
     days = sorted(b["booked_at"].date() for b in raw.bookings)
     ragged_from, ragged_to = days[len(days) // 5], days[len(days) * 4 // 5]
     ragged_from = ragged_from.replace(day=min(ragged_from.day, 27)) + DAY
+    paid_with = defaultdict(int)
+    for p in raw.payments:
+        paid_with[p["method_id"]] += 1
+    busiest_method = max(paid_with, key=paid_with.get)
     return {
         "default": Scope(today - 364 * DAY, today),
         "all_time": Scope(dt.date(2000, 1, 1), today),
         "venue": Scope(dt.date(2000, 1, 1), today, venue_id=busiest_venue),
         "event": Scope(dt.date(2000, 1, 1), today, event_id=busiest_event),
         "ragged": Scope(ragged_from, ragged_to),
+        "vip": Scope(dt.date(2000, 1, 1), today, customer_type="vip"),
+        "regular_venue": Scope(dt.date(2000, 1, 1), today, venue_id=busiest_venue, customer_type="regular"),
+        "method": Scope(today - 364 * DAY, today, method_id=busiest_method),
+        "vip_method": Scope(ragged_from, ragged_to, customer_type="vip", method_id=busiest_method),
     }
 
 
@@ -164,7 +182,7 @@ def kpis(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-kpi="(\w+)">([^<]*)<', html))
 
 
-SCOPES = ["default", "all_time", "venue", "event", "ragged"]
+SCOPES = ["default", "all_time", "venue", "event", "ragged", "vip", "regular_venue", "method", "vip_method"]
 
 
 @pytest.fixture
@@ -184,7 +202,7 @@ def test_the_top_events_and_venues_charts_equal_the_raw_bookings_less_their_refu
     s = scopes[scope]
     drawn = charts(page(scope))
 
-    events = raw.top(s, lambda b: b["event_id"], lambda e: raw.events[e]["title"])
+    events = raw.top(s, lambda b: b["event_id"], raw.event_label)
     venues = raw.top(s, lambda b: raw.events[b["event_id"]]["venue_id"], lambda v: raw.venues[v])
 
     assert (drawn["chart-top-events"]["labels"], drawn["chart-top-events"]["datasets"][0]["data"]) == events
@@ -241,13 +259,13 @@ def test_the_customer_charts_split_revenue_and_payments_by_customer_type(page, r
             paid[p["method_id"], raw.types[p["customer_id"]]] += p["amount"]
 
     types = [t for t in ("regular", "vip") if t in net]
+    mixed = [t for t in ("regular", "vip") if s.customer_type in (None, t)]
     assert drawn["chart-customer-types"]["labels"] == [{"regular": "Regular", "vip": "VIP"}[t] for t in types]
     assert drawn["chart-customer-types"]["datasets"][0]["data"] == [float(net[t]) for t in types]
     mix = drawn["chart-payment-mix"]
     shown = [m for m in raw.methods if m["method_id"] in methods]
     assert mix["labels"] == [m["name"] for m in shown]
-    assert [d["data"] for d in mix["datasets"]] == [
-        [float(paid[m["method_id"], t]) for m in shown] for t in ("regular", "vip")]
+    assert [d["data"] for d in mix["datasets"]] == [[float(paid[m["method_id"], t]) for m in shown] for t in mixed]
 
 
 @pytest.mark.parametrize("scope", SCOPES)
@@ -258,13 +276,16 @@ def test_the_key_figures_equal_the_raw_rows(page, raw, scopes, scope):
     bookings = raw.bookings_in(s)
     total = sum((b["total"] for b in bookings), ZERO)
     net = total - sum((raw.refunded[b["booking_id"]] for b in bookings), ZERO)
+    # The average order value leaves out the bookings refunded in full.
+    kept = [b for b in bookings if b["status"] != "refunded"]
+    kept_total = sum((b["total"] for b in kept), ZERO)
     held = [v["held"] for v in raw.occupancy(s, utcnow()).values()]
     occupancy = pct(sum(sold for sold, _ in held), sum(seats for _, seats in held))
 
     assert shown["net_revenue"] == f"€{net:,.2f}"
     assert shown["tickets_sold"] == f"{sum(raw.sold_tickets(s).values()):,}"
-    assert shown["average_order"] == (f"€{(total / len(bookings)).quantize(Decimal('0.01'), ROUND_HALF_UP):,.2f}"
-                                      if bookings else "–")
+    assert shown["average_order"] == (f"€{(kept_total / len(kept)).quantize(Decimal('0.01'), ROUND_HALF_UP):,.2f}"
+                                      if kept else "–")
     assert shown["occupancy"] == (f"{occupancy:,.1f} %" if occupancy is not None else "–")
 
 
@@ -311,7 +332,7 @@ def test_every_dashboard_table_links_to_its_csv_with_a_header_row(admin_client, 
         assert header == re.findall(r"<th[^>]*>([^<]*)</th>", heading.group(1))
 
 
-@pytest.mark.parametrize("scope", ["all_time", "ragged", "venue"])
+@pytest.mark.parametrize("scope", ["all_time", "ragged", "venue", "regular_venue", "vip_method"])
 def test_the_csv_exports_parse_back_to_the_raw_figures(admin_client, raw, scopes, scope):
     s = scopes[scope]
 
@@ -452,10 +473,71 @@ def test_the_html_download_carries_the_charts_styles_and_data_and_nothing_from_o
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith('attachment; filename="encore-dashboard-')
     assert charts(html)["chart-top-events"]["labels"] == raw.top(
-        scopes["all_time"], lambda b: b["event_id"], lambda e: raw.events[e]["title"])[0]
+        scopes["all_time"], lambda b: b["event_id"], raw.event_label)[0]
     script, = re.findall(r"<script>(.*?)</script>", html, re.S)
     assert len(script) > 100_000 and "chartjs" in script  # Chart.js itself, and the script that draws
     assert re.search(r"<style>.*\.report-group\b.*</style>", html, re.S)
     assert not re.search(r"<script[^>]*\ssrc=|<link\b|<img\b|@import", html)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "/static/" not in html and "/admin/" not in html
+
+
+# ---------------------------------------------------------------- what the page says
+
+def test_the_page_defines_its_figures_and_says_what_a_filter_does_not_narrow(page):
+    html = page("vip_method")
+    assert re.search(r"<dt>Sales</dt><dd>What the bookings made in the period cost their buyers", html)
+    assert re.search(r"<dt>Average order value</dt><dd>Sales of the bookings not fully refunded", html)
+    assert "Tickets sold, the seat categories, occupancy and the monthly revenue are for every customer type" in html
+    assert "The payment method narrows the payments table and the payment method mix only" in html
+    assert "for every customer type" not in page("default")
+
+
+@pytest.mark.parametrize("scope", ["default", "venue", "vip_method"])
+def test_no_database_words_reach_the_page(page, scope):
+    text = re.sub(r"<script.*?</script>|<[^>]+>", " ", page(scope), flags=re.S)
+    for word in ("CALL ", "SELECT ", "GetEventRevenueByMonth", "PaymentSummary", "TopRevenueEvents", "NULL"):
+        assert word not in text
+
+
+def test_every_chart_with_axes_names_them_with_their_units(page):
+    for chart_id, chart in charts(page("all_time")).items():
+        if chart["kind"] == "doughnut":
+            continue
+        assert chart["categoryTitle"], chart_id
+        assert re.search(r"\((€|%)\)$", chart["valueTitle"]), chart_id
+        assert not any(d["lineFormat"] for d in chart["datasets"]) or chart["lineTitle"].endswith("(%)")
+
+
+def test_the_monthly_chart_spans_the_chosen_period(page, scopes):
+    s = scopes["default"]
+    labels = charts(page("default"))["chart-monthly"]["labels"]
+    assert labels[0] == f"{s.date_from:%b %Y}" and labels[-1] == f"{s.date_to:%b %Y}"
+
+
+def test_a_csv_export_reads_only_its_own_table(app, admin_client, scopes):
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engines["reports"]
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        export(admin_client, "categories", scopes["default"])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    reads = [s for s in statements if "sales_by_period" in s or "payments_by_period" in s or "CALL" in s]
+    assert len(statements) <= 3, statements
+    assert not any("FROM sales_by_period" in s and "GROUP BY" in s for s in reads), "the sales are not read"
+
+
+def test_a_venue_scoped_share_shows_only_venue_scoped_tables_and_keeps_every_filter(app, admin_client, forms, scopes,
+                                                                                   raw):
+    s = scopes["regular_venue"]
+    html = app.test_client().get(share(admin_client, forms, s, label="Venue, regular")).get_data(as_text=True)
+    assert "Repeat buyers (all time)" not in html, "buyers over all venues are not shown for one venue"
+    assert charts(html)["chart-top-venues"]["labels"] == [raw.venues[s.venue_id]]
+    assert charts(html)["chart-customer-types"]["labels"] == ["Regular"]
+    assert "Regular customers" in html

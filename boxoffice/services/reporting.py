@@ -1,5 +1,5 @@
 """The dashboards: key figures, four groups of charts and tables, and the CSV tables, for a filter (a booking
-period, a venue, an event).
+period, a venue, an event, a customer type, a payment method).
 
 Every query runs on the `reports` bind: the read-only database user, which can SELECT and call
 GetEventRevenueByMonth and can write nothing. The sales figures come from the summary tables
@@ -7,16 +7,26 @@ GetEventRevenueByMonth and can write nothing. The sales figures come from the su
 whatever the size of the box office; one dashboard is read in one transaction, so its figures agree with
 each other.
 
+Few statements, each read once (`_Reads`): the summaries' date bounds in one statement; the sales of every
+event and customer type in the period in one, from which the key figures, the top events and venues and
+the customer types are all added up; the tickets of every event and category in one; the payments in one;
+occupancy, the monthly procedure, repeat buyers and the fully refunded bookings (for the average order
+value) one each. A CSV export reads only what its own table is made of.
+
 A period counts bookings by the day they were made; a booking's refunds count with it, whenever they
 happened. Payments count on the day they were made. Occupancy is about events held in the period, and
-events on sale now.
+events on sale now. The customer-type filter narrows what the summaries keep per customer type (sales,
+payments, buyers); the payment-method filter narrows the payments; `Dashboard.not_narrowed` says which
+figures a filter leaves as they are.
 """
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Callable
+from functools import cached_property
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -24,7 +34,8 @@ from sqlalchemy.engine import Connection
 from ..clock import utcnow
 from ..extensions import db
 from ..models import (
-    CategorySalesByPeriod, CustomerSales, Event, PaymentMethod, PaymentsByPeriod, SalesByPeriod, SeatCategory, Venue,
+    Booking, CategorySalesByPeriod, Customer, CustomerSales, Event, PaymentMethod, PaymentsByPeriod, SalesByPeriod,
+    SeatCategory, Venue,
 )
 from .reports_figures import Chart, Column, Dataset, Table, money, percent, ratio
 
@@ -37,6 +48,16 @@ TYPE_COLOURS = {"regular": "#4f46e5", "vip": "#db2777"}
 TOP = 10
 LISTED = 15
 
+# What the page says the figures are (templates/reports/_dashboard.html shows them).
+DEFINITIONS = (
+    ("Sales", "What the bookings made in the period cost their buyers, after VIP and promo discounts."),
+    ("Refunded", "What has been paid back of those bookings since, whenever it was paid back."),
+    ("Net revenue", "Sales less refunded."),
+    ("Average order value", "Sales of the bookings not fully refunded, divided by their number."),
+    ("Tickets sold", "Tickets of those bookings still valid or used at the door (refunded tickets left out)."),
+    ("Occupancy", "Tickets sold divided by seats offered, for the events held in the period (or on sale now)."),
+)
+
 
 class UnknownTable(LookupError):
     """No dashboard table has this name."""
@@ -47,12 +68,15 @@ class UnknownTable(LookupError):
 @dataclass(frozen=True)
 class ReportFilter:
     """What a dashboard shows: bookings made from `date_from` to `date_to` (both days included), at one venue,
-    for one event, or everywhere (None)."""
+    for one event, by one customer type ('regular' or 'vip'), paid with one payment method, or everywhere
+    (None)."""
 
     date_from: dt.date
     date_to: dt.date
     venue_id: int | None = None
     event_id: int | None = None
+    customer_type: str | None = None
+    method_id: int | None = None
 
     def as_query(self) -> dict[str, str]:
         """The filter as URL query arguments (the dashboard's GET form uses the same names)."""
@@ -61,7 +85,16 @@ class ReportFilter:
             query["venue"] = str(self.venue_id)
         if self.event_id:
             query["event"] = str(self.event_id)
+        if self.customer_type:
+            query["customers"] = self.customer_type
+        if self.method_id:
+            query["method"] = str(self.method_id)
         return query
+
+    @property
+    def scoped(self) -> bool:
+        """Narrowed to a venue or an event."""
+        return bool(self.venue_id or self.event_id)
 
 
 def default_filter(today: dt.date | None = None) -> ReportFilter:
@@ -72,8 +105,8 @@ def default_filter(today: dt.date | None = None) -> ReportFilter:
 
 def presets(f: ReportFilter, first_sale: dt.date | None, today: dt.date | None = None
             ) -> list[tuple[str, ReportFilter]]:
-    """Quick periods for the same venue and event: the last 30 and 90 days, twelve months, and all time
-    (from the first booking ever)."""
+    """Quick periods for the same venue, event, customers and method: the last 30 and 90 days, twelve
+    months, and all time (from the first booking ever)."""
     today = today or utcnow().date()
     periods = [("Last 30 days", today - 29 * DAY), ("Last 90 days", today - 89 * DAY),
                ("Last 12 months", today - 364 * DAY), ("All time", min(first_sale or today, today))]
@@ -116,21 +149,6 @@ class Period:
                                                  table.period.between(tail_from, self.last))))
 
 
-def _scope(c: Connection, table, f: ReportFilter, by_event: bool = True) -> list[sa.ColumnElement[bool]]:
-    """The conditions that pick a summary table's rows for the filter."""
-    data_first, data_last = c.execute(sa.select(sa.func.min(table.period), sa.func.max(table.period))
-                                      .where(table.grain == "day")).one()
-    first, last = max(f.date_from, data_first or f.date_from), min(f.date_to, data_last or f.date_to)
-    if data_first is None or first > last:
-        return [sa.false()]
-    conditions = [Period(first, last, data_first, data_last).rows_of(table)]
-    if f.venue_id:
-        conditions.append(table.venue_id == f.venue_id)
-    if f.event_id and by_event:
-        conditions.append(table.event_id == f.event_id)
-    return conditions
-
-
 def _reports() -> Connection:
     """A connection as the read-only reporting user; its first query fixes the snapshot every later one sees."""
     return db.engines["reports"].connect()
@@ -143,35 +161,157 @@ class Choices:
     venues: list[tuple[int, str]]
     # Per venue name: (event id, label) in start order.
     events: dict[str, list[tuple[int, str]]]
+    methods: list[tuple[int, str]]
     first_sale: dt.date | None
 
 
 def filter_choices() -> Choices:
-    """The venues and events a dashboard can be narrowed to, and the day of the first booking ever."""
+    """The venues, events and payment methods a dashboard can be narrowed to, and the day of the first booking
+    ever."""
     with _reports() as c:
-        venues = c.execute(sa.select(Venue.venue_id, Venue.name, Venue.city).order_by(Venue.name)).all()
         events = c.execute(sa.select(Event.event_id, Event.title, Event.starts_at, Venue.name)
                            .join(Venue, Venue.venue_id == Event.venue_id)
                            .where(Event.status != "draft")
                            .order_by(Venue.name, Event.starts_at, Event.event_id)).all()
-        first_sale = c.scalar(sa.select(sa.func.min(SalesByPeriod.period)).where(SalesByPeriod.grain == "day"))
+        venues = c.execute(sa.select(Venue.venue_id, Venue.name, Venue.city).order_by(Venue.name)).all()
+        methods_and_first = c.execute(sa.select(
+            PaymentMethod.method_id, PaymentMethod.name,
+            sa.select(sa.func.min(SalesByPeriod.period)).where(SalesByPeriod.grain == "day").scalar_subquery())
+            .order_by(PaymentMethod.method_id)).all()
     by_venue: dict[str, list[tuple[int, str]]] = {}
     for event_id, title, starts_at, venue in events:
         by_venue.setdefault(venue, []).append((event_id, f"{starts_at:%d %b %Y} · {title}"))
-    return Choices([(v.venue_id, f"{v.name}, {v.city}") for v in venues], by_venue, first_sale)
+    first_sale = methods_and_first[0][2] if methods_and_first else None
+    return Choices([(v.venue_id, f"{v.name}, {v.city}") for v in venues], by_venue,
+                   [(m.method_id, m.name) for m in methods_and_first], first_sale)
 
 
 def describe(f: ReportFilter) -> str:
     """The filter in words, for headings and shared pages."""
-    with _reports() as c:
-        parts = [f"Bookings {f.date_from:%d %b %Y} – {f.date_to:%d %b %Y}"]
-        if f.event_id:
-            title = c.scalar(sa.select(Event.title).where(Event.event_id == f.event_id))
-            parts.append(title or "an event that no longer exists")
-        if f.venue_id:
-            name = c.scalar(sa.select(Venue.name).where(Venue.venue_id == f.venue_id))
-            parts.append(name or "a venue that no longer exists")
+    parts = [f"Bookings {f.date_from:%d %b %Y} – {f.date_to:%d %b %Y}"]
+    if f.event_id or f.venue_id or f.method_id:
+        with _reports() as c:
+            if f.event_id:
+                found = c.execute(sa.select(Event.title, Event.starts_at).where(Event.event_id == f.event_id)).first()
+                parts.append(f"{found.title} ({found.starts_at:%d %b %Y})" if found
+                             else "an event that no longer exists")
+            if f.venue_id:
+                name = c.scalar(sa.select(Venue.name).where(Venue.venue_id == f.venue_id))
+                parts.append(name or "a venue that no longer exists")
+            if f.method_id:
+                method = c.scalar(sa.select(PaymentMethod.name).where(PaymentMethod.method_id == f.method_id))
+                parts.append(f"paid by {method or 'a method that no longer exists'}")
+    if f.customer_type:
+        parts.append(f"{TYPE_NAMES[f.customer_type]} customers")
     return " · ".join(parts)
+
+
+# ---------------------------------------------------------------- reading the summaries, once each
+
+class _Reads:
+    """What a dashboard (or one of its tables) is made of, each read once, when first needed, on one
+    connection (one snapshot)."""
+
+    def __init__(self, c: Connection, f: ReportFilter):
+        self.c, self.f = c, f
+
+    @cached_property
+    def bounds(self) -> dict[str, tuple[dt.date | None, dt.date | None]]:
+        """The first and last day of the day rows of each summary table, in one statement (each end is
+        one step of the primary key)."""
+        tables = {"sales": SalesByPeriod, "categories": CategorySalesByPeriod, "payments": PaymentsByPeriod}
+        columns = []
+        for name, t in tables.items():
+            day = t.grain == "day"
+            columns += [sa.select(sa.func.min(t.period)).where(day).scalar_subquery().label(f"{name}_first"),
+                        sa.select(sa.func.max(t.period)).where(day).scalar_subquery().label(f"{name}_last")]
+        row = self.c.execute(sa.select(*columns)).one()
+        return {name: (getattr(row, f"{name}_first"), getattr(row, f"{name}_last")) for name in tables}
+
+    def scope(self, name: str, table, *, by_event: bool = True) -> list[sa.ColumnElement[bool]]:
+        """The conditions that pick a summary table's rows for the filter's period, venue and event."""
+        data_first, data_last = self.bounds[name]
+        f = self.f
+        first, last = max(f.date_from, data_first or f.date_from), min(f.date_to, data_last or f.date_to)
+        if data_first is None or first > last:
+            return [sa.false()]
+        conditions = [Period(first, last, data_first, data_last).rows_of(table)]
+        if f.venue_id:
+            conditions.append(table.venue_id == f.venue_id)
+        if f.event_id and by_event:
+            conditions.append(table.event_id == f.event_id)
+        return conditions
+
+    @cached_property
+    def sales(self) -> list[dict[str, Any]]:
+        """Per event and customer type in the filter: bookings, sales and refunded, with the event's title,
+        start and venue (one statement)."""
+        s = SalesByPeriod
+        conditions = self.scope("sales", s)
+        if self.f.customer_type:
+            conditions.append(s.customer_type == self.f.customer_type)
+        totals = (sa.select(s.event_id, s.customer_type, sa.func.sum(s.bookings).label("bookings"),
+                            sa.func.sum(s.booked_total).label("booked_total"), sa.func.sum(s.refunded).label("refunded"))
+                  .where(*conditions).group_by(s.event_id, s.customer_type).subquery())
+        query = (sa.select(totals, Event.title, Event.starts_at, Venue.venue_id, Venue.name.label("venue"), Venue.city)
+                 .join(Event, Event.event_id == totals.c.event_id).join(Venue, Venue.venue_id == Event.venue_id))
+        return [dict(row) for row in self.c.execute(query).mappings()]
+
+    @cached_property
+    def tickets(self) -> list[dict[str, Any]]:
+        """Per event and seat category in the filter's period, venue and event: tickets still sold, refunded
+        and their revenue (one statement). Not kept per customer type or payment method."""
+        s = CategorySalesByPeriod
+        query = (sa.select(s.event_id, s.venue_id, s.category_id, sa.func.sum(s.tickets).label("tickets"),
+                           sa.func.sum(s.tickets_refunded).label("tickets_refunded"),
+                           sa.func.sum(s.revenue).label("revenue"))
+                 .where(*self.scope("categories", s)).group_by(s.event_id, s.venue_id, s.category_id))
+        return [dict(row) for row in self.c.execute(query).mappings()]
+
+    @cached_property
+    def fully_refunded(self) -> dict[str, tuple[int, Decimal]]:
+        """Per customer type: the number and cost of the bookings in the filter that are fully refunded (left
+        out of the average order value). One statement over the refunded bookings alone
+        (ix_bookings_status_booked)."""
+        f = self.f
+        query = (sa.select(Customer.customer_type, sa.func.count().label("bookings"),
+                           sa.func.sum(Booking.total).label("total"))
+                 .join(Customer, Customer.customer_id == Booking.customer_id)
+                 .where(Booking.status == "refunded", Booking.booked_at >= f.date_from,
+                        Booking.booked_at < f.date_to + DAY)
+                 .group_by(Customer.customer_type))
+        if f.venue_id:
+            query = query.join(Event, Event.event_id == Booking.event_id).where(Event.venue_id == f.venue_id)
+        if f.event_id:
+            query = query.where(Booking.event_id == f.event_id)
+        if f.customer_type:
+            query = query.where(Customer.customer_type == f.customer_type)
+        return {row.customer_type: (int(row.bookings), money(row.total)) for row in self.c.execute(query)}
+
+    @cached_property
+    def payments(self) -> list[sa.Row]:
+        """Per payment method and customer type: payments made in the period (at the venue), one statement."""
+        s = PaymentsByPeriod
+        conditions = self.scope("payments", s, by_event=False)
+        if self.f.customer_type:
+            conditions.append(s.customer_type == self.f.customer_type)
+        if self.f.method_id:
+            conditions.append(s.method_id == self.f.method_id)
+        totals = (sa.select(s.method_id, s.customer_type, sa.func.sum(s.charges).label("charges"),
+                            sa.func.sum(s.captured).label("captured"),
+                            sa.func.sum(s.captured_amount).label("captured_amount"),
+                            sa.func.sum(s.declines).label("declines"), sa.func.sum(s.failures).label("failures"),
+                            sa.func.sum(s.refunds).label("refunds"),
+                            sa.func.sum(s.refunded_amount).label("refunded_amount"))
+                  .where(*conditions).group_by(s.method_id, s.customer_type).subquery())
+        return self.c.execute(sa.select(PaymentMethod.name, totals)
+                              .join(totals, totals.c.method_id == PaymentMethod.method_id)
+                              .where(totals.c.charges + totals.c.refunds > 0)
+                              .order_by(PaymentMethod.method_id, totals.c.customer_type)).all()
+
+    @cached_property
+    def occupancy(self) -> Occupancy:
+        return _occupancy(self.c, self.f)
 
 
 # ---------------------------------------------------------------- key figures
@@ -187,23 +327,22 @@ class Kpis:
     events_held: int
 
 
-def _tickets_sold(c: Connection, f: ReportFilter) -> int:
-    """Tickets still sold of the bookings in the filter."""
-    s = CategorySalesByPeriod
-    return int(c.scalar(sa.select(sa.func.sum(s.tickets)).where(*_scope(c, s, f))) or 0)
+def _sum(rows, key: str) -> Decimal | int:
+    return sum((row[key] or 0 for row in rows), 0)
 
 
-def _kpis(c: Connection, f: ReportFilter, held: list[dict[str, Any]]) -> Kpis:
-    """The key figures; occupancy of the events `held` in the period."""
-    s = SalesByPeriod
-    bookings, booked, refunded = c.execute(
-        sa.select(sa.func.sum(s.bookings), sa.func.sum(s.booked_total), sa.func.sum(s.refunded))
-        .where(*_scope(c, s, f))).one()
-    seats = sum(row["seats"] for row in held)
-    sold = sum(row["sold"] for row in held)
-    return Kpis(net_revenue=money(booked) - money(refunded), refunded=money(refunded), bookings=int(bookings or 0),
-                tickets_sold=_tickets_sold(c, f), average_order=ratio(booked, bookings),
-                occupancy_pct=percent(sold, seats), events_held=len(held))
+def _kpis(r: _Reads) -> Kpis:
+    """The key figures; occupancy of the events held in the period."""
+    bookings, booked, refunded = _sum(r.sales, "bookings"), money(_sum(r.sales, "booked_total")), \
+        money(_sum(r.sales, "refunded"))
+    gone = r.fully_refunded.values()
+    kept = int(bookings) - sum(n for n, _ in gone)
+    held = r.occupancy.held
+    return Kpis(net_revenue=booked - refunded, refunded=refunded, bookings=int(bookings),
+                tickets_sold=int(_sum(r.tickets, "tickets")),
+                average_order=ratio(booked - sum((total for _, total in gone), Decimal("0.00")), kept),
+                occupancy_pct=percent(sum(e["sold"] for e in held), sum(e["seats"] for e in held)),
+                events_held=len(held))
 
 
 # ---------------------------------------------------------------- 1. top events and venues
@@ -213,124 +352,131 @@ MONEY_COLUMNS = (Column("bookings", "Bookings", "count"), Column("booked_total",
 TICKETS = Column("tickets", "Tickets sold", "count")
 
 
-def _sales_totals(s=SalesByPeriod) -> list:
-    return [sa.func.sum(s.bookings).label("bookings"), sa.func.sum(s.booked_total).label("booked_total"),
-            sa.func.sum(s.refunded).label("refunded")]
+def _money_row(bookings, booked_total, refunded) -> dict[str, Any]:
+    return {"bookings": int(bookings), "booked_total": money(booked_total), "refunded": money(refunded),
+            "net_revenue": money(booked_total) - money(refunded)}
 
 
-def _money_row(row: sa.Row) -> dict[str, Any]:
-    return {"bookings": int(row.bookings), "booked_total": money(row.booked_total), "refunded": money(row.refunded),
-            "net_revenue": money(row.booked_total) - money(row.refunded)}
+def _top(r: _Reads, key: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The TOP best-earning events or venues (`key`: event_id or venue_id) with their tickets sold."""
+    totals: dict[int, dict[str, Any]] = {}
+    for row in r.sales:
+        found = totals.setdefault(row[key], {"id": row[key], **{name: row[name] for name in names},
+                                             "bookings": 0, "booked_total": 0, "refunded": 0})
+        for column in ("bookings", "booked_total", "refunded"):
+            found[column] += row[column] or 0
+    ranked = sorted((t for t in totals.values() if t["bookings"] > 0),
+                    key=lambda t: (-(money(t["booked_total"]) - money(t["refunded"])), t["id"]))[:TOP]
+    tickets: dict[int, int] = defaultdict(int)
+    for row in r.tickets:
+        tickets[row[key]] += int(row["tickets"])
+    return [{**{name: t[name] for name in names}, "id": t["id"],
+             **_money_row(t["bookings"], t["booked_total"], t["refunded"]), "tickets": tickets[t["id"]]}
+            for t in ranked]
 
 
-def _top(c: Connection, f: ReportFilter, key: str, names: Callable[[sa.ColumnElement], tuple[list, Callable]]
-         ) -> list[dict[str, Any]]:
-    """The TOP best-earning events or venues (`key`: event_id or venue_id) with their tickets sold, and the
-    columns `names` gives for their id: (columns, a function joining their tables to a query)."""
-    totals = (sa.select(getattr(SalesByPeriod, key).label("id"), *_sales_totals())
-              .where(*_scope(c, SalesByPeriod, f)).group_by(getattr(SalesByPeriod, key)).subquery())
-    columns, join = names(totals.c.id)
-    query = (join(sa.select(totals, *columns)).where(totals.c.bookings > 0)
-             .order_by((totals.c.booked_total - totals.c.refunded).desc(), totals.c.id).limit(TOP))
-    rows = c.execute(query).all()
-    by = getattr(CategorySalesByPeriod, key)
-    tickets = dict(c.execute(sa.select(by, sa.func.sum(CategorySalesByPeriod.tickets))
-                             .where(*_scope(c, CategorySalesByPeriod, f), by.in_([row.id for row in rows]))
-                             .group_by(by)).all())
-    return [{"id": row.id, **{column.key: getattr(row, column.key) for column in columns}, **_money_row(row),
-             "tickets": int(tickets.get(row.id, 0))} for row in rows]
-
-
-def top_events_table(c: Connection, f: ReportFilter) -> Table:
-    rows = _top(c, f, "event_id", lambda event_id: (
-        [Event.title, Event.starts_at, Venue.name.label("venue")],
-        lambda q: q.join(Event, Event.event_id == event_id).join(Venue, Venue.venue_id == Event.venue_id)))
+def top_events_table(r: _Reads) -> Table:
+    rows = _top(r, "event_id", ("title", "starts_at", "venue"))
+    note = "Bookings made in the period and what has been refunded of them since."
+    if r.f.customer_type:
+        note += " Tickets sold are of every customer type (the tickets are not counted per customer type)."
     return Table("top-events", "Top events by net revenue",
                  (Column("title", "Event"), Column("venue", "Venue"), Column("starts_at", "Starts", "datetime"),
-                  TICKETS, *MONEY_COLUMNS), rows,
-                 note="Bookings made in the period and what has been refunded of them since.")
+                  TICKETS, *MONEY_COLUMNS), rows, note=note)
 
 
-def top_venues_table(c: Connection, f: ReportFilter) -> Table:
-    rows = _top(c, f, "venue_id", lambda venue_id: (
-        [Venue.name.label("venue"), Venue.city], lambda q: q.join(Venue, Venue.venue_id == venue_id)))
+def top_venues_table(r: _Reads) -> Table:
+    rows = _top(r, "venue_id", ("venue", "city"))
     return Table("top-venues", "Venues by net revenue",
                  (Column("venue", "Venue"), Column("city", "City"), TICKETS, *MONEY_COLUMNS), rows)
 
 
-def _revenue_group(c: Connection, f: ReportFilter) -> Group:
-    events, venues = top_events_table(c, f), top_venues_table(c, f)
+def _revenue_group(r: _Reads) -> Group:
+    events, venues = top_events_table(r), top_venues_table(r)
     return Group("revenue", "Top events and venues",
                  "Where the money comes from: the events and venues with the highest net revenue.",
-                 [Chart("chart-top-events", "Top events by net revenue", "bar", [r["title"] for r in events.rows],
-                        [Dataset("Net revenue", [r["net_revenue"] for r in events.rows], "#4f46e5")],
-                        horizontal=True,
-                        description="Horizontal bars: net revenue of the ten best-earning events."),
-                  Chart("chart-top-venues", "Venues by net revenue", "bar", [r["venue"] for r in venues.rows],
-                        [Dataset("Net revenue", [r["net_revenue"] for r in venues.rows], "#0d9488")],
-                        description="Bars: net revenue per venue.")],
+                 [Chart("chart-top-events", "Top events by net revenue", "bar",
+                        [f"{row['title']} · {row['starts_at']:%d %b %Y}" for row in events.rows],
+                        [Dataset("Net revenue", [row["net_revenue"] for row in events.rows], "#4f46e5")],
+                        horizontal=True, value_title="Net revenue (€)", category_title="Event and date",
+                        description="Horizontal bars: net revenue in euros of the ten best-earning events."),
+                  Chart("chart-top-venues", "Venues by net revenue", "bar", [row["venue"] for row in venues.rows],
+                        [Dataset("Net revenue", [row["net_revenue"] for row in venues.rows], "#0d9488")],
+                        value_title="Net revenue (€)", category_title="Venue",
+                        description="Bars: net revenue in euros per venue.")],
                  [events, venues])
 
 
 # ---------------------------------------------------------------- 2. monthly revenue and growth
 
-def monthly_table(c: Connection, f: ReportFilter) -> Table:
-    """GetEventRevenueByMonth's months, with the months between them that sold nothing, and each month's
-    growth of net revenue over the month before (None after a month without revenue)."""
-    found = {row.month: row for row in c.execute(
+def _months(first: dt.date, last: dt.date) -> list[dt.date]:
+    month, months = first.replace(day=1), []
+    while month <= last:
+        months.append(month)
+        month = (month + 32 * DAY).replace(day=1)
+    return months
+
+
+def monthly_table(r: _Reads) -> Table:
+    """GetEventRevenueByMonth's months, every month of the chosen period shown (those that sold nothing as
+    zero; all time starts at the first sale), with each month's growth of net revenue over the month before
+    (None after a month without revenue). For every customer type and payment method."""
+    f = r.f
+    found = {row.month: row for row in r.c.execute(
         sa.text("CALL GetEventRevenueByMonth(:event_id, :venue_id, :first, :last)"),
         {"event_id": f.event_id, "venue_id": f.venue_id, "first": f.date_from, "last": f.date_to})}
+    first_sale = r.bounds["sales"][0]
+    first = max(f.date_from, first_sale) if first_sale else f.date_from
     rows: list[dict[str, Any]] = []
-    if found:
-        month, last = dt.date.fromisoformat(min(found)), dt.date.fromisoformat(max(found))
-        previous: Decimal | None = None
-        while month <= last:
-            row = found.get(month.isoformat())
-            net = money(row.net_revenue) if row else money(0)
-            rows.append({"month": month, "bookings": int(row.bookings) if row else 0,
-                         "tickets": int(row.tickets) if row else 0,
-                         "booked_total": money(row.gross_revenue) if row else money(0),
-                         "refunded": money(row.refunded) if row else money(0), "net_revenue": net,
-                         "growth_pct": percent(net - previous, previous) if previous and previous > 0 else None})
-            previous = net
-            month = (month + 32 * DAY).replace(day=1)
+    previous: Decimal | None = None
+    for month in _months(first, max(first, f.date_to)):
+        row = found.get(month.isoformat())
+        net = money(row.net_revenue) if row else money(0)
+        rows.append({"month": month, "bookings": int(row.bookings) if row else 0,
+                     "tickets": int(row.tickets) if row else 0,
+                     "booked_total": money(row.gross_revenue) if row else money(0),
+                     "refunded": money(row.refunded) if row else money(0), "net_revenue": net,
+                     "growth_pct": percent(net - previous, previous) if previous and previous > 0 else None})
+        previous = net
     return Table("monthly", "Revenue per month",
                  (Column("month", "Month", "month"), TICKETS, *MONEY_COLUMNS,
                   Column("growth_pct", "Growth", "percent")),
                  rows, note="Growth: the month's net revenue against the month before.")
 
 
-def _monthly_group(c: Connection, f: ReportFilter) -> Group:
-    months = monthly_table(c, f)
+def _monthly_group(r: _Reads) -> Group:
+    months = monthly_table(r)
     labels = [f"{row['month']:%b %Y}" for row in months.rows]
     return Group("monthly", "Monthly revenue and growth",
-                 "Net revenue of the bookings made each month (CALL GetEventRevenueByMonth), and the change on "
-                 "the month before.",
+                 "Net revenue of the bookings made each month of the period, and the change on the month before.",
                  [Chart("chart-monthly", "Net revenue per month", "bar", labels,
-                        [Dataset("Net revenue", [r["net_revenue"] for r in months.rows], "#4f46e5"),
-                         Dataset("Growth on the month before", [r["growth_pct"] for r in months.rows], "#db2777",
-                                 line_format="percent")],
-                        description="Bars: net revenue per month; line: growth on the month before, in per cent.")],
+                        [Dataset("Net revenue", [row["net_revenue"] for row in months.rows], "#4f46e5"),
+                         Dataset("Growth on the month before", [row["growth_pct"] for row in months.rows],
+                                 "#db2777", line_format="percent")],
+                        value_title="Net revenue (€)", category_title="Month booked", line_title="Growth (%)",
+                        description="Bars: net revenue in euros per month; line: growth on the month before, "
+                                    "in per cent.")],
                  [months])
 
 
 # ---------------------------------------------------------------- 3. seat categories and occupancy
 
-def categories_table(c: Connection, f: ReportFilter) -> Table:
-    s = CategorySalesByPeriod
-    totals = (sa.select(s.category_id, sa.func.sum(s.tickets).label("tickets"),
-                        sa.func.sum(s.tickets_refunded).label("tickets_refunded"),
-                        sa.func.sum(s.revenue).label("revenue"))
-              .where(*_scope(c, s, f)).group_by(s.category_id).subquery())
-    found = c.execute(sa.select(SeatCategory.name, SeatCategory.colour, totals)
-                      .join(totals, totals.c.category_id == SeatCategory.category_id)
-                      .where(totals.c.tickets + totals.c.tickets_refunded > 0)
-                      .order_by(SeatCategory.rank)).all()
-    all_tickets = sum(int(row.tickets) for row in found)
-    rows = [{"category": row.name, "colour": row.colour, "tickets": int(row.tickets),
-             "share_pct": percent(row.tickets, all_tickets), "revenue": money(row.revenue),
-             "average_price": ratio(row.revenue, row.tickets), "tickets_refunded": int(row.tickets_refunded)}
-            for row in found]
+def categories_table(r: _Reads) -> Table:
+    totals: dict[int, dict[str, Any]] = {}
+    for row in r.tickets:
+        found = totals.setdefault(row["category_id"], {"tickets": 0, "tickets_refunded": 0, "revenue": 0})
+        for column in found:
+            found[column] += row[column] or 0
+    names = {c.category_id: c for c in r.c.execute(
+        sa.select(SeatCategory.category_id, SeatCategory.name, SeatCategory.colour, SeatCategory.rank))} \
+        if totals else {}
+    found = sorted(((names[k], t) for k, t in totals.items() if t["tickets"] + t["tickets_refunded"] > 0),
+                   key=lambda item: item[0].rank)
+    all_tickets = sum(int(t["tickets"]) for _, t in found)
+    rows = [{"category": c.name, "colour": c.colour, "tickets": int(t["tickets"]),
+             "share_pct": percent(t["tickets"], all_tickets), "revenue": money(t["revenue"]),
+             "average_price": ratio(t["revenue"], t["tickets"]), "tickets_refunded": int(t["tickets_refunded"])}
+            for c, t in found]
     return Table("categories", "Sales by seat category",
                  (Column("category", "Seat category"), Column("tickets", "Tickets sold", "count"),
                   Column("share_pct", "Share of tickets", "percent"), Column("revenue", "Revenue", "money"),
@@ -360,9 +506,9 @@ def _occupancy(c: Connection, f: ReportFilter) -> Occupancy:
         query = query.where(Event.venue_id == f.venue_id)
     if f.event_id:
         query = query.where(Event.event_id == f.event_id)
-    events = [{"event_id": r.event_id, "title": r.title, "starts_at": r.starts_at, "venue_id": r.venue_id,
-               "venue": r.venue, "seats": int(r.seats_total), "sold": int(r.sold),
-               "occupancy_pct": percent(r.sold, r.seats_total), "held": bool(r.held)} for r in c.execute(query)]
+    events = [{"event_id": row.event_id, "title": row.title, "starts_at": row.starts_at, "venue_id": row.venue_id,
+               "venue": row.venue, "seats": int(row.seats_total), "sold": int(row.sold),
+               "occupancy_pct": percent(row.sold, row.seats_total), "held": bool(row.held)} for row in c.execute(query)]
     return Occupancy([e for e in events if e["held"]], [e for e in events if not e["held"]])
 
 
@@ -371,21 +517,21 @@ EVENT_OCCUPANCY_COLUMNS = (Column("title", "Event"), Column("venue", "Venue"), C
                            Column("occupancy_pct", "Occupancy", "percent"))
 
 
-def held_events_table(occupancy: Occupancy) -> Table:
-    rows = sorted(occupancy.held, key=lambda r: (-(r["occupancy_pct"] or 0), r["starts_at"], r["event_id"]))
+def held_events_table(r: _Reads) -> Table:
+    rows = sorted(r.occupancy.held, key=lambda e: (-(e["occupancy_pct"] or 0), e["starts_at"], e["event_id"]))
     return Table("occupancy-held", "Events held in the period, fullest first", EVENT_OCCUPANCY_COLUMNS, rows,
                  shown=LISTED)
 
 
-def on_sale_events_table(occupancy: Occupancy) -> Table:
-    rows = sorted(occupancy.on_sale, key=lambda r: (r["starts_at"], r["event_id"]))
+def on_sale_events_table(r: _Reads) -> Table:
+    rows = sorted(r.occupancy.on_sale, key=lambda e: (e["starts_at"], e["event_id"]))
     return Table("occupancy-on-sale", "On sale now, soonest first", EVENT_OCCUPANCY_COLUMNS, rows, shown=LISTED,
                  note="Events on sale today, whatever the period.")
 
 
-def venue_occupancy_table(occupancy: Occupancy) -> Table:
+def venue_occupancy_table(r: _Reads) -> Table:
     venues: dict[int, dict[str, Any]] = {}
-    for side, events in (("held", occupancy.held), ("on_sale", occupancy.on_sale)):
+    for side, events in (("held", r.occupancy.held), ("on_sale", r.occupancy.on_sale)):
         for e in events:
             venue = venues.setdefault(e["venue_id"], {"venue": e["venue"], **{
                 f"{s}_{k}": 0 for s in ("held", "on_sale") for k in ("events", "seats", "sold")}})
@@ -407,53 +553,66 @@ def venue_occupancy_table(occupancy: Occupancy) -> Table:
                             "events on sale now.")
 
 
-def _seats_group(c: Connection, f: ReportFilter, occupancy: Occupancy) -> Group:
-    categories = categories_table(c, f)
-    venues = venue_occupancy_table(occupancy)
+def _seats_group(r: _Reads) -> Group:
+    categories = categories_table(r)
+    venues = venue_occupancy_table(r)
     return Group("seats", "Seat categories and occupancy",
                  "Which seats sell, and how full the venues get.",
                  [Chart("chart-categories", "Tickets by seat category", "doughnut",
-                        [r["category"] for r in categories.rows],
-                        [Dataset("Tickets sold", [r["tickets"] for r in categories.rows])], format="count",
-                        colors=[r["colour"] for r in categories.rows],
+                        [row["category"] for row in categories.rows],
+                        [Dataset("Tickets sold", [row["tickets"] for row in categories.rows])], format="count",
+                        colors=[row["colour"] for row in categories.rows],
                         description="Doughnut: tickets sold per seat category."),
-                  Chart("chart-occupancy", "Occupancy by venue", "bar", [r["venue"] for r in venues.rows],
-                        [Dataset("Held in the period", [r["held_pct"] for r in venues.rows], "#4f46e5"),
-                         Dataset("On sale now", [r["on_sale_pct"] for r in venues.rows], "#f59e0b")],
-                        format="percent",
+                  Chart("chart-occupancy", "Occupancy by venue", "bar", [row["venue"] for row in venues.rows],
+                        [Dataset("Held in the period", [row["held_pct"] for row in venues.rows], "#4f46e5"),
+                         Dataset("On sale now", [row["on_sale_pct"] for row in venues.rows], "#f59e0b")],
+                        format="percent", value_title="Seats sold (%)", category_title="Venue",
                         description="Grouped bars: per venue, the share of seats sold for events held in the "
                                     "period and for events on sale now.")],
-                 [categories, venues, held_events_table(occupancy), on_sale_events_table(occupancy)])
+                 [categories, venues, held_events_table(r), on_sale_events_table(r)])
 
 
 # ---------------------------------------------------------------- 4. customers and payments
 
-def customer_types_table(c: Connection, f: ReportFilter) -> Table:
-    s = SalesByPeriod
-    found = {row.customer_type: row for row in c.execute(
-        sa.select(s.customer_type, *_sales_totals()).where(*_scope(c, s, f)).group_by(s.customer_type))}
-    all_net = sum((money(r.booked_total) - money(r.refunded) for r in found.values()), Decimal("0.00"))
+def customer_types_table(r: _Reads) -> Table:
+    totals: dict[str, dict[str, Any]] = {}
+    for row in r.sales:
+        found = totals.setdefault(row["customer_type"], {"bookings": 0, "booked_total": 0, "refunded": 0})
+        for column in found:
+            found[column] += row[column] or 0
+    all_net = sum((money(t["booked_total"]) - money(t["refunded"]) for t in totals.values()), Decimal("0.00"))
     rows = []
     for customer_type in CUSTOMER_TYPES:
-        if customer_type in found:
-            row = _money_row(found[customer_type])
-            rows.append({"customer_type": TYPE_NAMES[customer_type], "key": customer_type, **row,
-                         "average_order": ratio(row["booked_total"], row["bookings"]),
-                         "share_pct": percent(row["net_revenue"], all_net)})
+        t = totals.get(customer_type)
+        # A type with nothing in the period (all of its buyers became VIPs, say) is left out, not shown as zeros.
+        if t is None or not (t["bookings"] or t["booked_total"] or t["refunded"]):
+            continue
+        row = _money_row(t["bookings"], t["booked_total"], t["refunded"])
+        gone, gone_total = r.fully_refunded.get(customer_type, (0, Decimal("0.00")))
+        rows.append({"customer_type": TYPE_NAMES[customer_type], "key": customer_type, **row,
+                     "average_order": ratio(row["booked_total"] - gone_total, row["bookings"] - gone),
+                     "share_pct": percent(row["net_revenue"], all_net)})
     return Table("customer-types", "Sales by customer type",
                  (Column("customer_type", "Customers"), *MONEY_COLUMNS,
                   Column("average_order", "Average order", "money"),
                   Column("share_pct", "Share of net revenue", "percent")), rows,
-                 note="Customers count under their type today: a customer who became a VIP brings their history.")
+                 note="Customers count under their type today: a customer who became a VIP brings their history. "
+                      "Average order: of the bookings not fully refunded.")
 
 
-def repeat_buyers_table(c: Connection) -> Table:
+def repeat_buyers_table(r: _Reads) -> Table | None:
+    """Repeat buyers over all time, per customer type; None when the filter is for a venue or an event (the
+    buyers are counted for the whole box office only)."""
+    if r.f.scoped:
+        return None
     s = CustomerSales
-    found = {row.customer_type: row for row in c.execute(
-        sa.select(s.customer_type, sa.func.count().label("buyers"),
-                  sa.func.sum(sa.case((s.bookings >= 2, 1), else_=0)).label("repeat_buyers"),
-                  sa.func.sum(s.bookings).label("bookings"), sa.func.sum(s.net_spend).label("net"))
-        .where(s.bookings > 0).group_by(s.customer_type))}
+    query = (sa.select(s.customer_type, sa.func.count().label("buyers"),
+                       sa.func.sum(sa.case((s.bookings >= 2, 1), else_=0)).label("repeat_buyers"),
+                       sa.func.sum(s.bookings).label("bookings"), sa.func.sum(s.net_spend).label("net"))
+             .where(s.bookings > 0).group_by(s.customer_type))
+    if r.f.customer_type:
+        query = query.where(s.customer_type == r.f.customer_type)
+    found = {row.customer_type: row for row in r.c.execute(query)}
     rows = [{"customer_type": TYPE_NAMES[t], "buyers": int(found[t].buyers),
              "repeat_buyers": int(found[t].repeat_buyers),
              "repeat_pct": percent(found[t].repeat_buyers, found[t].buyers),
@@ -466,36 +625,25 @@ def repeat_buyers_table(c: Connection) -> Table:
                   Column("repeat_pct", "Repeat buyers", "percent"),
                   Column("bookings_per_buyer", "Bookings per buyer", "number"),
                   Column("net_per_buyer", "Net spend per buyer", "money")), rows,
-                 note="Every booking ever made: not narrowed by the period, venue or event.")
+                 note="Every booking ever made, at every venue: not narrowed by the period or the payment method.")
 
 
-def payments_table(c: Connection, f: ReportFilter) -> Table:
-    s = PaymentsByPeriod
-    totals = (sa.select(s.method_id, s.customer_type, sa.func.sum(s.charges).label("charges"),
-                        sa.func.sum(s.captured).label("captured"),
-                        sa.func.sum(s.captured_amount).label("captured_amount"),
-                        sa.func.sum(s.declines).label("declines"), sa.func.sum(s.failures).label("failures"),
-                        sa.func.sum(s.refunds).label("refunds"),
-                        sa.func.sum(s.refunded_amount).label("refunded_amount"))
-              .where(*_scope(c, s, f, by_event=False)).group_by(s.method_id, s.customer_type).subquery())
-    found = c.execute(sa.select(PaymentMethod.name, totals)
-                      .join(totals, totals.c.method_id == PaymentMethod.method_id)
-                      .where(totals.c.charges + totals.c.refunds > 0)
-                      .order_by(PaymentMethod.method_id, totals.c.customer_type)).all()
-    rows = [{"method": r.name, "method_id": r.method_id, "customer_type": TYPE_NAMES[r.customer_type],
-             "key": r.customer_type, "charges": int(r.charges), "captured": int(r.captured),
-             "captured_amount": money(r.captured_amount), "average_payment": ratio(r.captured_amount, r.captured),
-             "declines": int(r.declines), "failures": int(r.failures),
-             "decline_pct": percent(r.declines + r.failures, r.charges), "refunds": int(r.refunds),
-             "refunded_amount": money(r.refunded_amount),
-             "refund_pct": percent(r.refunded_amount, r.captured_amount)} for r in found]
+def payments_table(r: _Reads) -> Table:
+    f = r.f
+    rows = [{"method": p.name, "method_id": p.method_id, "customer_type": TYPE_NAMES[p.customer_type],
+             "key": p.customer_type, "charges": int(p.charges), "captured": int(p.captured),
+             "captured_amount": money(p.captured_amount), "average_payment": ratio(p.captured_amount, p.captured),
+             "declines": int(p.declines), "failures": int(p.failures),
+             "decline_pct": percent(p.declines + p.failures, p.charges), "refunds": int(p.refunds),
+             "refunded_amount": money(p.refunded_amount),
+             "refund_pct": percent(p.refunded_amount, p.captured_amount)} for p in r.payments]
     note = ("Payments made in the period, declined and failed attempts included. Fail rate: declined or "
             "failed of attempts; refund rate: refunded of the amount paid.")
     if f.venue_id:
         note += " A declined payment has no booking, so no venue: none show for one venue."
     if f.event_id:
         note += " Payments are counted per venue, not per event: these are not narrowed to the event."
-    return Table("payments", "Payment behaviour by method (PaymentSummary, for the period)",
+    return Table("payments", "Payments by method and customer type, in the period",
                  (Column("method", "Method"), Column("customer_type", "Customers"),
                   Column("charges", "Attempts", "count"), Column("captured", "Paid", "count"),
                   Column("captured_amount", "Amount paid", "money"), Column("average_payment", "Average", "money"),
@@ -505,24 +653,27 @@ def payments_table(c: Connection, f: ReportFilter) -> Table:
                  rows, note=note)
 
 
-def _customers_group(c: Connection, f: ReportFilter) -> Group:
-    types = customer_types_table(c, f)
-    payments = payments_table(c, f)
-    methods = list(dict.fromkeys(r["method"] for r in payments.rows))
-    by_method = {(r["method"], r["key"]): r["captured_amount"] for r in payments.rows}
+def _customers_group(r: _Reads) -> Group:
+    types = customer_types_table(r)
+    payments = payments_table(r)
+    methods = list(dict.fromkeys(row["method"] for row in payments.rows))
+    by_method = {(row["method"], row["key"]): row["captured_amount"] for row in payments.rows}
+    shown_types = [t for t in CUSTOMER_TYPES if r.f.customer_type in (None, t)]
+    tables = [types, payments, repeat_buyers_table(r)]
     return Group("customers", "Customers and payments",
                  "Regular customers against VIPs, how they pay, and what goes wrong.",
                  [Chart("chart-customer-types", "Net revenue by customer type", "doughnut",
-                        [r["customer_type"] for r in types.rows],
-                        [Dataset("Net revenue", [r["net_revenue"] for r in types.rows])],
-                        colors=[TYPE_COLOURS[r["key"]] for r in types.rows],
-                        description="Doughnut: net revenue of regular customers and of VIPs."),
+                        [row["customer_type"] for row in types.rows],
+                        [Dataset("Net revenue", [row["net_revenue"] for row in types.rows])],
+                        colors=[TYPE_COLOURS[row["key"]] for row in types.rows],
+                        description="Doughnut: net revenue in euros of regular customers and of VIPs."),
                   Chart("chart-payment-mix", "Payment method mix", "bar", methods,
                         [Dataset(TYPE_NAMES[t], [by_method.get((m, t), Decimal("0.00")) for m in methods],
-                                 TYPE_COLOURS[t]) for t in CUSTOMER_TYPES],
-                        stacked=True,
-                        description="Stacked bars: the amount paid with each method, by regular customers and VIPs.")],
-                 [types, payments, repeat_buyers_table(c)])
+                                 TYPE_COLOURS[t]) for t in shown_types],
+                        stacked=True, value_title="Amount paid (€)", category_title="Payment method",
+                        description="Stacked bars: the amount paid in euros with each method, by regular "
+                                    "customers and VIPs.")],
+                 [table for table in tables if table is not None])
 
 
 # ---------------------------------------------------------------- the dashboard
@@ -541,20 +692,49 @@ class Dashboard:
     filter: ReportFilter
     kpis: Kpis
     groups: list[Group]
+    # What the filter's customer type and payment method leave as they are, in words (empty without them).
+    not_narrowed: list[str] = field(default_factory=list)
+    definitions: tuple[tuple[str, str], ...] = DEFINITIONS
+
+
+def not_narrowed(f: ReportFilter) -> list[str]:
+    """The figures the filter's customer type and payment method do not narrow (the summaries do not keep
+    them that way), to say so on the page."""
+    notes = []
+    if f.customer_type:
+        notes.append("The customer type narrows sales, net revenue, bookings, the average order value, the top "
+                     "events and venues, the customer types, the payments and the repeat buyers. Tickets sold, "
+                     "the seat categories, occupancy and the monthly revenue are for every customer type.")
+    if f.method_id:
+        notes.append("The payment method narrows the payments table and the payment method mix only. Every "
+                     "other figure is for every payment method.")
+    return notes
 
 
 def dashboard(f: ReportFilter) -> Dashboard:
     """Every figure of the dashboards for the filter, read in one snapshot."""
     with _reports() as c:
-        occupancy = _occupancy(c, f)
-        return Dashboard(f, _kpis(c, f, occupancy.held), [
-            _revenue_group(c, f), _monthly_group(c, f), _seats_group(c, f, occupancy), _customers_group(c, f)])
+        r = _Reads(c, f)
+        return Dashboard(f, _kpis(r), [_revenue_group(r), _monthly_group(r), _seats_group(r), _customers_group(r)],
+                         not_narrowed(f))
+
+
+# Each table by name, for its CSV export: it reads only what that table is made of.
+TABLES = {
+    "top-events": top_events_table, "top-venues": top_venues_table, "monthly": monthly_table,
+    "categories": categories_table, "occupancy-venues": venue_occupancy_table,
+    "occupancy-held": held_events_table, "occupancy-on-sale": on_sale_events_table,
+    "customer-types": customer_types_table, "payments": payments_table, "repeat-buyers": repeat_buyers_table,
+}
 
 
 def table(name: str, f: ReportFilter) -> Table:
     """One table of the dashboards with every row (for the CSV export). Raises UnknownTable."""
-    for group in dashboard(f).groups:
-        for found in group.tables:
-            if found.name == name:
-                return replace(found, shown=None)
-    raise UnknownTable(name)
+    build = TABLES.get(name)
+    if build is None:
+        raise UnknownTable(name)
+    with _reports() as c:
+        found = build(_Reads(c, f))
+    if found is None:
+        raise UnknownTable(name)
+    return replace(found, shown=None)

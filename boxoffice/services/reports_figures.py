@@ -125,6 +125,11 @@ class Chart:
     stacked: bool = False
     colors: list[str] = field(default_factory=list)
     description: str = ""
+    # The axis titles, with their units: the values' axis, the categories' axis, and the right-hand axis of a
+    # line drawn over the bars.
+    value_title: str = ""
+    category_title: str = ""
+    line_title: str = ""
 
     def spec(self) -> dict[str, Any]:
         """The JSON static/js/charts.js draws: numbers as plain numbers, missing ones as null."""
@@ -135,6 +140,9 @@ class Chart:
             "stacked": self.stacked,
             "labels": self.labels,
             "colors": self.colors,
+            "valueTitle": self.value_title,
+            "categoryTitle": self.category_title,
+            "lineTitle": self.line_title,
             "datasets": [{"label": d.label, "data": [_number(v) for v in d.data], "color": d.color,
                           "lineFormat": d.line_format} for d in self.datasets],
         }

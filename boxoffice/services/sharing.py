@@ -43,7 +43,8 @@ def create_share(f: ReportFilter, label: str, days: int, staff_id: int) -> tuple
     token = secrets.token_urlsafe(32)
     now = utcnow().replace(microsecond=0)
     share = ReportShare(token_hash=_hash(token), label=label.strip() or "Dashboard", date_from=f.date_from,
-                        date_to=f.date_to, venue_id=f.venue_id, event_id=f.event_id, created_by=staff_id,
+                        date_to=f.date_to, venue_id=f.venue_id, event_id=f.event_id,
+                        customer_type=f.customer_type, method_id=f.method_id, created_by=staff_id,
                         created_at=now, expires_at=now + dt.timedelta(days=days))
     with unit_of_work():
         db.session.add(share)
@@ -59,7 +60,8 @@ def open_share(token: str) -> tuple[ReportShare, ReportFilter]:
         raise ShareLinkNotFound()
     if share.revoked_at is not None or share.expires_at <= utcnow():
         raise ShareLinkGone()
-    return share, ReportFilter(share.date_from, share.date_to, share.venue_id, share.event_id)
+    return share, ReportFilter(share.date_from, share.date_to, share.venue_id, share.event_id, share.customer_type,
+                               share.method_id)
 
 
 def revoke_share(share_id: int | None) -> ReportShare:

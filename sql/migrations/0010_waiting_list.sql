@@ -43,3 +43,13 @@ CREATE TABLE waiting_list_entries (
     CONSTRAINT fk_waiting_list_customer FOREIGN KEY (customer_id) REFERENCES customers (customer_id),
     CONSTRAINT fk_waiting_list_category FOREIGN KEY (category_id) REFERENCES seat_categories (category_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- The reports (boxoffice/services/reporting.py): the average order value leaves fully refunded bookings out,
+-- read from the refunded bookings of the period alone.
+ALTER TABLE bookings ADD KEY ix_bookings_status_booked (status, booked_at);
+
+-- A shared dashboard keeps every filter it was made with: the customer type and the payment method too.
+ALTER TABLE report_shares
+    ADD COLUMN customer_type ENUM('regular','vip') NULL AFTER event_id,
+    ADD COLUMN method_id TINYINT UNSIGNED NULL AFTER customer_type,
+    ADD CONSTRAINT fk_report_shares_method FOREIGN KEY (method_id) REFERENCES payment_methods (method_id);

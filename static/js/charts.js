@@ -35,6 +35,11 @@
     return label.length > room ? label.slice(0, room - 1) + "…" : label;
   }
 
+  // Every axis says what it measures and in which unit ("Net revenue (€)"), in the ticks' colour.
+  function axisTitle(text) {
+    return { display: Boolean(text), text: text || "", color: INK, font: { weight: "600" } };
+  }
+
   function config(spec) {
     var doughnut = spec.kind === "doughnut";
     var valueAxis = spec.horizontal ? "x" : "y";
@@ -61,10 +66,12 @@
     if (!doughnut) {
       scales[valueAxis] = {
         beginAtZero: true, stacked: spec.stacked, grid: { color: GRID },
+        title: axisTitle(spec.valueTitle),
         ticks: { color: INK, maxRotation: 0, callback: formatter(spec.format) }
       };
       scales[categoryAxis] = {
         stacked: spec.stacked, grid: { display: false },
+        title: axisTitle(spec.categoryTitle),
         ticks: {
           color: INK, autoSkip: !spec.horizontal, maxRotation: 50,
           callback: function (value) { return shortLabel(this.getLabelForValue(value), this.chart.width); }
@@ -73,6 +80,7 @@
       if (hasLine) {
         scales.growth = {
           position: "right", grid: { drawOnChartArea: false },
+          title: axisTitle(spec.lineTitle),
           ticks: { color: INK, callback: formatter("percent") }
         };
       }

@@ -1,4 +1,5 @@
-"""A waiting list for sold-out events: the line, its offers and their tokens.
+"""A waiting list for sold-out events (the line, its offers and their tokens); the reports' new filters on shared
+links and an index for their average order value.
 
 Revision ID: 0010
 Revises: 0009
