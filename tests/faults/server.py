@@ -151,11 +151,28 @@ class PrivateMariaDB:
         self.start(timeout)
 
     def stall(self) -> None:
-        """SIGSTOP: the server's sockets stay open and accept connections, but nothing answers."""
+        """SIGSTOP: the server's sockets stay open and accept connections, but nothing answers. Returns once
+        every thread of the server has stopped (a signal is delivered a moment after it is sent, and a thread
+        could still answer one more question meanwhile)."""
         if not self.running:
             raise RuntimeError("the private MariaDB is not running")
         self.process.send_signal(signal.SIGSTOP)
         self.stalled = True
+        deadline = time.monotonic() + 5
+        while not self._all_threads_stopped():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the private MariaDB did not stop on SIGSTOP")
+            time.sleep(0.005)
+
+    def _all_threads_stopped(self) -> bool:
+        states = []
+        for stat in Path(f"/proc/{self.process.pid}/task").glob("*/stat"):
+            try:
+                # The state follows the command name in parentheses, which may itself hold spaces.
+                states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+            except (FileNotFoundError, IndexError):
+                continue  # a thread that ended meanwhile
+        return bool(states) and all(state == "T" for state in states)
 
     def resume(self) -> None:
         """SIGCONT after stall()."""
