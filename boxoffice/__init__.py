@@ -18,7 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import assets, auth, cli, dbapi, error_pages, jobs, security, templating
+    from . import assets, auth, cli, dbapi, error_pages, jobs, operations, security, templating
     from .extensions import csrf, db, htmx
 
     db.init_app(app)
@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     error_pages.init_app(app)
     cli.init_app(app)
     jobs.init_app(app)
+    operations.init_app(app)
 
     from admin.views import bp as admin_bp
     from reports.views import bp as reports_bp

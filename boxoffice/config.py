@@ -201,6 +201,8 @@ def load_config() -> dict:
                                          "how many hours before the start the window admits a ticket"),
         # Seconds between runs of the once-only jobs (reconciler, mail sender) in each process; 0: not run
         # in-process (run `flask jobs run` from cron or a timer instead). See boxoffice/jobs.py.
+        # Who may read /metrics besides this machine: a bearer token (unset: this machine only).
+        "METRICS_TOKEN": os.environ.get("BOXOFFICE_METRICS_TOKEN") or None,
         "JOBS_INTERVAL": _number("BOXOFFICE_JOBS_INTERVAL", "30", 0, 86400,
                                  "the seconds between runs of the jobs (0: not run in-process)", whole=False),
         "CATALOGUE_PAGE_SIZE": _number("BOXOFFICE_PAGE_SIZE", "12", 1, 100, "how many events a catalogue page shows"),
