@@ -137,6 +137,25 @@ class VenueForm(FlaskForm):
     address = StringField("Address", validators=[DataRequired(), Length(max=200)])
 
 
+STANDARD_RANK = 2
+
+
+def suggested_rows(rows: int) -> dict[int | str, str]:
+    """The layout generator's first suggestion for `rows` rows per section, by category rank (and
+    "wheelchair"): the front 30 % of the rows premium, the next half standard, the rest economy, wheelchair
+    spaces in the last standard row (ten rows: A-C, D-H, J-K and H). It follows the number of rows, so it
+    never names a row the sections do not have."""
+    labels = venues.row_labels(max(1, rows))
+    premium = max(1, round(len(labels) * 0.3))
+    standard = min(len(labels), premium + round(len(labels) * 0.5))
+
+    def span(first: int, last: int) -> str:
+        return "" if first >= last else labels[first] if last - first == 1 else f"{labels[first]}-{labels[last - 1]}"
+
+    return {1: span(0, premium), STANDARD_RANK: span(premium, standard), 3: span(standard, len(labels)),
+            "wheelchair": labels[max(standard, 1) - 1]}
+
+
 class LayoutForm(FlaskForm):
     """A venue's generated layout; `layout_form` adds the row ranges of each seat category."""
 
@@ -147,13 +166,34 @@ class LayoutForm(FlaskForm):
         InputRequired(), NumberRange(min=1, max=venues.MAX_ROWS_PER_SECTION)])
     seats_per_row = IntegerField("Seats per row", default=16, validators=[
         InputRequired(), NumberRange(min=1, max=venues.MAX_SEATS_PER_ROW)])
-    wheelchair_rows = RowRangesField("Wheelchair rows", default="H")
+    wheelchair_rows = RowRangesField("Wheelchair rows", default=suggested_rows(10)["wheelchair"])
 
     categories: Sequence[SeatCategory] = ()
 
     def validate_sections(self, field):
         if any(len(name.strip()) > 60 for name in field.data.split(",")):
             raise ValidationError("A section name has at most 60 characters.")
+
+    def follow_rows(self) -> bool:
+        """While the row ranges are still the generator's suggestion (for some number of rows), keep them the
+        suggestion for the rows per section asked for now: a change of rows never leaves them naming rows
+        that are not there. Ranges the admin typed are left alone. True if they changed."""
+        rows = self.rows_per_section.data
+        if not isinstance(rows, int) or not 1 <= rows <= venues.MAX_ROWS_PER_SECTION:
+            return False
+        fields: dict[int | str, Field] = {category.rank: field for category, field in self.row_fields()}
+        fields["wheelchair"] = self.wheelchair_rows
+        typed = {key: re.sub(r"\s+", "", getattr(field, "text", "") or "").upper() for key, field in fields.items()}
+
+        def suggested_for(count: int) -> bool:
+            return all(typed[key] == suggested_rows(count).get(key, "") for key in fields)
+
+        if suggested_for(rows) or not any(suggested_for(count) for count in range(1, venues.MAX_ROWS_PER_SECTION + 1)):
+            return False
+        for key, field in fields.items():
+            field.process_data(suggested_rows(rows).get(key, ""))
+            field.raw_data = None
+        return True
 
     def row_fields(self) -> list[tuple[SeatCategory, Field]]:
         return [(category, self[f"rows_{category.category_id}"]) for category in self.categories]
@@ -171,11 +211,6 @@ class LayoutForm(FlaskForm):
         )
 
 
-# A first suggestion for the four standard categories, by rank, that fits the default ten rows.
-DEFAULT_ROWS = {1: "A-C", 2: "D-H", 3: "J-K"}
-STANDARD_RANK = 2
-
-
 def layout_form(categories: Sequence[SeatCategory], **kwargs) -> LayoutForm:
     """The layout form with a row-ranges field per seat category."""
 
@@ -184,7 +219,7 @@ def layout_form(categories: Sequence[SeatCategory], **kwargs) -> LayoutForm:
 
     for category in categories:
         setattr(CategorisedLayoutForm, f"rows_{category.category_id}",
-                RowRangesField(f"{category.name} rows", default=DEFAULT_ROWS.get(category.rank, "")))
+                RowRangesField(f"{category.name} rows", default=suggested_rows(10).get(category.rank, "")))
     CategorisedLayoutForm.other_rows_category = SelectField(
         "Rows in no range", coerce=int, choices=[(c.category_id, c.name) for c in categories],
         default=next((c.category_id for c in categories if c.rank == STANDARD_RANK), None))

@@ -34,6 +34,8 @@ def new_venue():
     categories = venues.seat_categories()
     form, layout = VenueForm(), layout_form(categories)
     plan, layout_error = None, None
+    # Row ranges still as suggested follow a new number of rows (the preview then swaps the fields too).
+    rows_followed = request.method == "POST" and layout.follow_rows()
     if request.method == "GET" or layout.validate_on_submit():
         try:
             plan = venues.plan_layout(layout.layout())
@@ -50,4 +52,5 @@ def new_venue():
             flash(f"{form.name.data.strip()} has been saved with {plan.capacity:,} seats.", "ok")
             return redirect(url_for("admin.venues_show", venue_id=venue_id))
     return render_page("admin/venue_new.html", fragment="preview", form=form, layout=layout, plan=plan,
-                       layout_error=layout_error, categories=categories), 422 if saving else 200
+                       layout_error=layout_error, categories=categories, rows_followed=rows_followed), \
+        422 if saving else 200

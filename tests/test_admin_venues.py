@@ -124,7 +124,7 @@ def test_saving_a_plan_writes_the_venue_its_sections_rows_and_seats(db_session):
                  v=venue_id)
     assert Counter(category for category, _, _ in seats) == {PREMIUM: 72, STANDARD: 120, ECONOMY: 48}
     assert (sum(w for _, w, _ in seats), sum(c for _, _, c in seats)) == (4, 4)
-    assert venues.saved_plan(venue_id) == plan, "the saved layout reads back as the plan it was made from"
+    assert drawn(venues.saved_plan(venue_id)) == drawn(plan), "the saved layout reads back as the plan it was made from"
 
 
 def test_a_second_venue_of_the_same_name_in_the_same_city_is_refused_and_nothing_is_left(db_session):
@@ -144,12 +144,24 @@ def venue_form(**changes) -> dict:
     return {**form, **changes}
 
 
+def drawn(plan: venues.VenuePlan) -> tuple:
+    """What a plan's map shows: its size and stage, and each section's box, name and rows with their label and
+    runs of seats (a saved plan has no seat-by-seat list, only the runs)."""
+    return (plan.width, plan.height, plan.stage, plan.capacity, plan.seats_by_category, plan.wheelchair_spaces,
+            plan.companion_seats,
+            [(s.name, s.map_x, s.map_y, s.map_width, s.map_height, s.outline, s.label_x, s.label_y,
+              [(row.label, row.label_x, row.label_y, row.runs) for row in s.rows]) for s in plan.sections])
+
+
 def test_the_live_preview_returns_only_the_map_of_what_was_typed(admin_client, forms):
     response = forms.post("/admin/venues/new", venue_form(name="", seats_per_row="20"), headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<form" not in html
     assert "400 seats" in html and "Wheelchair spaces: 4" in html and "Companion seats: 4" in html
-    assert html.count('class="seat-plan__wheelchair"') == 4 and html.count('class="seat-plan__companion"') == 4
+    # One mark per seat along each run of a row (a polyline with markers), two rows with a space at each end.
+    marks = {kind: sum(len(points.split()) for points in re.findall(rf'class="seat-plan__{kind}" points="([^"]*)"', html))
+             for kind in ("wheelchair", "companion", "seat")}
+    assert marks == {"wheelchair": 4, "companion": 4, "seat": 392}
 
 
 def test_the_preview_explains_a_layout_it_cannot_draw(admin_client, forms):
@@ -183,3 +195,28 @@ def test_saving_needs_the_venues_name_and_a_layout_that_works(admin_client, form
     assert response.status_code == 422
     assert "There is no row Z" in html and "This field is required." in html
     assert rows(db_session, "SELECT COUNT(*) FROM venues WHERE city = 'Leeds'") == [(0,)]
+
+
+def test_the_suggested_row_ranges_follow_the_rows_per_section(admin_client, forms):
+    """Five rows instead of ten: the suggested ranges (A-C, D-H, J-K, wheelchair H) become A-B, C-D, E and D,
+    in the preview's map and in the form (swapped in place), instead of "There is no row J"."""
+    response = forms.post("/admin/venues/new", venue_form(name="", rows_per_section="5", seats_per_row="10",
+                                                         **{f"rows_{PREMIUM}": "A-C", f"rows_{STANDARD}": "D-H",
+                                                            f"rows_{ECONOMY}": "J-K", "wheelchair_rows": "H"}),
+                          headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "There is no row" not in html
+    assert "100 seats" in html and "Wheelchair spaces: 4" in html
+    assert 'id="category-rows" hx-swap-oob="true"' in html
+    for name, value in ((f"rows_{PREMIUM}", "A-B"), (f"rows_{STANDARD}", "C-D"), (f"rows_{ECONOMY}", "E"),
+                        ("wheelchair_rows", "D")):
+        assert re.search(rf'name="{name}" type="text" value="{value}"', html), name
+
+
+def test_row_ranges_the_admin_typed_are_left_as_they_are(admin_client, forms):
+    response = forms.post("/admin/venues/new", venue_form(name="", rows_per_section="5",
+                                                         **{f"rows_{PREMIUM}": "A", f"rows_{STANDARD}": "B-E",
+                                                            f"rows_{ECONOMY}": "", "wheelchair_rows": "E"}),
+                          headers=HX)
+    html = response.get_data(as_text=True)
+    assert "hx-swap-oob" not in html and "Wheelchair spaces: 4" in html

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import sqlalchemy as sa
 
@@ -68,12 +69,44 @@ class SeatPlan:
     map_y: int
 
 
+def _kind(seat: SeatPlan) -> str:
+    return "wheelchair" if seat.is_wheelchair else "companion" if seat.is_companion else "seat"
+
+
+@dataclass(frozen=True)
+class SeatRun:
+    """The seats of one row of one category and kind ('seat', 'wheelchair' or 'companion'), in seat order. The
+    map draws a run as one element with a mark at each of its points (an SVG marker), so the 20,000-seat
+    arena is about a thousand elements, not 20,000 (and its page is read with one row per run)."""
+
+    category_id: int
+    kind: str
+    points: tuple[tuple[int, int], ...]
+
+    @property
+    def points_text(self) -> str:
+        """The points as an SVG polyline's `points` (a single seat twice: a polyline needs two)."""
+        points = self.points if len(self.points) > 1 else self.points * 2
+        return " ".join(f"{x},{y}" for x, y in points)
+
+
 @dataclass(frozen=True)
 class RowPlan:
     label: str
     seats: tuple[SeatPlan, ...]
     label_x: int = 0
     label_y: int = 0
+    # A saved venue's row as its runs only (saved_plan): no SeatPlan per seat.
+    summary: tuple[SeatRun, ...] = ()
+
+    @cached_property
+    def runs(self) -> tuple[SeatRun, ...]:
+        if self.summary:
+            return self.summary
+        grouped: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        for seat in self.seats:
+            grouped.setdefault((seat.category_id, _kind(seat)), []).append((seat.map_x, seat.map_y))
+        return tuple(SeatRun(category_id, kind, tuple(points)) for (category_id, kind), points in grouped.items())
 
 
 @dataclass(frozen=True)
@@ -104,21 +137,29 @@ class VenuePlan:
     def seats(self) -> list[SeatPlan]:
         return [seat for section in self.sections for seat in section.seats]
 
+    # The figures are added up from the rows' runs, which a saved plan has without a SeatPlan per seat.
+    @cached_property
+    def _runs(self) -> list[SeatRun]:
+        return [run for section in self.sections for row in section.rows for run in row.runs]
+
     @property
     def capacity(self) -> int:
-        return len(self.seats)
+        return sum(len(run.points) for run in self._runs)
 
     @property
     def seats_by_category(self) -> dict[int, int]:
-        return dict(sorted(Counter(seat.category_id for seat in self.seats).items()))
+        counts: Counter[int] = Counter()
+        for run in self._runs:
+            counts[run.category_id] += len(run.points)
+        return dict(sorted(counts.items()))
 
     @property
     def wheelchair_spaces(self) -> int:
-        return sum(seat.is_wheelchair for seat in self.seats)
+        return sum(len(run.points) for run in self._runs if run.kind == "wheelchair")
 
     @property
     def companion_seats(self) -> int:
-        return sum(seat.is_companion for seat in self.seats)
+        return sum(len(run.points) for run in self._runs if run.kind == "companion")
 
 
 def _rows_in(ranges: Sequence[tuple[str, str]], labels: list[str]) -> list[str]:
@@ -237,27 +278,42 @@ def create_venue(name: str, city: str, address: str, plan: VenuePlan) -> int:
 
 def saved_plan(venue_id: int) -> VenuePlan:
     """A saved venue's layout as a plan (for its map), read from its sections, rows and seats. A venue saved
-    before its map had a stage and labels gets them by the rule of boxoffice/seat_geometry.py."""
+    before its map had a stage and labels gets them by the rule of boxoffice/seat_geometry.py.
+
+    The seats are read as runs (SeatRun): one row of the result per row of seats, category and kind, its
+    points put together by the database. Read seat by seat, the arena's 20,000 rows took most of a second
+    to arrive and to turn into objects, and as many SVG elements to render. (A run's points fit MySQL's
+    default group_concat_max_len of 1,024 bytes: at most MAX_SEATS_PER_ROW seats of a few digits each.)"""
     venue_row = db.session.get(Venue, venue_id)
     sections = db.session.scalars(sa.select(Section).where(Section.venue_id == venue_id)
                                   .order_by(Section.sort_order)).all()
-    seats = db.session.execute(
-        sa.select(Seat.section_id, SeatRow.label, SeatRow.label_x, SeatRow.label_y, Seat.seat_number,
-                  Seat.category_id, Seat.is_wheelchair, Seat.is_companion, Seat.map_x, Seat.map_y)
+    kind = sa.case((Seat.is_wheelchair.is_(True), "wheelchair"), (Seat.is_companion.is_(True), "companion"),
+                   else_="seat").label("kind")
+    runs = db.session.execute(
+        sa.select(Seat.section_id, SeatRow.label, SeatRow.label_x, SeatRow.label_y, Seat.category_id, kind,
+                  sa.func.min(Seat.seat_number).label("first_number"), sa.func.max(Seat.seat_number).label("last_number"),
+                  sa.func.group_concat(sa.text("seats.map_x, ',', seats.map_y ORDER BY seats.seat_number SEPARATOR ' '"))
+                  .label("points"))
         .join(SeatRow, SeatRow.row_id == Seat.row_id)
         .where(Seat.venue_id == venue_id)
-        .order_by(Seat.section_id, SeatRow.sort_order, Seat.seat_number)).all()
+        .group_by(Seat.section_id, SeatRow.row_id, SeatRow.label, SeatRow.label_x, SeatRow.label_y,
+                  SeatRow.sort_order, Seat.category_id, kind)
+        .order_by(Seat.section_id, SeatRow.sort_order, sa.text("first_number"))).all()
     rows_of: dict[int, dict[str, list]] = {section.section_id: {} for section in sections}
-    for seat in seats:
-        rows_of[seat.section_id].setdefault(seat.label, [seat.label_x, seat.label_y, []])[2].append(SeatPlan(
-            seat.seat_number, seat.category_id, bool(seat.is_wheelchair), bool(seat.is_companion),
-            seat.map_x, seat.map_y))
+    all_points: list[tuple[int, int]] = []
+    for run in runs:
+        points = tuple(tuple(int(v) for v in point.split(",")) for point in run.points.split(" "))
+        all_points.extend(points)
+        rows_of[run.section_id].setdefault(run.label, [run.label_x, run.label_y, []])[2].append(
+            (run.first_number, run.last_number, SeatRun(run.category_id, run.kind, points)))
 
-    def row_plan(label: str, label_x: int, label_y: int, row: list[SeatPlan]) -> RowPlan:
+    def row_plan(label: str, label_x: int, label_y: int, row: list[tuple[int, int, SeatRun]]) -> RowPlan:
         if not (label_x or label_y):
-            label_x, label_y = (round(v) for v in geometry.row_label_point(
-                (row[0].map_x, row[0].map_y), (row[-1].map_x, row[-1].map_y)))
-        return RowPlan(label, tuple(row), label_x, label_y)
+            # The label goes by the row's first and last seats, as for a plan made seat by seat.
+            first = min(row, key=lambda found: found[0])[2].points[0]
+            last = max(row, key=lambda found: found[1])[2].points[-1]
+            label_x, label_y = (round(v) for v in geometry.row_label_point(first, last))
+        return RowPlan(label, (), label_x, label_y, tuple(found[2] for found in row))
 
     plans = tuple(SectionPlan(s.name, s.map_x, s.map_y, s.map_width, s.map_height,
                               tuple(row_plan(label, *found) for label, found in rows_of[s.section_id].items()),
@@ -266,7 +322,7 @@ def saved_plan(venue_id: int) -> VenuePlan:
     if venue_row is not None and venue_row.stage_width:
         stage = (venue_row.stage_x, venue_row.stage_y, venue_row.stage_width, venue_row.stage_height)
     else:
-        stage = tuple(round(v) for v in geometry.derived_stage([(s.map_x, s.map_y) for s in seats] or [(0, 0)]))
+        stage = tuple(round(v) for v in geometry.derived_stage(all_points or [(0, 0)]))
     width = max([s.map_x + s.map_width for s in plans] + [stage[0] + stage[2], venue_row.map_width if venue_row else 0])
     height = max([s.map_y + s.map_height for s in plans] + [stage[1] + stage[3], venue_row.map_height if venue_row else 0])
     return VenuePlan(plans, width, height, stage)
