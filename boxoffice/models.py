@@ -423,7 +423,7 @@ class Ticket(db.Model):
     refund_id: Mapped[int | None] = mapped_column(
         UBIG, sa.ForeignKey("booking_refunds.refund_id", name="fk_tickets_refund"))
     holds_seat: Mapped[int | None] = mapped_column(
-        sa.Index("ix_bookings_status_booked", "status", "booked_at"),
+        sa.Index("ix_bookings_status_booked", "status", "booked_at", "event_id", "customer_id", "total"),
         mysql.TINYINT, sa.Computed("IF(status = 'refunded', NULL, 1)", persisted=True))
 
     booking: Mapped[Booking] = relationship(back_populates="tickets")

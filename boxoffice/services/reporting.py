@@ -274,14 +274,22 @@ class _Reads:
         out of the average order value). One statement over the refunded bookings alone
         (ix_bookings_status_booked)."""
         f = self.f
+        # The refunded bookings first, from their covering index (a few per cent of all bookings), then each
+        # one's customer and event by primary key: joined the other way round, one venue's bookings were read
+        # whole (0.7 s at 1.27M tickets).
         query = (sa.select(Customer.customer_type, sa.func.count().label("bookings"),
                            sa.func.sum(Booking.total).label("total"))
+                 .prefix_with("STRAIGHT_JOIN")
+                 .with_hint(Booking, "USE INDEX (ix_bookings_status_booked)", "mysql")
+                 .with_hint(Customer, "USE INDEX (uq_customers_id_type)", "mysql")
+                 .select_from(Booking)
                  .join(Customer, Customer.customer_id == Booking.customer_id)
                  .where(Booking.status == "refunded", Booking.booked_at >= f.date_from,
                         Booking.booked_at < f.date_to + DAY)
                  .group_by(Customer.customer_type))
         if f.venue_id:
-            query = query.join(Event, Event.event_id == Booking.event_id).where(Event.venue_id == f.venue_id)
+            query = (query.join(Event, Event.event_id == Booking.event_id).where(Event.venue_id == f.venue_id)
+                     .with_hint(Event, "USE INDEX (PRIMARY)", "mysql"))
         if f.event_id:
             query = query.where(Booking.event_id == f.event_id)
         if f.customer_type:

@@ -45,8 +45,8 @@ CREATE TABLE waiting_list_entries (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 -- The reports (boxoffice/services/reporting.py): the average order value leaves fully refunded bookings out,
--- read from the refunded bookings of the period alone.
-ALTER TABLE bookings ADD KEY ix_bookings_status_booked (status, booked_at);
+-- read from the refunded bookings of the period alone, in this index only (it covers every column read).
+ALTER TABLE bookings ADD KEY ix_bookings_status_booked (status, booked_at, event_id, customer_id, total);
 
 -- A shared dashboard keeps every filter it was made with: the customer type and the payment method too.
 ALTER TABLE report_shares
