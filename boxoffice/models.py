@@ -402,6 +402,7 @@ class Booking(db.Model):
         sa.Index("ix_bookings_customer", "customer_id", "booked_at"),
         sa.Index("ix_bookings_event", "event_id", "booked_at"),
         sa.Index("ix_bookings_booked_at", "booked_at"),
+        sa.Index("ix_bookings_status_booked", "status", "booked_at", "event_id", "customer_id", "total"),
     )
 
 
@@ -423,7 +424,6 @@ class Ticket(db.Model):
     refund_id: Mapped[int | None] = mapped_column(
         UBIG, sa.ForeignKey("booking_refunds.refund_id", name="fk_tickets_refund"))
     holds_seat: Mapped[int | None] = mapped_column(
-        sa.Index("ix_bookings_status_booked", "status", "booked_at", "event_id", "customer_id", "total"),
         mysql.TINYINT, sa.Computed("IF(status = 'refunded', NULL, 1)", persisted=True))
 
     booking: Mapped[Booking] = relationship(back_populates="tickets")
@@ -808,6 +808,9 @@ class ReportShare(db.Model):
         UINT, sa.ForeignKey("venues.venue_id", name="fk_report_shares_venue", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(
         UINT, sa.ForeignKey("events.event_id", name="fk_report_shares_event", ondelete="CASCADE"))
+    customer_type: Mapped[str | None] = mapped_column(sa.Enum("regular", "vip"))
+    method_id: Mapped[int | None] = mapped_column(
+        UTINY, sa.ForeignKey("payment_methods.method_id", name="fk_report_shares_method"))
     created_by: Mapped[int] = mapped_column(
         UINT, sa.ForeignKey("staff_users.staff_id", name="fk_report_shares_staff", ondelete="CASCADE"))
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime)
@@ -856,6 +859,3 @@ class WaitingListEntry(db.Model):
         sa.Index("ix_waiting_list_customer", "customer_id", "event_id"),
         sa.Index("ix_waiting_list_offer_expiry", "status", "offer_expires_at"),
     )
-    customer_type: Mapped[str | None] = mapped_column(sa.Enum("regular", "vip"))
-    method_id: Mapped[int | None] = mapped_column(
-        UTINY, sa.ForeignKey("payment_methods.method_id", name="fk_report_shares_method"))
