@@ -133,10 +133,14 @@ END$$
 -- The booking's sales summaries (sql/objects/40_sales_summary.sql) are written here, each summary row once:
 -- the booking's, its tickets' and its payment's shares together, from what the procedure already knows,
 -- where the row triggers would look the booking up again for each row and write the sales rows twice (three
--- reads, six CALLs and a summary INSERT a ticket more; a one-seat booking ~1.7 -> ~1.3 ms in MariaDB). The
--- session variables @boxoffice_insert_booking_code and @boxoffice_insert_booking_id name the rows being
--- written while they are, so that those triggers stand aside for them and only them; they are NULL again
--- when the procedure ends, whatever way it ends.
+-- reads, six CALLs and a summary INSERT a ticket more; a one-seat booking ~1.7 -> ~1.3 ms in MariaDB). They
+-- are a copy of what the writers there (AddBookingSales, SummariseTicket, AddPayment) add, not CALLs of
+-- them: the three CALLs cost 3-7 % of this procedure's server CPU (docs/benchmarks.md, "InsertBooking:
+-- inline summaries vs calling the writers"). The rule is documented there; a change there is a change
+-- here, and tests/test_booking_summaries.py holds both copies to the raw rows. The session variables
+-- @boxoffice_insert_booking_code and @boxoffice_insert_booking_id name the rows being written while they
+-- are, so that those triggers stand aside for them and only them; they are NULL again when the procedure
+-- ends, whatever way it ends.
 --
 -- Every broken rule is a SIGNAL and leaves nothing behind: called outside any transaction (autocommit on),
 -- the procedure runs its own transaction and rolls it back; called inside the caller's transaction (as the

@@ -12,7 +12,9 @@
 -- The checkout's own bookings are the exception: InsertBooking (30_procedures.sql) writes the summaries of
 -- the booking it makes, its tickets and its charge itself, each summary row once and in the same order,
 -- and the insert triggers below stand aside for exactly those rows. What a row adds is written there too,
--- then: a change here is a change there (tests/test_booking_summaries.py compares both with the rows).
+-- then, as a copy of these writers rather than CALLs of them, which cost 3-7 % of InsertBooking's server
+-- CPU (docs/benchmarks.md, "InsertBooking: inline summaries vs calling the writers"): a change here is a
+-- change there (tests/test_booking_summaries.py compares both with the rows).
 --
 -- Cost: the demo generator inserts a million tickets, so a ticket costs one lookup and one INSERT (two
 -- rows), and every procedure does its own lookups rather than call another to do them. Even so, a row at a
