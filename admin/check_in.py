@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import current_app, request
 
 from boxoffice.auth import admin_required
+from boxoffice.forms import record_id
 from boxoffice.services import checkin
 from boxoffice.templating import render_page
 
@@ -19,7 +20,7 @@ def check_in():
     form = CheckInForm()
     events = checkin.door_events()
     # The door's event comes with every scan (and in the page's address): a door stays the same door.
-    door = next((e for e in events if e.event_id == request.values.get("event", type=int)), None)
+    door = next((e for e in events if e.event_id == request.values.get("event", type=record_id)), None)
     answer = (checkin.check_in(form.ticket_code.data, door.event_id if door else None)
               if form.validate_on_submit() else None)
     # An empty field for the next ticket: the answer shows which code it was about.

@@ -5,6 +5,7 @@ from flask import abort, flash, redirect, request, url_for
 
 from boxoffice.auth import admin_required
 from boxoffice.errors import BoxOfficeError
+from boxoffice.forms import record_id
 from boxoffice.services import events, venues
 from boxoffice.templating import render_page
 
@@ -28,7 +29,7 @@ def event_list():
 def new_event():
     """A new event. Choosing a venue shows a price field for each of its seat categories: HTMX fetches
     the prices block when the venue changes; without JavaScript every category is offered."""
-    venue_id = request.values.get("venue_id", type=int)
+    venue_id = request.values.get("venue_id", type=record_id)
     categories = events.venue_categories(venue_id) if venue_id else venues.seat_categories()
     if request.method == "GET":
         form = event_form(categories, events.venue_choices(), formdata=request.args or None)

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateTimeLocalField, DecimalField, Field, IntegerField, RadioField, SelectField,
-                     SelectMultipleField, StringField, TextAreaField)
+from wtforms import (BooleanField, Field, IntegerField, RadioField, SelectField, SelectMultipleField, StringField,
+                     TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from boxoffice.forms import AmountField, BoundedDateTimeLocalField, IdField
 from boxoffice.models import EVENT_GENRES, SeatCategory
 from boxoffice.services import customers_admin, discounts, events, venues
 
@@ -23,8 +24,8 @@ def _optional_id(value) -> int | None:
     return int(value) if value not in (None, "") else None
 
 
-def _datetime(label: str) -> DateTimeLocalField:
-    return DateTimeLocalField(label, format=DATETIME_FORMAT,
+def _datetime(label: str) -> BoundedDateTimeLocalField:
+    return BoundedDateTimeLocalField(label, format=DATETIME_FORMAT,
                               validators=[InputRequired("Give a date and time.")])
 
 
@@ -45,7 +46,7 @@ class EventSearchForm(SearchForm):
 
 
 class BookingSearchForm(SearchForm):
-    event = IntegerField("Event number", validators=[Optional()])
+    event = IdField("Event number", validators=[Optional()])
 
 
 # ---------------------------------------------------------------- events
@@ -90,9 +91,9 @@ def event_form(categories: Sequence[SeatCategory], venue_choices: Sequence | Non
         pass
 
     for category in categories:
-        setattr(PricedEventForm, f"price_{category.category_id}", DecimalField(
-            f"{category.name} (€)", places=2,
-            validators=[Optional(), NumberRange(min=0, max=MAX_PRICE, message="Give a price from 0 to 100,000.")]))
+        setattr(PricedEventForm, f"price_{category.category_id}", AmountField(
+            f"{category.name} (€)", validators=[Optional()], maximum=MAX_PRICE,
+            message="Give a price from 0 to 100,000."))
     form = PricedEventForm(**kwargs)
     form.categories = list(categories)
     if venue_choices is None:
@@ -240,8 +241,8 @@ class PromoCodeForm(FlaskForm):
         DataRequired(), Regexp(r"^[A-Z0-9_-]{3,32}$", message="Use 3 to 32 letters A-Z, digits, - or _.")])
     description = StringField("Description", validators=[DataRequired(), Length(max=200)])
     kind = RadioField("Discount", choices=list(discounts.KINDS.items()), default="percent")
-    value = DecimalField("Amount (per cent, or euros off the order)", places=2, validators=[
-        InputRequired(), NumberRange(min=Decimal("0.01"), max=MAX_PRICE)])
+    value = AmountField("Amount (per cent, or euros off the order)", validators=[InputRequired()],
+                        minimum=Decimal("0.01"), maximum=MAX_PRICE)
     valid_from = _datetime("Valid from")
     valid_until = _datetime("Valid until")
     usage_limit = IntegerField("Usage limit", validators=[Optional(), NumberRange(min=1, max=1_000_000)])
@@ -269,8 +270,8 @@ def promo_code_form(event_choices: Sequence, *, new: bool, **kwargs) -> PromoCod
 
 class VipForm(FlaskForm):
     tier = SelectField("Tier", choices=list(customers_admin.TIERS.items()), default="silver")
-    discount_percent = DecimalField("Discount on every ticket (%)", places=2, default=Decimal("5"), validators=[
-        InputRequired(), NumberRange(min=Decimal("0.01"), max=Decimal("50"), message="From 0.01 to 50 per cent.")])
+    discount_percent = AmountField("Discount on every ticket (%)", default=Decimal("5"), validators=[InputRequired()],
+                                   minimum=Decimal("0.01"), maximum=Decimal("50"), message="From 0.01 to 50 per cent.")
 
     @property
     def discount_rate(self) -> Decimal:

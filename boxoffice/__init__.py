@@ -17,6 +17,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(load_config())
     if test_config:
         app.config.update(test_config)
+    # Before any route is added: every <int:...> is a bounded id (boxoffice/converters.py).
+    from .converters import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter
 
     from . import assets, auth, cli, dbapi, error_pages, jobs, operations, security, templating
     from .extensions import csrf, db, htmx

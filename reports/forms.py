@@ -1,7 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from boxoffice.forms import BoundedDateField, IdText
 from boxoffice.services.sharing import EXPIRY_DAYS
 
 
@@ -11,10 +12,12 @@ class ReportFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    date_from = DateField("Booked from", validators=[Optional()])
-    date_to = DateField("Booked until", validators=[Optional()])
-    venue = SelectField("Venue", coerce=str, validators=[Optional()], validate_choice=False)
-    event = SelectField("Event", coerce=str, validators=[Optional()], validate_choice=False)
+    date_from = BoundedDateField("Booked from", validators=[Optional()])
+    date_to = BoundedDateField("Booked until", validators=[Optional()])
+    venue = SelectField("Venue", coerce=str, validators=[Optional(), IdText("Choose a venue from the list.")],
+                        validate_choice=False)
+    event = SelectField("Event", coerce=str, validators=[Optional(), IdText("Choose an event from the list.")],
+                        validate_choice=False)
 
     customers = SelectField("Customers", coerce=str, validators=[Optional()],
                             choices=[("", "All customers"), ("regular", "Regular customers"), ("vip", "VIP members")])

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from boxoffice.auth import admin_required
 from boxoffice.clock import utcnow
 from boxoffice.extensions import assets
+from boxoffice.forms import record_id
 from boxoffice.services import reporting, reports_questions, sharing
 from boxoffice.services.reports_figures import csv_text
 from boxoffice.templating import money, render_page
@@ -127,7 +128,7 @@ def create_share():
 @admin_required
 def revoke_share():
     try:
-        share = sharing.revoke_share(request.form.get("share_id", type=int))
+        share = sharing.revoke_share(request.form.get("share_id", type=record_id))
     except sharing.ShareLinkNotFound:
         abort(404)
     flash(f"The link “{share.label}” no longer opens.", "ok")

@@ -8,7 +8,7 @@ from flask_login import login_user, logout_user
 
 from boxoffice.auth import forgot_password_page, password_reset_page, safe_next, sign_in
 from boxoffice.errors import BoxOfficeError, InvalidCredentials, TooManyAttempts
-from boxoffice.forms import SignInForm
+from boxoffice.forms import SignInForm, record_id
 from boxoffice.services import accounts, customers, orders, refunds
 from boxoffice.services.payments import CardDetails
 from boxoffice.templating import render_page
@@ -80,7 +80,7 @@ def account():
     customer = signed_in_customer()
     vip = customers.vip_status(customer.customer_id)
     return render_page("account/index.html", customer=customer, vip=vip, offers=customers.offers_for(vip.is_vip),
-                       orders=orders.orders_of(customer.customer_id, request.args.get("page", 1, type=int)))
+                       orders=orders.orders_of(customer.customer_id, request.args.get("page", 1, type=record_id)))
 
 
 def order_page(order: orders.OrderDetail, tickets: list[orders.TicketView], *, new: bool):

@@ -1,8 +1,12 @@
-from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, DecimalField, EmailField, HiddenField, IntegerField, PasswordField,
-                     RadioField, SelectField, StringField)
-from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional, ValidationError
+from decimal import Decimal
 
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, EmailField, HiddenField, IntegerField, PasswordField,
+                     RadioField, SelectField, StringField)
+from wtforms.validators import (DataRequired, Email, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp,
+                                ValidationError)
+
+from boxoffice.forms import AmountField, BoundedDateField, HiddenAmountField, promo_code_text
 from boxoffice.models import EVENT_GENRES
 
 
@@ -13,12 +17,13 @@ class CatalogueFilterForm(FlaskForm):
         csrf = False
 
     q = StringField("Search", validators=[Optional(), Length(max=100)])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = BoundedDateField("From", validators=[Optional()])
+    date_to = BoundedDateField("To", validators=[Optional()])
     venue = SelectField("Venue", coerce=str, validators=[Optional()])
     genre = SelectField("Category", choices=[("", "All categories")] + [(g, g.capitalize()) for g in EVENT_GENRES],
                         validators=[Optional()])
-    max_price = DecimalField("Max price (€)", places=2, validators=[Optional(), NumberRange(min=0)])
+    max_price = AmountField("Max price (€)", validators=[Optional()], maximum=Decimal("100000"),
+                            message="Give a price from 0 to 100,000.")
     sort = SelectField("Sort by", choices=[("date", "Date"), ("price", "Lowest price"), ("title", "Title"),
                                            ("availability", "Most seats left")], default="date")
 
@@ -49,11 +54,12 @@ class ChangePasswordForm(FlaskForm):
 
 
 class PromoForm(FlaskForm):
-    promo_code = StringField("Promo code", validators=[Optional(), Length(max=32)])
+    promo_code = StringField("Promo code", validators=[Optional(), Length(max=32), promo_code_text])
 
 
 class CardFieldsMixin:
-    card_number = StringField("Card number", validators=[Optional(), Length(max=23)])
+    card_number = StringField("Card number", validators=[Optional(), Length(max=23), Regexp(
+        r"^[0-9 -]*$", message="Type the card number's digits (spaces are fine).")])
     exp_month = IntegerField("Expiry month", validators=[Optional(), NumberRange(min=1, max=12)])
     exp_year = IntegerField("Expiry year", validators=[Optional(), NumberRange(min=2000, max=2100)])
     cvv = PasswordField("Security code", validators=[Optional(), Length(min=3, max=4)])
@@ -63,12 +69,15 @@ class PaymentForm(CardFieldsMixin, FlaskForm):
     """The payment step. The card number and security code are never written back into the page."""
 
     method = RadioField("Payment method", validators=[DataRequired(message="Choose how to pay.")])
-    promo_code = HiddenField()
-    expected_total = HiddenField(validators=[DataRequired()])
-    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=64)])
+    # The hidden fields carry what the page showed; anything else in them is a form from elsewhere.
+    promo_code = HiddenField(validators=[Optional(), Length(max=32), promo_code_text])
+    expected_total = HiddenAmountField(validators=[InputRequired()])
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=64), Regexp(
+        r"^[!-~]+$", message="This payment form is out of date. Please check your order and pay again.")])
     holder = StringField("Name on card", validators=[Optional(), Length(max=120)])
     save_card = BooleanField("Save this card for next time")
-    gift_card_code = StringField("Gift card code", validators=[Optional(), Length(max=32)])
+    gift_card_code = StringField("Gift card code", validators=[Optional(), Length(max=32), Regexp(
+        r"^[A-Za-z0-9 -]*$", message="A gift card code has letters, digits and dashes only.")])
 
 
 class SavedCardForm(CardFieldsMixin, FlaskForm):

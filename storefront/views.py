@@ -6,6 +6,7 @@ import datetime as dt
 from flask import abort, current_app, flash, redirect, request, url_for
 
 from boxoffice.errors import BoxOfficeError
+from boxoffice.forms import record_id
 from boxoffice.services import best_available, catalogue, holds, seatmap
 from boxoffice.templating import event_date, render_page, wants_fragment
 
@@ -24,12 +25,12 @@ def index():
         text=form.q.data or None,
         date_from=form.date_from.data if valid else None,
         date_to=form.date_to.data if valid else None,
-        venue_id=int(form.venue.data) if form.venue.data and form.venue.data.isdigit() else None,
+        venue_id=int(form.venue.data) if valid and form.venue.data else None,
         genre=form.genre.data or None,
         max_price=form.max_price.data if valid else None,
         sort=form.sort.data or "date",
     )
-    events = catalogue.upcoming_events(query, page=request.args.get("page", 1, type=int),
+    events = catalogue.upcoming_events(query, page=request.args.get("page", 1, type=record_id),
                                        per_page=current_app.config["CATALOGUE_PAGE_SIZE"])
     return render_page("storefront/index.html", fragment="results", events=events, form=form)
 
@@ -86,7 +87,7 @@ def event_or_404(event_id: int):
 @bp.get("/events/<int:event_id>")
 def event(event_id: int):
     event, venue = event_or_404(event_id)
-    section_id = request.args.get("section", type=int)
+    section_id = request.args.get("section", type=record_id)
     return render_page("storefront/event.html", fragment="seat_picker",
                        **_seat_picker_context(event, venue, section_id))
 
@@ -116,7 +117,7 @@ def seat_changes(event_id: int):
     page_version = _page_version(request.args)
     if page_version is None:
         abort(400)
-    section_id = request.args.get("section", type=int)
+    section_id = request.args.get("section", type=record_id)
     changes = seatmap.changes_since(event_id, hold_owner(), *page_version, section_id)
     if changes is None:
         return "", 204
@@ -129,7 +130,7 @@ def choose_seats(event_id: int):
     'best' holds the best block in a category. Without JavaScript this redirects back to the map; a seat
     pressed on a live map gets only what changed on it since, as the poll does, and the rest redraws the
     seat picker."""
-    section_id = request.form.get("section", type=int)
+    section_id = request.form.get("section", type=record_id)
     owner = hold_owner(create=True)
     minutes = current_app.config["HOLD_MINUTES"]
     action = request.form.get("action")
@@ -146,7 +147,7 @@ def choose_seats(event_id: int):
             best_available.hold_best_available(event_id, form.category.data, form.count.data, owner, minutes)
             message = f"We found {form.count.data} seats together for you. They are held for {minutes} minutes."
         else:
-            seat_id = request.form.get("seat", type=int)
+            seat_id = request.form.get("seat", type=record_id)
             if seat_id is None:
                 abort(400)
             holds.toggle_seat(event_id, seat_id, owner, minutes)
