@@ -8,7 +8,7 @@ PORT ?= 5000
 WORKERS ?= 4
 SCALE ?= small
 
-.PHONY: run test setup venv npm assets db-server db browser clean
+.PHONY: run test setup venv npm assets db-server redis db browser clean
 
 run: setup db
 	@$(FLASK) demo load --scale $(SCALE) --if-empty
@@ -22,7 +22,7 @@ run: setup db
 test: setup browser
 	@BOXOFFICE_DB=$${BOXOFFICE_DB:-boxoffice_test} $(BIN)/pytest
 
-setup: venv npm db-server assets
+setup: venv npm db-server redis assets
 
 # The virtualenv is rebuilt when requirements change; constraints.txt pins every transitive package.
 $(BIN)/.installed: requirements.txt constraints.txt
@@ -44,6 +44,10 @@ assets: venv npm
 
 db-server:
 	@.ci/ensure-mariadb.sh
+
+# The hold rate limits' shared counts (boxoffice/rate_limits.py).
+redis:
+	@.ci/ensure-redis.sh
 
 db: setup
 	@$(FLASK) db setup

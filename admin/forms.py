@@ -62,7 +62,8 @@ class EventForm(FlaskForm):
     starts_at = _datetime("Starts")
     sales_start = _datetime("Sales open")
     sales_end = _datetime("Sales close")
-    max_seats_per_order = IntegerField("Most seats in one order", default=10,
+    # One buyer's limit, counted across its sessions, account and address (sql/objects/35_seat_states.sql).
+    max_seats_per_order = IntegerField("Most seats per buyer (and in one order)", default=10,
                                        validators=[InputRequired(), NumberRange(min=1, max=50)])
     refundable_until_hours = IntegerField("Cancellation cut-off (hours)", default=48,
                                           validators=[InputRequired(), NumberRange(min=0, max=8760)])

@@ -207,8 +207,9 @@ def main() -> None:
         call = names[variant[0]]
         key, reference = secrets.token_hex(16), f"sim_{secrets.token_hex(12)}"
         for _ in range(args.seats):
-            counted("hold", lambda: run("hold", f"CALL {call['HoldSeats']}(%s, %s, %s, 10, TRUE, TRUE)",
-                                        (event_id, owner, json.dumps([seats[at]]))))
+            # As the seat map calls it: a signed-in buyer, its address (the per-buyer cap's counts).
+            counted("hold", lambda: run("hold", f"CALL {call['HoldSeats']}(%s, %s, %s, 10, TRUE, %s, %s, TRUE)",
+                                        (event_id, owner, json.dumps([seats[at]]), customer_id, "127.0.0.1")))
             at += 1
         counted("extend", lambda: run("extend", f"CALL {call['ExtendHold']}(%s, %s, 600, TRUE)", (event_id, owner)))
         priced = {"event_id": event_id, "owner": owner, "customer_id": customer_id, "promo": None}

@@ -22,7 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.url_map.converters["int"] = BoundedIntConverter
 
-    from . import assets, auth, cli, dbapi, error_pages, jobs, operations, security, templating
+    from . import assets, auth, cli, dbapi, error_pages, jobs, operations, rate_limits, security, templating
     from .extensions import csrf, db, htmx
 
     db.init_app(app)
@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     templating.init_app(app)
     error_pages.init_app(app)
+    rate_limits.init_app(app)
     cli.init_app(app)
     jobs.init_app(app)
     operations.init_app(app)

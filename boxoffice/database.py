@@ -37,7 +37,7 @@ REPORTS_HIDDEN_COLUMNS: dict[str, frozenset[str]] = {
     "gateway_cards": frozenset({"token"}),
     "report_shares": frozenset({"token_hash"}),
     "outbox_emails": frozenset({"body_text"}),
-    "event_seats": frozenset({"hold_owner"}),
+    "event_seats": frozenset({"hold_owner", "hold_customer_id", "hold_address"}),
     "tickets": frozenset({"ticket_code"}),
     "bookings": frozenset({"idempotency_key"}),
     "payment_attempts": frozenset({"idempotency_key", "hold_owner"}),

@@ -39,6 +39,11 @@ class TooManySeats(BoxOfficeError):
     default_message = "That is more seats than one order may hold."
 
 
+class HoldTooFast(BoxOfficeError):
+    default_message = ("You are choosing seats faster than we can keep up with. Nothing was changed: wait a "
+                       "few seconds and try again.")
+
+
 class PaymentRejected(BoxOfficeError):
     default_message = "The payment could not be taken."
 

@@ -300,12 +300,17 @@ class EventSeat(db.Model):
     hold_owner: Mapped[str | None] = mapped_column(ascii_char(32))
     hold_expires_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
     hold_extended: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    # Who took a held seat, for the per-buyer cap (migration 0008): the customer, the network address.
+    hold_customer_id: Mapped[int | None] = mapped_column(UINT)
+    hold_address: Mapped[str | None] = mapped_column(ascii_varchar(45))
     version: Mapped[int] = mapped_column(UBIG, server_default="0")
 
     __table_args__ = (
         sa.Index("ix_event_seats_version", "event_id", "version"),
         sa.Index("ix_event_seats_section_state", "event_id", "section_id", "state"),
         sa.Index("ix_event_seats_owner", "hold_owner", "event_id"),
+        sa.Index("ix_event_seats_hold_customer", "hold_customer_id", "event_id", "state", "hold_expires_at"),
+        sa.Index("ix_event_seats_hold_address", "hold_address", "event_id", "state", "hold_expires_at"),
         sa.Index("ix_event_seats_expiry", "event_id", "hold_expires_at"),
         sa.ForeignKeyConstraint(["event_id", "venue_id"], ["events.event_id", "events.venue_id"],
                                 name="fk_event_seats_event", ondelete="CASCADE"),

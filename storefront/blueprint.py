@@ -8,6 +8,7 @@ from flask import Blueprint, redirect, request, session, url_for
 from flask_login import current_user
 
 from boxoffice.services import holds
+from boxoffice.services.accounts import address_key
 
 bp = Blueprint("storefront", __name__)
 
@@ -21,6 +22,13 @@ def hold_owner(create: bool = False) -> str | None:
 
 def signed_in_customer():
     return current_user if current_user.is_authenticated and not current_user.is_admin else None
+
+
+def current_buyer() -> holds.Buyer:
+    """Who is taking seats, for the per-buyer cap: the signed-in customer, if any, and the network address."""
+    customer = signed_in_customer()
+    return holds.Buyer(customer.customer_id if customer else None,
+                       address_key(request.remote_addr) if request.remote_addr else None)
 
 
 def customer_required(view: Callable) -> Callable:

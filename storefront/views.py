@@ -5,12 +5,13 @@ import datetime as dt
 
 from flask import abort, current_app, flash, redirect, request, url_for
 
+from boxoffice import rate_limits
 from boxoffice.errors import BoxOfficeError
 from boxoffice.forms import record_id
 from boxoffice.services import best_available, catalogue, holds, seatmap
 from boxoffice.templating import event_date, render_page, wants_fragment
 
-from .blueprint import bp, hold_owner
+from .blueprint import bp, current_buyer, hold_owner
 from .seat_map_cache import seat_maps
 from .forms import BestAvailableForm, CatalogueFilterForm
 
@@ -144,13 +145,16 @@ def choose_seats(event_id: int):
             form.category.choices = [(c, c) for c in seatmap.categories(event_id)]
             if not form.validate():
                 raise BoxOfficeError("Choose a category and how many seats you need.")
-            best_available.hold_best_available(event_id, form.category.data, form.count.data, owner, minutes)
+            rate_limits.check_hold_rate(owner, request.remote_addr)
+            best_available.hold_best_available(event_id, form.category.data, form.count.data, owner, minutes,
+                                               current_buyer())
             message = f"We found {form.count.data} seats together for you. They are held for {minutes} minutes."
         else:
             seat_id = request.form.get("seat", type=record_id)
             if seat_id is None:
                 abort(400)
-            holds.toggle_seat(event_id, seat_id, owner, minutes)
+            rate_limits.check_hold_rate(owner, request.remote_addr)
+            holds.toggle_seat(event_id, seat_id, owner, minutes, current_buyer())
     except BoxOfficeError as refusal:
         error = refusal.message
     if not wants_fragment():

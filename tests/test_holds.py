@@ -134,7 +134,7 @@ def test_pressing_a_seat_someone_else_holds_does_not_take_it(db_session, event):
 
 
 def call_hold_seats(conn, event, labels, owner) -> list[tuple]:
-    return rows(conn, "CALL HoldSeats(:e, :o, :ids, 10, FALSE, FALSE)", e=event.event_id, o=owner,
+    return rows(conn, "CALL HoldSeats(:e, :o, :ids, 10, FALSE, NULL, NULL, FALSE)", e=event.event_id, o=owner,
                 ids=json.dumps(event.seat_ids(*labels)))
 
 

@@ -59,16 +59,17 @@ def _candidate_blocks(event_id: int, category_id: int, count: int) -> list[list[
     return [block for _, block in scored]
 
 
-def hold_best_available(event_id: int, category_id: int, count: int, owner: str, minutes: int) -> holds.Hold:
-    """Find and hold the best `count` adjacent seats in the category. If someone takes them between the
-    search and the hold, search again. Raises SeatUnavailable when no such block is free, and what
-    hold_seats raises."""
+def hold_best_available(event_id: int, category_id: int, count: int, owner: str, minutes: int,
+                        buyer: holds.Buyer = holds.NOBODY) -> holds.Hold:
+    """Find and hold the best `count` adjacent seats in the category for the owner (and `buyer`, for the
+    per-buyer cap). If someone takes them between the search and the hold, search again. Raises
+    SeatUnavailable when no such block is free, and what hold_seats raises."""
     for _ in range(ATTEMPTS):
         blocks = _candidate_blocks(event_id, category_id, count)
         if not blocks:
             break
         try:
-            return holds.hold_seats(event_id, blocks[0], owner, minutes)
+            return holds.hold_seats(event_id, blocks[0], owner, minutes, buyer)
         except SeatUnavailable:
             continue
     raise SeatUnavailable(f"There are no {count} seats together left in this category. "

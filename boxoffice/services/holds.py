@@ -7,6 +7,11 @@ claims seats with one conditional UPDATE whose row count proves that every seat 
 never hold the same seat. Claiming, giving back and extending seats are procedures (HoldSeats,
 ExtendHold), so that the event's lock is held for one round trip. A hold whose expiry has passed is
 simply free: every read treats it so, and the next claim may take it, so no clean-up job is needed.
+
+Fair holds: one buyer holds at most the event's max_seats_per_order seats at once, counted across the hold
+owner, the signed-in account and the network address (a `Buyer`), by HoldSeats under the event's lock, so
+that ten sessions from one buyer cannot hold ten times the limit. How fast seats may be taken is the
+view's business (boxoffice/rate_limits.py).
 """
 from __future__ import annotations
 
@@ -35,6 +40,19 @@ def waiting_list_offer() -> dt.timedelta:
     """How long seats offered to the first in a waiting line are held for them: the configured
     BOXOFFICE_WAITING_LIST_OFFER_MINUTES (30 by default; boxoffice/services/waiting_list.py)."""
     return dt.timedelta(minutes=current_app.config["WAITING_LIST_OFFER_MINUTES"])
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """Who takes seats besides the hold owner, for the per-buyer cap: the signed-in customer and the network
+    address (as accounts.address_key counts it); None is not counted."""
+
+    customer_id: int | None = None
+    address: str | None = None
+
+
+# A hold taken by the box office itself or a test: counted by its hold owner alone.
+NOBODY = Buyer()
 
 
 @dataclass(frozen=True)
@@ -89,26 +107,29 @@ def _hold_procedure(call: str, params: dict, event_id: int) -> Hold:
     return _hold_from(rows, event_id)
 
 
-def _change_hold(event_id: int, seat_ids, owner: str, minutes: int, toggle: bool) -> Hold:
-    return _hold_procedure("CALL HoldSeats(:event_id, :owner, :seat_ids, :minutes, :toggle, :commit)", {
-        "event_id": event_id, "owner": owner, "seat_ids": json.dumps([int(s) for s in seat_ids]),
-        "minutes": minutes, "toggle": toggle}, event_id)
+def _change_hold(event_id: int, seat_ids, owner: str, minutes: int, toggle: bool, buyer: Buyer) -> Hold:
+    return _hold_procedure(
+        "CALL HoldSeats(:event_id, :owner, :seat_ids, :minutes, :toggle, :customer_id, :address, :commit)", {
+            "event_id": event_id, "owner": owner, "seat_ids": json.dumps([int(s) for s in seat_ids]),
+            "minutes": minutes, "toggle": toggle, "customer_id": buyer.customer_id, "address": buyer.address},
+        event_id)
 
 
-def hold_seats(event_id: int, seat_ids, owner: str, minutes: int) -> Hold:
+def hold_seats(event_id: int, seat_ids, owner: str, minutes: int, buyer: Buyer = NOBODY) -> Hold:
     """Add seats to the owner's hold for the event (a new hold lasts `minutes`; added seats share the
     running hold's expiry, so adding seats never buys more time). Returns the hold as it now stands.
 
-    Raises NotBookable, TooManySeats, SeatUnavailable (someone else has one of them), StrandedSeat (a
+    Raises NotBookable, TooManySeats (more than the event allows one order, or one `buyer` across its
+    sessions, account and address), SeatUnavailable (someone else has one of them), StrandedSeat (a
     single seat would be left alone between taken ones) or Busy."""
-    return _change_hold(event_id, sorted(set(int(s) for s in seat_ids)), owner, minutes, toggle=False)
+    return _change_hold(event_id, sorted(set(int(s) for s in seat_ids)), owner, minutes, False, buyer)
 
 
-def toggle_seat(event_id: int, seat_id: int, owner: str, minutes: int) -> Hold:
+def toggle_seat(event_id: int, seat_id: int, owner: str, minutes: int, buyer: Buyer = NOBODY) -> Hold:
     """A seat pressed on the map: given back if it is in the owner's live hold, held otherwise (decided
     under the event's lock, so two tabs of one buyer cannot both hold it or both give it back). Returns
     the hold as it now stands; raises as hold_seats does."""
-    return _change_hold(event_id, [seat_id], owner, minutes, toggle=True)
+    return _change_hold(event_id, [seat_id], owner, minutes, True, buyer)
 
 
 def release_hold(event_id: int, owner: str) -> None:

@@ -17,6 +17,12 @@
 --
 -- Errors are SIGNALled as in 20_triggers.sql: 30001 not bookable, 30006 too many seats, 30009 a seat
 -- someone else has, 30010 a single seat left stranded.
+--
+-- Fair holds (migration 0008): one buyer holds at most the event's max_seats_per_order seats at once,
+-- counted across the hold owner (the browser session), the signed-in account and the network address
+-- (HoldSeats' p_customer_id and p_address, recorded on each seat it holds). It is the same number as the
+-- most seats of one order, since an order is one hold: a limit per session that a second session doubles
+-- is no limit.
 
 DROP PROCEDURE IF EXISTS HoldSeats;
 DROP PROCEDURE IF EXISTS ExtendHold;
@@ -43,16 +49,24 @@ DELIMITER $$
 -- seats' whole rows by a window function cost about a millisecond a click on the arena. (The search is
 -- written here once, not called: a CALL inside a procedure costs about as much as a primary-key read.)
 --
+-- The cap: the owner's live seats, the new ones, and the live seats other owners hold for the same
+-- customer (`p_customer_id`) or from the same address (`p_address`), each seat counted once, may not pass
+-- max_seats_per_order (30006, saying how many are held elsewhere). Those two counts are read only when
+-- seats are added and only for what is given (NULL: not counted), each through its own index
+-- (hold_customer_id or hold_address, event_id, state, hold_expires_at): a range over the live holds alone.
+--
 -- Returns the owner's live hold afterwards: one row per seat (seat_id, hold_expires_at, hold_extended).
 -- Every refusal leaves nothing behind, in its own transaction or inside the caller's, as InsertBooking;
 -- `p_commit` commits the caller's transaction with the change, as InsertBooking's does.
 CREATE PROCEDURE HoldSeats(
-    IN p_event_id   INT UNSIGNED,
-    IN p_hold_owner CHAR(32) CHARACTER SET ascii,
-    IN p_seat_ids   JSON,
-    IN p_minutes    INT,
-    IN p_toggle     BOOLEAN,
-    IN p_commit     BOOLEAN)
+    IN p_event_id    INT UNSIGNED,
+    IN p_hold_owner  CHAR(32) CHARACTER SET ascii,
+    IN p_seat_ids    JSON,
+    IN p_minutes     INT,
+    IN p_toggle      BOOLEAN,
+    IN p_customer_id INT UNSIGNED,
+    IN p_address     VARCHAR(45) CHARACTER SET ascii,
+    IN p_commit      BOOLEAN)
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_own_tx BOOLEAN DEFAULT FALSE;
@@ -74,6 +88,8 @@ BEGIN
     DECLARE v_changed JSON;
     DECLARE v_gap INT UNSIGNED;
     DECLARE v_message VARCHAR(200);
+    DECLARE v_elsewhere INT DEFAULT 0;
+    DECLARE v_from_address INT DEFAULT 0;
 
     DECLARE EXIT HANDLER FOR SQLEXCEPTION
     BEGIN
@@ -153,13 +169,33 @@ BEGIN
             SET v_message = CONCAT('One order can hold at most ', v_max_seats, ' seats for this event.');
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30006, MESSAGE_TEXT = v_message;
         END IF;
+        -- The buyer's other holds (see above): the account's, then the address's that are not the account's.
+        IF v_new > 0 AND p_customer_id IS NOT NULL THEN
+            SELECT COUNT(*) INTO v_elsewhere
+              FROM event_seats USE INDEX (ix_event_seats_hold_customer)
+             WHERE hold_customer_id = p_customer_id AND event_id = p_event_id AND state = 'held'
+               AND hold_expires_at > v_now AND hold_owner <> p_hold_owner;
+        END IF;
+        IF v_new > 0 AND p_address IS NOT NULL THEN
+            SELECT COUNT(*) INTO v_from_address
+              FROM event_seats USE INDEX (ix_event_seats_hold_address)
+             WHERE hold_address = p_address AND event_id = p_event_id AND state = 'held'
+               AND hold_expires_at > v_now AND hold_owner <> p_hold_owner
+               AND (p_customer_id IS NULL OR NOT (hold_customer_id <=> p_customer_id));
+        END IF;
+        IF v_held + v_new + v_elsewhere + v_from_address > v_max_seats THEN
+            SET v_message = CONCAT('You can hold at most ', v_max_seats, ' seats for this event at a time, counting the ',
+                                   v_elsewhere + v_from_address, ' held in your other windows, devices or from your network. ',
+                                   'Give some back or finish that order first.');
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30006, MESSAGE_TEXT = v_message;
+        END IF;
         IF v_new > 0 THEN
             IF v_one_seat THEN
                 -- One seat: a one-table UPDATE by primary key (~60 us less than the join below).
                 UPDATE event_seats USE INDEX (PRIMARY)
                    SET state = 'held', hold_owner = p_hold_owner,
                        hold_expires_at = COALESCE(v_expires_at, v_now + INTERVAL p_minutes MINUTE),
-                       hold_extended = v_extended
+                       hold_extended = v_extended, hold_customer_id = p_customer_id, hold_address = p_address
                  WHERE event_id = p_event_id AND seat_id = v_first
                    AND (state = 'available' OR (state = 'held' AND hold_expires_at <= v_now));
             ELSE
@@ -169,7 +205,7 @@ BEGIN
                     ON es.event_id = p_event_id AND es.seat_id = j.seat_id
                    SET es.state = 'held', es.hold_owner = p_hold_owner,
                        es.hold_expires_at = COALESCE(v_expires_at, v_now + INTERVAL p_minutes MINUTE),
-                       es.hold_extended = v_extended
+                       es.hold_extended = v_extended, es.hold_customer_id = p_customer_id, es.hold_address = p_address
                  WHERE es.state = 'available' OR (es.state = 'held' AND es.hold_expires_at <= v_now);
             END IF;
             IF ROW_COUNT() <> v_new THEN

@@ -25,7 +25,7 @@ def app(test_database) -> Iterator[Flask]:
     (the default pool of 15 would make clients queue for a connection instead of for the database's locks)."""
     options = {**load_config()["SQLALCHEMY_ENGINE_OPTIONS"],
                "pool_size": MAX_CLIENTS + 4, "max_overflow": 0, "pool_timeout": 30}
-    app = create_app({"TESTING": True, "SQLALCHEMY_ENGINE_OPTIONS": options})
+    app = create_app({"TESTING": True, "SQLALCHEMY_ENGINE_OPTIONS": options, "HOLD_RATE_LIMITS_ENABLED": False})
     yield app
     with app.app_context():
         db.engine.dispose()

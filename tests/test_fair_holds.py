@@ -1,0 +1,282 @@
+"""Fair holds: one buyer holds at most the event's limit across its sessions, account and address, no faster
+than a person clicks; a refusal says why; and input at the edge (ids, amounts, dates, codes) is checked
+before it reaches the database."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from flask import g
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
+
+from boxoffice import rate_limits
+from boxoffice.errors import TooManySeats
+from boxoffice.forms import (EARLIEST_DATE, LATEST_DATE, MAX_ID, AmountField, BoundedDateField, optional_record_id,
+                             record_id)
+from boxoffice.services import holds
+from tests.admin_support import HX
+from tests.builders import make_customer, make_discount, make_event, make_venue, new_hold_owner, rows
+
+
+@pytest.fixture
+def event(db_session):
+    venue = make_venue(db_session, rows=3, seats_per_row=8)
+    event = make_event(db_session, venue, max_seats_per_order=4)
+    db_session.commit()
+    return event
+
+
+@pytest.fixture
+def no_csrf(app, monkeypatch):
+    # These tests are about holds, not forms: Flask-WTF's CSRF check is tested elsewhere.
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
+
+
+def browser(app, address: str | None = None):
+    """A browser of its own (its own session, so its own hold owner) at `address` (a fresh one if None)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address or f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.7"
+    return client
+
+
+def click(client, event, label: str, *, htmx: bool = False):
+    """A seat pressed on the map, as that browser."""
+    for name in list(g):  # the tests' app context outlives requests: each browser is served as itself
+        g.pop(name)
+    return client.post(f"/events/{event.event_id}/seats", data={"seat": event.seat_ids(label)[0]},
+                       headers=HX if htmx else None)
+
+
+def sign_in(client, customer) -> None:
+    for name in list(g):
+        g.pop(name)
+    assert client.post("/account/login", data={"email": customer.email, "password": customer.password}).status_code == 302
+
+
+def held_by_event(db_session, event) -> int:
+    return rows(db_session, "SELECT COUNT(*) FROM event_seats WHERE event_id = :e AND state = 'held'",
+                e=event.event_id)[0][0]
+
+
+# ---------------------------------------------------------------- the cap
+
+def test_sessions_from_one_address_share_the_buyer_cap(app, db_session, event, no_csrf):
+    address = "203.0.113.9"
+    first, second, third = (browser(app, address) for _ in range(3))
+    for client, label in ((first, "A1"), (first, "A2"), (second, "A3"), (third, "A4")):
+        assert click(client, event, label).status_code == 302
+    refused = click(third, event, "A5", htmx=True)
+    assert refused.status_code == 200
+    assert "You can hold at most 4 seats for this event at a time" in refused.get_data(as_text=True)
+    assert held_by_event(db_session, event) == 4
+
+
+def test_a_refused_plain_post_says_why_on_the_seat_map(app, db_session, event, no_csrf):
+    address = "203.0.113.10"
+    holder = browser(app, address)
+    for label in ("B1", "B2", "B3", "B4"):
+        click(holder, event, label)
+    other_tab = browser(app, address)
+    response = click(other_tab, event, "B5")
+    assert response.status_code == 302
+    page = other_tab.get(response.headers["Location"]).get_data(as_text=True)
+    assert "counting the 4 held in your other windows, devices or from your network" in page
+
+
+def test_an_account_is_one_buyer_on_every_device(app, db_session, event, no_csrf):
+    customer = make_customer(db_session)
+    db_session.commit()
+    owners = [new_hold_owner(), new_hold_owner()]
+    buyer_at = [holds.Buyer(customer.customer_id, "198.51.100.1"), holds.Buyer(customer.customer_id, "192.0.2.77")]
+    holds.hold_seats(event.event_id, event.seat_ids("C1", "C2", "C3"), owners[0], 10, buyer_at[0])
+    with pytest.raises(TooManySeats, match="counting the 3 held"):
+        holds.hold_seats(event.event_id, event.seat_ids("C4", "C5"), owners[1], 10, buyer_at[1])
+    assert holds.hold_seats(event.event_id, event.seat_ids("C4"), owners[1], 10, buyer_at[1]).seat_ids == tuple(
+        event.seat_ids("C4"))
+
+
+def test_buyers_at_other_addresses_and_accounts_are_not_counted(app, db_session, event, no_csrf):
+    for index, client in enumerate(browser(app) for _ in range(5)):
+        for seat in range(1, 5):
+            label = f"{'ABC'[index % 3]}{seat + 4 * (index // 3)}"
+            assert click(client, event, label).status_code == 302, label
+    assert held_by_event(db_session, event) == 20
+
+
+def test_seats_given_back_or_expired_are_no_longer_counted(app, db_session, event):
+    address, owner, other = "198.51.100.20", new_hold_owner(), new_hold_owner()
+    buyer = holds.Buyer(None, address)
+    holds.hold_seats(event.event_id, event.seat_ids("A1", "A2", "A3", "A4"), owner, 10, buyer)
+    holds.toggle_seat(event.event_id, event.seat_ids("A4")[0], owner, 10, buyer)
+    holds.hold_seats(event.event_id, event.seat_ids("B1"), other, 10, buyer)
+    db_session.execute(sa.text("UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND "
+                               "WHERE event_id = :e AND hold_owner = :o"), {"e": event.event_id, "o": owner})
+    assert len(holds.hold_seats(event.event_id, event.seat_ids("B2", "B3", "B4"), other, 10, buyer).seat_ids) == 4
+
+
+def test_held_seats_record_who_took_them(db_session, event):
+    customer = make_customer(db_session)
+    owner = new_hold_owner()
+    holds.hold_seats(event.event_id, event.seat_ids("A1", "A2"), owner, 10, holds.Buyer(customer.customer_id, "2001:db8::/64"))
+    assert rows(db_session, "SELECT DISTINCT hold_customer_id, hold_address FROM event_seats WHERE hold_owner = :o",
+                o=owner) == [(customer.customer_id, "2001:db8::/64")]
+
+
+def test_one_buyer_is_one_address_by_its_ipv6_slash_64(app):
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "2001:db8:1:2:aaaa::1"}):
+        from storefront.blueprint import current_buyer
+
+        assert current_buyer() == holds.Buyer(None, "2001:db8:1:2::/64")
+
+
+# ---------------------------------------------------------------- the rate limits
+
+@pytest.fixture
+def limits_on(app, monkeypatch):
+    monkeypatch.setitem(app.config, "HOLD_RATE_LIMITS_ENABLED", True)
+    monkeypatch.setitem(app.config, "HOLD_RATE_LIMIT_SESSION", "3 per minute")
+    monkeypatch.setitem(app.config, "HOLD_RATE_LIMIT_ADDRESS", "5 per minute")
+    monkeypatch.setattr(rate_limits, "_storage_down_until", 0.0)
+
+
+def test_a_session_clicking_faster_than_a_person_is_told_to_slow_down(app, db_session, event, no_csrf, limits_on):
+    client = browser(app)
+    for label in ("A1", "A2", "A3"):
+        click(client, event, label, htmx=True)
+    refused = click(client, event, "B1", htmx=True).get_data(as_text=True)
+    assert "faster than we can keep up with" in refused
+    assert held_by_event(db_session, event) == 3
+
+
+def test_new_sessions_from_one_address_are_limited_too(app, db_session, event, no_csrf, limits_on):
+    address = f"192.0.2.{secrets.randbelow(250)}"
+    answers = [click(browser(app, address), event, label) for label in ("A1", "A2", "A3", "A4", "A5", "A6")]
+    assert all(answer.status_code == 302 for answer in answers)
+    assert held_by_event(db_session, event) == 4  # the fifth click hit the cap, the sixth the address's limit
+    page = browser(app, address)
+    response = click(page, event, "C1")
+    assert "faster than we can keep up with" in page.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_holds_go_on_when_the_rate_limit_storage_is_away(app, db_session, event, no_csrf, limits_on, monkeypatch,
+                                                         caplog):
+    def unreachable(*args):
+        raise ConnectionError("Redis is away")
+
+    monkeypatch.setattr(type(rate_limits.limiter.limiter), "hit", unreachable)
+    assert click(browser(app), event, "A1").status_code == 302
+    assert held_by_event(db_session, event) == 1
+    assert "hold limits skipped" in caplog.text
+
+
+def test_the_limits_are_kept_in_storage_every_worker_shares(app):
+    assert app.config["RATELIMIT_STORAGE_URI"].startswith("redis://")
+    assert type(rate_limits.limiter.storage).__name__ == "RedisStorage"
+
+
+# ---------------------------------------------------------------- input at the edge
+
+@pytest.mark.parametrize("url", ["/checkout/4294967296", "/events/18446744073709551616", "/events/4294967296/seats"])
+def test_an_id_beyond_the_columns_is_not_found(client, url):
+    assert client.get(url).status_code in (404, 405)
+
+
+def test_a_seat_id_out_of_range_is_a_bad_request_and_holds_nothing(app, db_session, event, no_csrf):
+    client = browser(app)
+    for seat in ("-1", "18446744073709551616", "4294967296", "²", "1e3"):
+        assert client.post(f"/events/{event.event_id}/seats", data={"seat": seat}).status_code == 400
+    assert held_by_event(db_session, event) == 0
+
+
+@pytest.mark.parametrize("code", ["WELCOME–10", "TAKE5’", "🎟️", "x" * 33])
+def test_a_promo_code_with_characters_no_code_has_is_unknown(app, db_session, event, no_csrf, code):
+    customer = make_customer(db_session)
+    make_discount(db_session, code="WELCOME10")
+    db_session.commit()
+    client = browser(app)
+    sign_in(client, customer)
+    click(client, event, "A1")
+    answer = client.post(f"/checkout/{event.event_id}/promo", data={"promo_code": code}, headers=HX)
+    assert answer.status_code == 422
+    text = answer.get_data(as_text=True)
+    assert "This promo code does not exist." in text or "Field cannot be longer than 32 characters." in text
+
+
+@pytest.mark.parametrize(("field", "value"), [("expected_total", "sNaN"), ("expected_total", "Infinity"),
+                                              ("idempotency_key", "clé-ü"), ("promo_code", "WELCOME–10")])
+def test_the_payment_forms_hidden_fields_are_checked(app, db_session, event, no_csrf, field, value):
+    customer = make_customer(db_session)
+    db_session.commit()
+    client = browser(app)
+    sign_in(client, customer)
+    click(client, event, "A1")
+    form = {"method": "card", "expected_total": "95.00", "idempotency_key": "a" * 24 + "-" + "b" * 32,
+            field: value}
+    before = rows(db_session, "SELECT COUNT(*) FROM payment_attempts")
+    assert client.post(f"/checkout/{event.event_id}", data=form).status_code == 422
+    assert rows(db_session, "SELECT COUNT(*) FROM payment_attempts") == before
+
+
+@pytest.mark.parametrize("query", [{"date_to": "9999-12-31"}, {"date_from": "0001-01-01"}])
+def test_a_date_outside_the_window_is_refused_with_a_message(client, db_session, query):
+    html = client.get("/", query_string=query).get_data(as_text=True)
+    assert f"Choose a date from {EARLIEST_DATE:%-d %b %Y} to {LATEST_DATE:%-d %b %Y}." in html
+
+
+def _amount(text: str, **kwargs):
+    from flask_wtf import FlaskForm
+
+    class Form(FlaskForm):
+        class Meta:
+            csrf = False
+
+        amount = AmountField(**kwargs)
+
+    form = Form(MultiDict({"amount": text}))
+    return form.validate(), form.amount
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(st.text(max_size=30), st.from_regex(r"-?[0-9]{0,12}(\.[0-9]{0,4})?([eE][+-]?[0-9]{1,7})?",
+                                                          fullmatch=True),
+                      st.sampled_from(["NaN", "sNaN", "-sNaN", "Infinity", "-inf", "9E+999999", "1e-999999"])))
+def test_an_amount_is_a_finite_decimal_with_two_places_in_range_or_an_error(app, text):
+    with app.test_request_context():
+        valid, field = _amount(text, maximum=Decimal("100000"))
+    if valid and field.data is not None:
+        assert field.data.is_finite() and Decimal("0") <= field.data <= Decimal("100000")
+        assert field.data == field.data.quantize(Decimal("0.01"))
+    elif not valid:
+        assert field.data is None and field.errors
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.one_of(st.text(max_size=25), st.integers(min_value=-2**70, max_value=2**70).map(str)))
+def test_an_id_from_a_request_is_between_1_and_max_id_or_refused(text):
+    try:
+        value = record_id(text)
+    except ValueError:
+        return
+    assert 1 <= value <= MAX_ID and str(value) == text.lstrip("0")
+    assert optional_record_id(text) == value
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(day=st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)))
+def test_a_date_field_takes_the_window_only(app, day):
+    from flask_wtf import FlaskForm
+
+    class Form(FlaskForm):
+        class Meta:
+            csrf = False
+
+        day = BoundedDateField()
+
+    with app.test_request_context():
+        form = Form(MultiDict({"day": day.isoformat()}))
+        assert form.validate() == (EARLIEST_DATE <= day <= LATEST_DATE)
