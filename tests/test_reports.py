@@ -76,7 +76,7 @@ class Raw:
 
     def event_label(self, event_id: int) -> str:
         """An event as the charts name it: its title and date."""
-        return f"{self.events[event_id]['title']} · {self.events[event_id]['starts_at']:%d %b %Y}"
+        return f"{self.events[event_id]['starts_at']:%d %b %Y} · {self.events[event_id]['title']}"
 
     def net_by(self, s: Scope, key) -> dict:
         net = defaultdict(Decimal)

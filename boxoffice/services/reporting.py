@@ -404,7 +404,8 @@ def _revenue_group(r: _Reads) -> Group:
     return Group("revenue", "Top events and venues",
                  "Where the money comes from: the events and venues with the highest net revenue.",
                  [Chart("chart-top-events", "Top events by net revenue", "bar",
-                        [f"{row['title']} · {row['starts_at']:%d %b %Y}" for row in events.rows],
+                        # The date first: a long title is cut short on the chart, the date never is.
+                        [f"{row['starts_at']:%d %b %Y} · {row['title']}" for row in events.rows],
                         [Dataset("Net revenue", [row["net_revenue"] for row in events.rows], "#4f46e5")],
                         horizontal=True, value_title="Net revenue (€)", category_title="Event and date",
                         description="Horizontal bars: net revenue in euros of the ten best-earning events."),
