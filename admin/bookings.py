@@ -1,6 +1,8 @@
 """Bookings: find them by code, customer e-mail or event; one booking with its tickets and payments; a
-full or partial refund."""
+full or partial refund, after a confirmation step."""
 from __future__ import annotations
+
+from decimal import Decimal
 
 from flask import abort, flash, redirect, request, url_for
 
@@ -41,8 +43,13 @@ def refund_booking(booking_code: str):
     form.tickets.choices = [(ticket.ticket_id, ticket.ticket_code) for ticket in detail.refundable]
     if not form.validate():
         return render_page("admin/booking.html", detail=detail, form=form), 422
+    chosen = None if form.everything.data else form.tickets.data
+    if request.form.get("confirmed") != "yes":
+        # The confirmation step: which tickets, how much goes back, and to whom, before anything happens.
+        tickets = [t for t in detail.refundable if chosen is None or t.ticket_id in chosen]
+        return render_page("admin/booking_refund.html", detail=detail, tickets=tickets, everything=chosen is None,
+                           amount=sum((t.paid_amount for t in tickets), Decimal("0.00")))
     try:
-        chosen = None if form.everything.data else form.tickets.data
         refunded = refunds.refund_tickets(detail.booking.booking_id, chosen)
     except BoxOfficeError as refusal:
         flash(refusal.message, "error")

@@ -292,3 +292,18 @@ class RefundForm(FlaskForm):
 
 class CheckInForm(FlaskForm):
     ticket_code = StringField("Ticket code", validators=[DataRequired("Type or scan a ticket code."), Length(max=64)])
+
+
+class VenueDetailsForm(FlaskForm):
+    """What a visitor needs to know of a venue (shown on the event page, the order, the tickets, the mail)."""
+
+    address = StringField("Street address", validators=[DataRequired(), Length(max=200)])
+    map_url = StringField("Map link", validators=[Optional(), Length(max=500),
+                                                  Regexp(r"^https://\S+$", message="A map link must be an https:// address.")],
+                          description="An https:// link to the venue on a map. Empty: a map search for the address.")
+    directions = TextAreaField("Getting there", validators=[Optional(), Length(max=2000)],
+                               description="Public transport, parking, the entrance to use.")
+    access_info = TextAreaField("Access", validators=[Optional(), Length(max=2000)],
+                                description="Step-free routes, wheelchair spaces, lifts, hearing loops, assistance.")
+    facilities = TextAreaField("Facilities", validators=[Optional(), Length(max=2000)],
+                               description="Cloakroom, bars, toilets, baby change, what may be brought in.")

@@ -5,11 +5,11 @@ from flask import abort, flash, redirect, request, url_for
 
 from boxoffice.auth import admin_required
 from boxoffice.errors import BoxOfficeError
-from boxoffice.services import venues
+from boxoffice.services import venue_details, venues
 from boxoffice.templating import render_page
 
 from .blueprint import PAGE_SIZE, bp, page_number
-from .forms import VenueForm, layout_form
+from .forms import VenueDetailsForm, VenueForm, layout_form
 
 
 @bp.get("/venues", endpoint="venues")
@@ -23,7 +23,28 @@ def venue_list():
 def show_venue(venue_id: int):
     venue = venues.venue(venue_id) or abort(404)
     return render_page("admin/venue.html", venue=venue, plan=venues.saved_plan(venue_id),
-                       categories=venues.seat_categories())
+                       categories=venues.seat_categories(), details_form=VenueDetailsForm(obj=venue))
+
+
+@bp.post("/venues/<int:venue_id>/details", endpoint="venues_details")
+@admin_required
+def save_venue_details(venue_id: int):
+    """The visitor information: address, map link, directions, access, facilities."""
+    venue = venues.venue(venue_id) or abort(404)
+    form = VenueDetailsForm()
+    if form.validate():
+        try:
+            venue_details.update_visitor_info(venue_id, address=form.address.data, map_url=form.map_url.data or "",
+                                              directions=form.directions.data or "",
+                                              access_info=form.access_info.data or "",
+                                              facilities=form.facilities.data or "")
+        except BoxOfficeError as refusal:
+            form.map_url.errors = [refusal.message]
+        else:
+            flash("The visitor information has been saved.", "ok")
+            return redirect(url_for("admin.venues_show", venue_id=venue_id) + "#visitor-info")
+    return render_page("admin/venue.html", venue=venue, plan=venues.saved_plan(venue_id),
+                       categories=venues.seat_categories(), details_form=form), 422
 
 
 @bp.route("/venues/new", methods=["GET", "POST"], endpoint="venues_new")

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+from .venue_info import VenueInfo
 
 UINT = mysql.INTEGER(unsigned=True)
 UTINY = mysql.TINYINT(unsigned=True)
@@ -74,11 +75,16 @@ class Customer(CustomerLogin, db.Model):
 
     customer_id: Mapped[int] = mapped_column(UINT, primary_key=True)
     customer_type: Mapped[str] = mapped_column(sa.Enum("regular", "vip"), server_default="regular")
+    # A guest: a buyer without an account, made for one checkout; no password, never signed in (0009).
+    is_guest: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
     email: Mapped[str] = mapped_column(sa.String(254))
+    # The e-mail of an account (NULL for a guest): unique, so an e-mail has at most one account.
+    account_email: Mapped[str | None] = mapped_column(
+        sa.String(254), sa.Computed("if(`is_guest`,NULL,`email`)", persisted=True))
     full_name: Mapped[str] = mapped_column(sa.String(120))
     phone: Mapped[str | None] = mapped_column(sa.String(32))
     city: Mapped[str | None] = mapped_column(sa.String(80))
-    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     session_epoch: Mapped[int] = mapped_column(UINT, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
 
@@ -86,8 +92,9 @@ class Customer(CustomerLogin, db.Model):
     vip: Mapped[VipCustomer | None] = relationship(back_populates="customer", cascade="all, delete-orphan")
 
     __table_args__ = (
-        sa.UniqueConstraint("email", name="uq_customers_email"),
+        sa.UniqueConstraint("account_email", name="uq_customers_email"),
         sa.UniqueConstraint("customer_id", "customer_type", name="uq_customers_id_type"),
+        sa.Index("ix_customers_email", "email"),
         sa.Index("ix_customers_type", "customer_type"),
         sa.Index("ix_customers_created", "created_at"),
     )
@@ -135,6 +142,12 @@ class Venue(db.Model):
     name: Mapped[str] = mapped_column(sa.String(120))
     city: Mapped[str] = mapped_column(sa.String(80))
     address: Mapped[str] = mapped_column(sa.String(200))
+    # What a visitor needs (0009): a map link (empty: the pages search the address), directions, access
+    # and facilities, as the admin wrote them.
+    map_url: Mapped[str] = mapped_column(sa.String(500), server_default="")
+    directions: Mapped[str] = mapped_column(sa.String(2000), server_default="")
+    access_info: Mapped[str] = mapped_column(sa.String(2000), server_default="")
+    facilities: Mapped[str] = mapped_column(sa.String(2000), server_default="")
     capacity: Mapped[int] = mapped_column(UINT, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
     # The map's size and the stage (zeros for a venue saved before revision 0007: see boxoffice/seat_geometry.py).
@@ -146,6 +159,11 @@ class Venue(db.Model):
     stage_height: Mapped[int] = mapped_column(USMALL, server_default="0")
 
     sections: Mapped[list[Section]] = relationship(back_populates="venue", order_by="Section.sort_order")
+
+    @property
+    def info(self) -> VenueInfo:
+        """What a visitor needs to know of the venue (address, map link, directions, access, facilities)."""
+        return VenueInfo.of(self)
 
     __table_args__ = (
         sa.UniqueConstraint("name", "city", name="uq_venues_name_city"),

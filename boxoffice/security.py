@@ -21,7 +21,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
 # Pages about one person (their account, orders, e-tickets and QR codes, checkout, the back office, a
 # shared dashboard's secret link): never kept by the browser's cache or a proxy, so the next person at a
 # shared computer cannot bring them back with the Back button.
-PERSONAL_PATHS = ("/account/", "/checkout/", "/admin/", "/shared/")
+PERSONAL_PATHS = ("/account/", "/checkout/", "/admin/", "/shared/", "/orders/")
 # Browsers that once reached the site over HTTPS refuse plain HTTP to it for a year (production only: a
 # developer's http://127.0.0.1 must keep working).
 STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"

@@ -1,7 +1,9 @@
-"""The customer's account: register, sign in and out, orders and e-tickets, saved cards, password."""
+"""The customer's account: register, sign in and out, the list of orders, saved cards, password (one order,
+its e-tickets and cancelling: orders.py)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from flask import abort, flash, redirect, request, url_for
 from flask_login import login_user, logout_user
@@ -9,12 +11,14 @@ from flask_login import login_user, logout_user
 from boxoffice.auth import forgot_password_page, password_reset_page, safe_next, sign_in
 from boxoffice.errors import BoxOfficeError, InvalidCredentials, TooManyAttempts
 from boxoffice.forms import SignInForm, record_id
-from boxoffice.services import accounts, customers, orders, refunds
+from boxoffice.services import accounts, customers, orders
 from boxoffice.services.payments import CardDetails
 from boxoffice.templating import render_page
 
 from .blueprint import bp, customer_required, signed_in_customer
-from .forms import ChangePasswordForm, RegisterForm, SavedCardForm
+from .forms import ChangePasswordForm, GuestCheckoutForm, RegisterForm, SavedCardForm
+
+CHECKOUT = re.compile(r"/checkout/([0-9]{1,10})")
 
 
 @bp.route("/account/login", methods=["GET", "POST"])
@@ -24,7 +28,13 @@ def login():
     if not isinstance(outcome, tuple):
         return outcome
     error, status, headers = outcome
-    return render_page("account/login.html", form=form, error=error), status, headers
+    return render_page("account/login.html", form=form, error=error, guest_form=_guest_checkout_form()), status, headers
+
+
+def _guest_checkout_form() -> tuple[int, GuestCheckoutForm] | None:
+    """On the way to a checkout (next=/checkout/<event>), the sign-in page offers to pay as a guest too."""
+    going_to = CHECKOUT.fullmatch(request.args.get("next") or "")
+    return (int(going_to.group(1)), GuestCheckoutForm(formdata=None, prefix="guest")) if going_to else None
 
 
 @bp.route("/account/register", methods=["GET", "POST"])
@@ -80,45 +90,7 @@ def account():
     customer = signed_in_customer()
     vip = customers.vip_status(customer.customer_id)
     return render_page("account/index.html", customer=customer, vip=vip, offers=customers.offers_for(vip.is_vip),
-                       orders=orders.orders_of(customer.customer_id, request.args.get("page", 1, type=record_id)))
-
-
-def order_page(order: orders.OrderDetail, tickets: list[orders.TicketView], *, new: bool):
-    """The order with its e-tickets; `new`: just booked (the confirmation after paying)."""
-    return render_page("account/order.html", order=order, tickets=tickets, new=new)
-
-
-@bp.get("/account/orders/<booking_code>")
-@customer_required
-def order(booking_code: str):
-    found = orders.order_detail(signed_in_customer().customer_id, booking_code)
-    if found is None:
-        abort(404)
-    return order_page(*found, new=request.args.get("new") == "1")
-
-
-@bp.get("/account/orders/<booking_code>/tickets")
-@customer_required
-def printable_tickets(booking_code: str):
-    booking = orders.order_of(signed_in_customer().customer_id, booking_code)
-    if booking is None:
-        abort(404)
-    return render_page("account/tickets.html", booking=booking, tickets=orders.tickets_of(booking.booking_id))
-
-
-@bp.post("/account/orders/<booking_code>/cancel")
-@customer_required
-def cancel_order(booking_code: str):
-    booking = orders.order_of(signed_in_customer().customer_id, booking_code)
-    if booking is None:
-        abort(404)
-    try:
-        result = refunds.cancel_booking(booking)
-    except BoxOfficeError as refusal:
-        flash(refusal.message, "error")
-    else:
-        flash(f"Booking {result.booking_code} is cancelled and €{result.amount:,.2f} is on its way back to you.", "ok")
-    return redirect(url_for("storefront.order", booking_code=booking_code))
+                       orders=orders.orders_of(customer.customer_id, request.args.get("page", 1, type=int)))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -1,7 +1,10 @@
 """Checkout: the price breakdown, promo codes, payment and the confirmation."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import wraps
+from typing import Callable
 
 from flask import abort, current_app, flash, redirect, request, session, url_for
 
@@ -9,15 +12,45 @@ from boxoffice.errors import (BoxOfficeError, HoldExpired, InvalidCard, NoSeatsH
                               PaymentFormExpired, PaymentInProgress, PriceChanged)
 from boxoffice.extensions import htmx
 from boxoffice.services import checkout as checkout_service
-from boxoffice.services import customers, holds
+from boxoffice.services import customers, holds, orders
 from boxoffice.services.payments import CardDetails, PaymentRequest
-from boxoffice.templating import render_page
+from boxoffice.templating import render_page, wants_fragment
 
-from .account import order_page
-from .blueprint import bp, customer_required, hold_owner, signed_in_customer
-from .forms import PaymentForm, PromoForm
+from .blueprint import bp, hold_owner, signed_in_customer
+from .forms import GuestCheckoutForm, PaymentForm, PromoForm
+from .orders import GUEST, Access, order_page
 
 METHODS = [("card", "New card"), ("wallet", "Mobile wallet"), ("paypal", "PayPal"), ("gift_card", "Gift card")]
+
+
+@dataclass(frozen=True)
+class Guest:
+    """A buyer paying without an account: the guest customer row this session checks out as."""
+
+    customer_id: int
+    email: str
+    is_guest = True
+
+
+def _buyer():
+    """Who pays: the signed-in customer, else this session's guest (None: neither yet)."""
+    customer = signed_in_customer()
+    if customer is not None:
+        return customer
+    guest = session.get(GUEST)
+    return Guest(guest["customer_id"], guest["email"]) if guest else None
+
+
+def buyer_required(view: Callable) -> Callable:
+    """A customer or a guest: anyone else goes to the sign-in page, which offers to pay as a guest too."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if _buyer() is None:
+            return redirect(url_for("storefront.login", next=request.path))
+        return view(*args, **kwargs)
+
+    return wrapped
 
 
 def _promo_code(event_id: int) -> str | None:
@@ -51,10 +84,10 @@ def _payment_form(customer, formdata) -> PaymentForm:
 
 def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoForm | None = None,
           error: str | None = None, status: int = 200, fragment: str | None = None,
-          hold: holds.Hold | None = None):
+          hold: holds.Hold | None = None, oob_pay: bool = False):
     """The checkout page (or its order summary, for HTMX). `hold`: the owner's hold if the caller has
     just read it."""
-    customer = signed_in_customer()
+    customer = _buyer()
     owner = hold_owner()
     promo_form = promo_form or PromoForm(formdata=None, promo_code=_promo_code(event_id))
     promo_error = None
@@ -82,7 +115,8 @@ def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoFo
         promo_form=promo_form, promo_error=promo_error, error=error,
         expired_cards=[card for card in basket.saved_cards if card.is_expired],
         hold=hold if hold is not None else holds.current_hold(event_id, owner), seats=basket.seats, vip=basket.vip,
-        hold_minutes=current_app.config["HOLD_MINUTES"],
+        hold_minutes=current_app.config["HOLD_MINUTES"], guest=customer if isinstance(customer, Guest) else None,
+        oob_pay=oob_pay,
     ), status
 
 
@@ -92,8 +126,23 @@ def _no_hold(event_id: int):
     return redirect(url_for("storefront.event", event_id=event_id))
 
 
+@bp.post("/checkout/<int:event_id>/guest")
+def checkout_as_guest(event_id: int):
+    """Pay without an account: the e-mail (and a name) the tickets go to. The session checks out as a guest
+    customer of its own from now on (a new one for a new e-mail)."""
+    form = GuestCheckoutForm(prefix="guest")  # beside the sign-in form, whose fields are email and password
+    if not form.validate():
+        flash("Please enter a valid e-mail address for your tickets.", "error")
+        return redirect(url_for("storefront.login", next=url_for("storefront.checkout", event_id=event_id)))
+    email = form.email.data.strip().lower()
+    guest = session.get(GUEST)
+    if not guest or guest.get("email") != email:
+        session[GUEST] = {"customer_id": customers.new_guest(email, form.full_name.data or ""), "email": email}
+    return redirect(url_for("storefront.checkout", event_id=event_id))
+
+
 @bp.get("/checkout/<int:event_id>")
-@customer_required
+@buyer_required
 def checkout(event_id: int):
     # Reaching the payment step buys the buyer a little more time, once. (An empty hold is not
     # extended: the buyer goes back to the seat map.)
@@ -104,13 +153,13 @@ def checkout(event_id: int):
 
 
 @bp.post("/checkout/<int:event_id>/promo")
-@customer_required
+@buyer_required
 def apply_promo(event_id: int):
     hold = holds.current_hold(event_id, hold_owner())
     if hold.is_empty:
         return _no_hold(event_id)
     promo_form = PromoForm()
-    customer = signed_in_customer()
+    customer = _buyer()
     code = (promo_form.promo_code.data or "").strip().upper() or None
     valid = promo_form.validate()
     if valid and code:
@@ -122,7 +171,7 @@ def apply_promo(event_id: int):
             _remember_promo(event_id, code)
     elif valid:
         _remember_promo(event_id, None)
-    return _page(event_id, promo_form=promo_form, fragment="order_summary", hold=hold,
+    return _page(event_id, promo_form=promo_form, fragment="order_summary", hold=hold, oob_pay=wants_fragment(),
                  status=422 if promo_form.promo_code.errors else 200)
 
 
@@ -146,9 +195,9 @@ def _payment_request(form: PaymentForm, customer) -> PaymentRequest:
 
 
 @bp.post("/checkout/<int:event_id>")
-@customer_required
+@buyer_required
 def pay(event_id: int):
-    customer = signed_in_customer()
+    customer = _buyer()
     form = _payment_form(customer, formdata=request.form)
     if not form.validate():
         return _page(event_id, form=form, error="Please check the highlighted fields.", status=422)
@@ -171,14 +220,18 @@ def pay(event_id: int):
     except BoxOfficeError as refusal:
         flash(refusal.message, "error")
         return redirect(url_for("storefront.event", event_id=event_id))
-    if form.save_card.data and payment.card is not None and not confirmation.replayed:
+    is_guest = isinstance(customer, Guest)
+    if form.save_card.data and payment.card is not None and not confirmation.replayed and not is_guest:
         customers.save_card(customer.customer_id, payment.card)
     _remember_promo(event_id, None)
-    confirmation_url = url_for("storefront.order", booking_code=confirmation.booking_code, new=1)
+    # A guest's order opens at its signed link (the one its mail carries too).
+    access = Access(confirmation.booking_id, confirmation.booking_code,
+                    orders.order_token(confirmation.booking_id, confirmation.booking_code) if is_guest else None)
+    confirmation_url = access.url("order", new=1)
     if htmx.boosted:
         # The boosted payment form gets the confirmation at once, and the address bar its page: reloading
         # it reads the order, it never pays again.
-        response = order_page(confirmation.order, confirmation.tickets, new=True)
+        response, _ = order_page(access, new=True)
         response.headers["HX-Push-Url"] = confirmation_url
         return response
     return redirect(confirmation_url, code=303)

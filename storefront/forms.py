@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, HiddenField, IntegerField, PasswordField,
-                     RadioField, SelectField, StringField)
+                     RadioField, SelectField, SelectMultipleField, StringField)
 from wtforms.validators import (DataRequired, Email, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp,
                                 ValidationError)
 
@@ -82,3 +82,32 @@ class PaymentForm(CardFieldsMixin, FlaskForm):
 
 class SavedCardForm(CardFieldsMixin, FlaskForm):
     holder = StringField("Name on card", validators=[DataRequired(), Length(max=120)])
+
+
+class GuestCheckoutForm(FlaskForm):
+    """Paying without an account: an e-mail address for the tickets, a name if the buyer likes."""
+
+    email = EmailField("E-mail for your tickets", validators=[DataRequired(), Email(), Length(max=254)])
+    full_name = StringField("Name (optional)", validators=[Optional(), Length(max=120)])
+
+
+class OrderLookupForm(FlaskForm):
+    email = EmailField("E-mail address you booked with", validators=[DataRequired(), Email(), Length(max=254)])
+    booking_code = StringField("Booking code", validators=[DataRequired(), Length(max=16)],
+                               filters=[lambda text: text.strip().upper() if text else text])
+
+
+class GuestAccountForm(FlaskForm):
+    """A guest keeps an account after paying: a password (and a name, if it gave none)."""
+
+    full_name = StringField("Full name", validators=[Optional(), Length(max=120)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=200,
+                             message="Use at least 10 characters.")])
+    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")])
+
+
+class CancelTicketsForm(FlaskForm):
+    """The confirmation step of cancelling: which valid tickets to give back (every one, unless unticked)."""
+
+    tickets = SelectMultipleField("Tickets to cancel", coerce=int,
+                                  validators=[DataRequired("Choose at least one ticket to cancel.")])

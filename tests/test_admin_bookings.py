@@ -73,7 +73,11 @@ def test_a_partial_refund_gives_back_exactly_the_chosen_tickets_paid_shares(admi
     assert shares not in {t.face_price for t in chosen} and shares != booking.total
 
     page = f"/admin/bookings/{booking.booking_code}"
-    response = forms.post(page, {"tickets": [t.ticket_id for t in chosen]}, action=f"{page}/refund")
+    asked = forms.post(page, {"tickets": [t.ticket_id for t in chosen]}, action=f"{page}/refund")
+    # The confirmation step: what goes back, before anything happens.
+    assert asked.status_code == 200 and "Yes, refund" in asked.get_data(as_text=True)
+    assert rows(db_session, "SELECT COUNT(*) FROM booking_refunds WHERE booking_id = :b", b=booking.booking_id) == [(0,)]
+    response = forms.post(page, {"tickets": [t.ticket_id for t in chosen], "confirmed": "yes"}, action=f"{page}/refund")
     assert response.status_code == 302
     assert f"Refunded 2 ticket(s) of booking {booking.booking_code}: €{shares:,.2f}" in admin_client.get(page).get_data(
         as_text=True)
@@ -90,8 +94,8 @@ def test_a_partial_refund_gives_back_exactly_the_chosen_tickets_paid_shares(admi
 def test_refunding_everything_gives_back_the_rest_of_the_booking(admin_client, forms, db_session, event):
     booking = paid_booking(event, make_customer(db_session), "A1", "A2", "B1")
     page = f"/admin/bookings/{booking.booking_code}"
-    forms.post(page, {"tickets": [booking.tickets[0].ticket_id]}, action=f"{page}/refund")
-    forms.post(page, {"everything": "y"}, action=f"{page}/refund")
+    forms.post(page, {"tickets": [booking.tickets[0].ticket_id], "confirmed": "yes"}, action=f"{page}/refund")
+    forms.post(page, {"everything": "y", "confirmed": "yes"}, action=f"{page}/refund")
     assert rows(db_session, "SELECT SUM(amount), COUNT(*) FROM payments WHERE booking_id = :b AND kind = 'refund'",
                 b=booking.booking_id) == [(booking.total, 2)]
     assert rows(db_session, "SELECT status FROM bookings WHERE booking_id = :b",

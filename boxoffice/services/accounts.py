@@ -131,6 +131,12 @@ def _claim_try(kind: str, email: str, address: str, now: dt.datetime) -> None:
         raise SignInWait(db.session.scalar(PAIR_WAIT, params), now)
 
 
+def _account_with(model, email: str) -> sa.Select:
+    """The account with this e-mail. A guest's customer row (a checkout without an account) may carry the
+    same e-mail, but it is no account: it has no password and is never signed in (migration 0009)."""
+    return sa.select(model).where(model.account_email == email if model is Customer else model.email == email)
+
+
 def _authenticate(kind: str, email: str, password: str, ip_address: str):
     """The account of `kind` with this e-mail and password, under the throttle. Raises InvalidCredentials
     or TooManyAttempts, the same for an unknown e-mail as for a wrong password."""
@@ -140,7 +146,7 @@ def _authenticate(kind: str, email: str, password: str, ip_address: str):
     # counts already, and Argon2's tenth of a second is not spent holding the counters' locks.
     with transaction({}):
         _claim_try(kind, email, address, now)
-        person = db.session.scalar(sa.select(model).where(model.email == email))
+        person = db.session.scalar(_account_with(model, email))
         password_hash = person.password_hash if person is not None else _UNKNOWN_USER_HASH
     if not verify_password(password_hash, password) or person is None:
         raise InvalidCredentials()
@@ -258,26 +264,37 @@ def register_customer(email: str, full_name: str, password: str, *, ip_address: 
     new_hash = hash_password(password)
     try:
         with transaction(EMAIL_TAKEN):
-            if db.session.scalar(sa.select(Customer.customer_id).where(Customer.email == email)):
+            if db.session.scalar(sa.select(Customer.customer_id).where(Customer.account_email == email)):
                 raise DuplicateRecord()
             customer = Customer(email=email, full_name=full_name, password_hash=new_hash, city=city, phone=phone,
                                 customer_type="regular")
             customer.regular = RegularCustomer(customer_type="regular")
             db.session.add(customer)
-            mail.queue_message(email, "Welcome to Encore Box Office", (
-                f"Dear {full_name},\n\nYour Encore Box Office account is ready. Sign in with this e-mail address "
-                f"to pay for seats and to find your tickets:\n{_link('storefront.login')}\n\n"
-                "If you did not create this account, tell us by replying to this message.\n"))
+            welcome_mail(email, full_name)
     except DuplicateRecord:
         # Taken (before or, through the unique key, at the same moment): tell the owner, no one else.
         with transaction({}):
-            mail.queue_message(email, "Someone tried to register with your e-mail address", (
-                "Someone tried to create an Encore Box Office account with this e-mail address, which already "
-                f"has one. If it was you, sign in:\n{_link('storefront.login')}\n\n"
-                f"or, if you have forgotten your password, set a new one:\n{_link('storefront.forgot_password')}\n\n"
-                "If it was not you, you need not do anything: your account has not changed.\n"))
+            taken_mail(email)
         return None
     return customer
+
+
+def welcome_mail(email: str, full_name: str) -> None:
+    """Queue the welcome of a new account, in the caller's transaction."""
+    mail.queue_message(email, "Welcome to Encore Box Office", (
+        f"Dear {full_name},\n\nYour Encore Box Office account is ready. Sign in with this e-mail address "
+        f"to pay for seats and to find your tickets:\n{_link('storefront.login')}\n\n"
+        "If you did not create this account, tell us by replying to this message.\n"))
+
+
+def taken_mail(email: str) -> None:
+    """Queue, in the caller's transaction, the mail to an account's owner that someone tried to make
+    another account with their e-mail (registering, or a guest keeping an account after paying)."""
+    mail.queue_message(email, "Someone tried to register with your e-mail address", (
+        "Someone tried to create an Encore Box Office account with this e-mail address, which already "
+        f"has one. If it was you, sign in:\n{_link('storefront.login')}\n\n"
+        f"or, if you have forgotten your password, set a new one:\n{_link('storefront.forgot_password')}\n\n"
+        "If it was not you, you need not do anything: your account has not changed.\n"))
 
 
 def make_vip(customer: Customer, *, tier: str, discount_rate, member_since: dt.date) -> None:
@@ -313,7 +330,7 @@ def request_password_reset(kind: str, email: str, ip_address: str) -> None:
     _count_mailing(kind, email, ip_address)
     model = _ACCOUNTS[kind]
     with transaction({}):
-        person = db.session.scalar(sa.select(model).where(model.email == _normalise(email)))
+        person = db.session.scalar(_account_with(model, _normalise(email)))
         if person is None:
             return
         token = _reset_signer(kind).dumps([_id_of(kind, person), _fingerprint(person.password_hash)])

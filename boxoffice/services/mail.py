@@ -32,7 +32,7 @@ from ..errors import BoxOfficeError
 from ..extensions import db
 from ..models import Booking, OutboxEmail
 from ..pagination import Page, paginate
-from . import orders
+from . import orders, ticket_files
 from .unit_of_work import unit_of_work
 
 INSERT_EMAIL = sa.insert(OutboxEmail.__table__)  # built once: most changes a customer sees write one
@@ -85,10 +85,14 @@ def compose(email: OutboxEmail) -> tuple[str, str]:
 
 
 def _order(booking_id: int) -> tuple[orders.OrderDetail, list[orders.TicketView]]:
-    """The booking as its order page shows it (orders.order_detail: one way to read a booking)."""
-    owner = db.session.execute(sa.select(Booking.customer_id, Booking.booking_code)
-                               .where(Booking.booking_id == booking_id)).one()
-    return orders.order_detail(owner.customer_id, owner.booking_code)
+    """The booking as its order page shows it (orders.order_detail_by_id: one way to read a booking)."""
+    return orders.order_detail_by_id(booking_id)
+
+
+def _order_link(order: orders.OrderDetail) -> str:
+    """The booking's signed link (orders.order_token): it opens the booking without signing in, for a
+    guest and an account's owner alike, and that booking only."""
+    return _link("storefront.linked_order", token=orders.order_token(order.booking_id, order.booking_code))
 
 
 def _link(endpoint: str, **values) -> str:
@@ -110,15 +114,17 @@ def _paid_with(card_brand: str | None, last_four: str | None, method_name: str |
 
 def _booking_confirmation(booking_id: int) -> tuple[str, str]:
     order, tickets = _order(booking_id)
+    paid_with = f" ({order.paid_with})" if order.paid_with else ""
     body = (
-        f"Dear {order.customer_name},\n\n"
+        f"{order.greeting}\n\n"
         f"Thank you for your booking {order.booking_code}.\n\n"
-        f"{order.event_title}\n{order.venue_name}, {order.venue_city}\n"
-        f"{order.starts_at:%A %d %B %Y, %H:%M}\n\n"
+        f"{order.event_title}\n{order.starts_at:%A %d %B %Y, %H:%M}\n\n"
         f"Your seats:\n{_seat_lines(tickets)}\n\n"
-        f"Total paid: €{order.total:,.2f}\n\n"
-        "Your e-tickets are in your account under Orders, with a QR code to show at the door:\n"
-        f"{_link('storefront.order', booking_code=order.booking_code)}\n"
+        f"Total paid: €{order.total:,.2f}{paid_with}\n\n"
+        "Your e-tickets are attached as a PDF, with a QR code each to show at the door, and the event as a "
+        "calendar file. They are also here, where you can cancel within the event's policy:\n"
+        f"{_order_link(order)}\n\n"
+        f"The venue:\n{order.venue.text_lines()}\n"
     )
     return f"Your tickets for {order.event_title} ({order.booking_code})", body
 
@@ -146,13 +152,14 @@ def _tickets_refunded(booking_id: int, refund_id: int) -> tuple[str, str]:
         where = _paid_with(refund.card_brand, refund.last_four, refund.method_name)
         money = (f"€{refund.amount:,.2f} has been refunded to {where}." if refund.state == "refunded" else
                  f"€{refund.amount:,.2f} is on its way back to {where}.")
-    rest = (f"Your other tickets stay valid:\n{_link('storefront.order', booking_code=order.booking_code)}\n"
-            if left else "No tickets of this booking are valid any more.\n")
+    rest = (f"Your other tickets stay valid:\n{_order_link(order)}\n"
+            if left else f"No tickets of this booking are valid any more. Your booking and its refunds:\n"
+                         f"{_order_link(order)}\n")
     body = (
-        f"Dear {order.customer_name},\n\n{cancelled}"
+        f"{order.greeting}\n\n{cancelled}"
         f"We have refunded {len(refunded)} ticket{'s' if len(refunded) != 1 else ''} of your booking "
         f"{order.booking_code}:\n\n"
-        f"{order.event_title}\n{order.venue_name}, {order.venue_city}\n"
+        f"{order.event_title}\n{order.venue.place}\n"
         f"{order.starts_at:%A %d %B %Y, %H:%M}\n\n"
         f"Refunded seats (these tickets are no longer valid):\n{_seat_lines(refunded)}\n\n"
         f"{money}\n\n{rest}"
@@ -230,6 +237,27 @@ class _Claimed:
     subject: str
     body_text: str
     tries: int
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    maintype: str
+    subtype: str
+    data: bytes
+
+
+def attachments(kind: str, booking_id: int | None) -> tuple[Attachment, ...]:
+    """The files a message of `kind` carries, made now from the rows it names (like its text): a booking
+    confirmation carries the e-tickets as a PDF and the event as a calendar file (ticket_files). Reads
+    only; stores nothing."""
+    if kind != "booking_confirmation" or booking_id is None:
+        return ()
+    order, tickets = _order(booking_id)
+    return (Attachment(f"tickets-{order.booking_code}.pdf", "application", "pdf", ticket_files.tickets_pdf(order, tickets)),
+            Attachment(f"{order.booking_code}.ics", "text", "calendar",
+                       ticket_files.calendar_ics(order, tickets, _order_link(order))))
 
 
 class _Unreachable(Exception):
@@ -324,7 +352,7 @@ def _claim_due(limit: int, now: dt.datetime) -> list[_Claimed]:
     read of the due range would lock gaps of ix_outbox_emails_due that the claims then write into.)"""
     candidates = db.session.execute(
         sa.select(OutboxEmail.email_id, OutboxEmail.recipient, OutboxEmail.subject, OutboxEmail.body_text,
-                  OutboxEmail.tries)
+                  OutboxEmail.tries, OutboxEmail.kind, OutboxEmail.booking_id)
         .where(_due(now), OutboxEmail.subject.is_not(None))
         .order_by(OutboxEmail.email_id).limit(limit)).all()
     claimed = []
@@ -333,8 +361,20 @@ def _claim_due(limit: int, now: dt.datetime) -> list[_Claimed]:
             sa.update(OutboxEmail).where(OutboxEmail.email_id == row.email_id, _due(now))
             .values(tries=OutboxEmail.tries + 1, next_attempt_at=now + CLAIM)).rowcount
         if got == 1:
-            claimed.append(_Claimed(row.email_id, row.recipient, row.subject, row.body_text, row.tries + 1))
+            claimed.append(_Claimed(row.email_id, row.recipient, row.subject, row.body_text, row.tries + 1,
+                                    _attachments_or_none(row)))
     return claimed
+
+
+def _attachments_or_none(row) -> tuple[Attachment, ...]:
+    """The message's attachments; a file that cannot be made (a bug) costs the attachment, not the mail."""
+    try:
+        return attachments(row.kind, row.booking_id)
+    except DBAPIError:
+        raise
+    except Exception:  # noqa: BLE001 - the text (with the link to the tickets) still goes out
+        current_app.logger.exception("the attachments of outbox message %s cannot be made", row.email_id)
+        return ()
 
 
 def _record_sent(email: _Claimed, now: dt.datetime) -> str:
@@ -378,6 +418,9 @@ def _message(email: _Claimed, sender: str) -> EmailMessage:
         message["Message-ID"] = message_id(email.email_id, sender)
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(email.body_text)
+        for attachment in email.attachments:
+            message.add_attachment(attachment.data, maintype=attachment.maintype, subtype=attachment.subtype,
+                                   filename=attachment.filename)
     except (ValueError, TypeError) as error:  # e.g. a line break inside the recipient: never sendable
         raise _Rejected(f"The message cannot be written: {error}") from error
     return message

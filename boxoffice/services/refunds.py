@@ -128,15 +128,28 @@ def pay_out(refund_id: int, note: str | None = None) -> bool:
     return True
 
 
-def cancel_booking(booking: Booking, now: dt.datetime | None = None) -> RefundResult:
-    """A customer cancels their whole booking, which the event's policy allows until
-    `refundable_until_hours` before the start. Raises RefundNotAllowed or NothingToRefund."""
+def cancellation_refusal(starts_at: dt.datetime, refundable_until_hours: int, any_checked_in: bool,
+                         now: dt.datetime | None = None) -> str | None:
+    """Why a customer may not cancel (any of) a booking now, or None when they may: the event's policy
+    allows it until `refundable_until_hours` before the start, and never once a ticket of it has been
+    used. The order page asks this before offering to cancel, and cancel_booking before cancelling."""
     now = now or utcnow()
-    deadline = booking.event.starts_at - dt.timedelta(hours=booking.event.refundable_until_hours)
-    if now > deadline:
-        raise RefundNotAllowed(
-            f"Bookings for this event can be cancelled until {booking.event.refundable_until_hours} hours "
-            "before it starts.")
-    if any(t.status == "checked_in" for t in booking.tickets):
-        raise RefundNotAllowed("A ticket of this booking has already been used.")
-    return refund_tickets(booking.booking_id, requested_by="customer")
+    if any_checked_in:
+        return "A ticket of this booking has already been used."
+    if now > starts_at - dt.timedelta(hours=refundable_until_hours):
+        if now >= starts_at:
+            return "This event has taken place."
+        return (f"Bookings for this event can be cancelled until {refundable_until_hours} hours "
+                "before it starts.")
+    return None
+
+
+def cancel_booking(booking: Booking, now: dt.datetime | None = None,
+                   ticket_ids: list[int] | None = None) -> RefundResult:
+    """A customer cancels their whole booking, or with `ticket_ids` some of its seats, which the event's
+    policy allows (cancellation_refusal). Raises RefundNotAllowed or NothingToRefund."""
+    refused = cancellation_refusal(booking.event.starts_at, booking.event.refundable_until_hours,
+                                   any(t.status == "checked_in" for t in booking.tickets), now)
+    if refused:
+        raise RefundNotAllowed(refused)
+    return refund_tickets(booking.booking_id, ticket_ids, requested_by="customer")
