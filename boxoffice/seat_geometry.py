@@ -191,14 +191,16 @@ def place_arena(floor: Sequence[Shape], floor_columns: int, rings: Sequence[tupl
     boxes = [_box_of(s) for s in floor]
     cell_w = max(b[2] - b[0] for b in boxes)
     cell_h = max(b[3] - b[1] for b in boxes)
-    top = STAGE_DEPTH + STAGE_GAP
+    # An arena's stage is a big one: twice as deep as a theatre's.
+    stage_depth = 2 * STAGE_DEPTH
+    top = stage_depth + STAGE_GAP
     for index, (s, (x0, y0, x1, y1)) in enumerate(zip(floor, boxes)):
         col, row = index % floor_columns, index // floor_columns
         placed.append(_place(s, col * (cell_w + GAP) + (cell_w - (x1 - x0)) / 2 - x0, top + row * (cell_h + GAP) - y0))
     rows_of_floor = math.ceil(len(floor) / floor_columns)
     inner = [0.0, top, floor_columns * (cell_w + GAP) - GAP, top + rows_of_floor * (cell_h + GAP) - GAP]
     stage_width = inner[2] * 0.6
-    stage = (inner[2] / 2 - stage_width / 2, 0.0, stage_width, float(STAGE_DEPTH))
+    stage = (inner[2] / 2 - stage_width / 2, 0.0, stage_width, float(stage_depth))
     for left, back, right in rings:
         lb, rb, bb = [_box_of(s) for s in left], [_box_of(s) for s in right], [_box_of(s) for s in back]
         x_left = inner[0] - GAP - max(b[2] - b[0] for b in lb)

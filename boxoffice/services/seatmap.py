@@ -167,12 +167,14 @@ def venue_plan(event_id: int) -> Plan | None:
         {"event_id": event_id}).one_or_none()
     if venue is None:
         return None
+    # The seats' extent per section is grouped by the section's id alone: grouping by the outline text too
+    # would make the server sort wide rows in a temporary table on disk.
     rows = db.session.execute(sa.text("""
-        SELECT sec.section_id, sec.name, sec.outline, sec.label_x, sec.label_y,
-               MIN(s.map_x) AS x0, MIN(s.map_y) AS y0, MAX(s.map_x) AS x1, MAX(s.map_y) AS y1
-          FROM sections sec JOIN seats s ON s.section_id = sec.section_id
+        SELECT sec.section_id, sec.name, sec.outline, sec.label_x, sec.label_y, e.x0, e.y0, e.x1, e.y1
+          FROM sections sec
+          JOIN (SELECT s.section_id, MIN(s.map_x) AS x0, MIN(s.map_y) AS y0, MAX(s.map_x) AS x1, MAX(s.map_y) AS y1
+                  FROM seats s WHERE s.venue_id = :venue_id GROUP BY s.section_id) e ON e.section_id = sec.section_id
          WHERE sec.venue_id = :venue_id
-         GROUP BY sec.section_id, sec.name, sec.outline, sec.label_x, sec.label_y, sec.sort_order
          ORDER BY sec.sort_order, sec.section_id"""), {"venue_id": venue.venue_id}).all()
     room = geometry.PAD + geometry.SEAT_PITCH      # round the seats: their outline and row labels
     sections = []

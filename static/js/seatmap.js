@@ -12,7 +12,7 @@
   var UNIT = 3;          // CSS pixels per plan unit at zoom 1
   var SEAT = 24;         // a seat's button at zoom 1 (static/css/boxoffice.css)
   var TAP = 48;          // a seat zoomed for a finger: 44 px or more
-  var STEP = 1.6;        // one press of a zoom button
+  var STEP = 2;          // one press of a zoom button
   var views = {};        // zoom and pan by page address and section, so that going back keeps the place
   var map = null;        // the map on the page
   var pending = null;    // what the last request of the picker was: {kind: "seat"|"picker", seat: id}
@@ -443,4 +443,15 @@ document.addEventListener("htmx:afterSettle", function (e) {
   if (!status || !count) return;
   var text = count.querySelector("h2") ? count.querySelector("h2").textContent : count.textContent;
   status.textContent = text.trim() + ".";
+});
+
+// Skip links take the focus with them (not only the scroll position), so that the next Tab starts there and
+// the focus is never left on nothing.
+document.addEventListener("click", function (e) {
+  var link = e.target.closest && e.target.closest("a.skip-link[href^='#']:not([data-skip-to-seats])");
+  if (!link) return;
+  var target = document.getElementById(link.getAttribute("href").slice(1));
+  if (!target) return;
+  if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+  target.focus();
 });
