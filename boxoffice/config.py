@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask.helpers import get_debug_flag
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,6 +88,50 @@ class SmtpSettings:
         return cls(host=host, port=int(env.get("BOXOFFICE_SMTP_PORT") or (465 if tls == "ssl" else 25)),
                    username=env.get("BOXOFFICE_SMTP_USERNAME") or None,
                    password=env.get("BOXOFFICE_SMTP_PASSWORD") or None, tls=tls)
+
+
+PAYMENT_PROVIDERS = ("simulated", "stripe")
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+
+
+@dataclass(frozen=True)
+class StripeSettings:
+    """The Stripe account the card payments go to (boxoffice/services/stripe_gateway.py)."""
+
+    secret_key: str
+    publishable_key: str
+    webhook_secret: str
+    api_base: str | None = None  # a local server (localstripe) instead of https://api.stripe.com
+    js_url: str = STRIPE_JS_URL  # Stripe.js, or a local server's mock of it
+    timeout: float = 10.0  # seconds for connecting and for each answer
+
+
+def _payment_provider(production: bool) -> tuple[str, StripeSettings | None]:
+    """BOXOFFICE_PAYMENT_PROVIDER and, for stripe, its BOXOFFICE_STRIPE_* settings."""
+    provider = os.environ.get("BOXOFFICE_PAYMENT_PROVIDER", "").strip().lower() or "simulated"
+    if provider not in PAYMENT_PROVIDERS:
+        raise ConfigurationError(f"BOXOFFICE_PAYMENT_PROVIDER is who takes card payments: one of "
+                                 f"{', '.join(PAYMENT_PROVIDERS)}; not {provider!r}.")
+    if provider == "simulated":
+        return provider, None
+    values = {name: os.environ.get(f"BOXOFFICE_STRIPE_{name.upper()}", "").strip()
+              for name in ("secret_key", "publishable_key", "webhook_secret", "api_base", "js_url")}
+    rules = {"secret_key": ("sk_", "rk_"), "publishable_key": ("pk_",), "webhook_secret": ("whsec_",)}
+    for name, prefixes in rules.items():
+        if not values[name].startswith(prefixes):
+            raise ConfigurationError(f"BOXOFFICE_STRIPE_{name.upper()} is needed with BOXOFFICE_PAYMENT_PROVIDER=stripe: "
+                                     f"the key from Stripe's dashboard, starting with {' or '.join(prefixes)}.")
+    live = values["secret_key"].startswith(("sk_live_", "rk_live_"))
+    if live != values["publishable_key"].startswith("pk_live_"):
+        raise ConfigurationError("BOXOFFICE_STRIPE_SECRET_KEY and BOXOFFICE_STRIPE_PUBLISHABLE_KEY must both be "
+                                 "test keys or both live keys.")
+    for name in ("api_base", "js_url"):
+        url = values[name]
+        if url and (not url.startswith(("https://", "http://")) or (production and not url.startswith("https://"))):
+            raise ConfigurationError(f"BOXOFFICE_STRIPE_{name.upper()} is an address starting with "
+                                     f"{'https://' if production else 'https:// or http://'}; not {url!r}.")
+    return provider, StripeSettings(values["secret_key"], values["publishable_key"], values["webhook_secret"],
+                                    values["api_base"].rstrip("/") or None, values["js_url"] or STRIPE_JS_URL)
 
 
 # How long a database may keep the storefront waiting, in seconds. A stalled or unreachable server must
@@ -172,6 +217,23 @@ def _base_url(production: bool) -> str:
     return url.rstrip("/")
 
 
+def _replica_binds() -> dict:
+    """DATABASE_REPLICA_URL: the reporting user on a read replica of the database (GTID replication, or a
+    managed read replica). When set, the reports read there, unless it lags more than REPLICA_MAX_LAG
+    seconds (boxoffice/services/replica.py); seat maps, checkout and everything else read the primary."""
+    text = os.environ.get("DATABASE_REPLICA_URL", "").strip()
+    if not text:
+        return {}
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        url = None
+    if url is None or not url.drivername.startswith("mysql") or not url.database:
+        raise ConfigurationError("DATABASE_REPLICA_URL is the reporting user's URL on the replica, e.g. "
+                                 "mysql+pymysql://boxoffice_reports:...@replica:3306/boxoffice; not a URL like that.")
+    return {"reports_replica": {"url": url, **_engine_options(REPORTS_READ_WRITE_TIMEOUT)}}
+
+
 def load_config() -> dict:
     """Flask settings read from the environment. Raises ConfigurationError for a value out of range."""
     database = DatabaseSettings.from_env()
@@ -180,10 +242,19 @@ def load_config() -> dict:
     production = env == "production"
     if production and not secret:
         raise ConfigurationError("SECRET_KEY must be set when BOXOFFICE_ENV=production.")
+    payment_provider, stripe_settings = _payment_provider(production)
     return {
         "DATABASE": database,
         "SQLALCHEMY_DATABASE_URI": database.app_url,
-        "SQLALCHEMY_BINDS": {"reports": {"url": database.reports_url, **_engine_options(REPORTS_READ_WRITE_TIMEOUT)}},
+        "SQLALCHEMY_BINDS": {"reports": {"url": database.reports_url, **_engine_options(REPORTS_READ_WRITE_TIMEOUT)},
+                             **_replica_binds()},
+        # Past this lag the reports leave the replica for the primary; below it they say "figures as of".
+        "REPLICA_MAX_LAG": _number("BOXOFFICE_REPLICA_MAX_LAG", "60", 1, 86400,
+                                   "the seconds a replica may lag before the reports read the primary"),
+        # Proxies in front of the app (nginx: 1) whose X-Forwarded-For and -Proto are believed, so that rate
+        # limits and the sign-in throttle count the buyer's address, not the proxy's (boxoffice/proxy.py).
+        "TRUSTED_PROXIES": _number("BOXOFFICE_TRUSTED_PROXIES", "0", 0, 5,
+                                   "how many proxies in front of the app pass the client's address on (0: none)"),
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
         "SECRET_KEY": secret or _development_secret_key(),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -212,6 +283,9 @@ def load_config() -> dict:
         "MAIL_FROM": os.environ.get("BOXOFFICE_MAIL_FROM", "Encore Box Office <boxoffice@localhost>"),
         "MAIL_MAX_TRIES": _number("BOXOFFICE_MAIL_MAX_TRIES", "8", 1, 100, "how often a message is tried"),
         "BASE_URL": _base_url(production),
+        # Who takes card payments: the built-in simulated provider or Stripe (with its settings).
+        "PAYMENT_PROVIDER": payment_provider,
+        "STRIPE": stripe_settings,
         "ASSETS_DEBUG": False,
         # Rebuilding bundles whose sources changed is checked on every rendered page (about 1 ms): only for
         # `flask --debug run`. Everything else serves the bundles `flask assets build` made (make run and

@@ -86,6 +86,36 @@ class PaymentInProgress(BoxOfficeError):
                        "look at your orders before paying again.")
 
 
+class PaymentProviderUnavailable(BoxOfficeError, OSError):
+    """The payment provider could not be reached or answered with an error of its own. An OSError too, so
+    the code that leaves money for the reconciler when the provider is away (refunds, the reconciler's
+    pass) treats it like a lost connection. `money_may_have_moved`: False when the provider was never
+    asked to take money for the attempt (it can be given up at once)."""
+
+    default_message = ("The payment provider is unavailable right now; your seats are still held. Nothing was "
+                       "charged: please try again in a moment.")
+
+    def __init__(self, message: str | None = None, *, money_may_have_moved: bool = True):
+        super().__init__(message)
+        self.money_may_have_moved = money_may_have_moved
+
+
+class AuthenticationRequired(BoxOfficeError):
+    """The card's bank wants the buyer to confirm the payment (3-D Secure): the browser completes it with
+    the provider's script, using `client_secret`, then comes back to the same payment attempt."""
+
+    default_message = "Your bank asks you to confirm this payment. Please follow its instructions."
+
+    def __init__(self, client_secret: str, idempotency_key: str, message: str | None = None):
+        super().__init__(message)
+        self.client_secret = client_secret
+        self.idempotency_key = idempotency_key
+
+
+class WebhookRejected(BoxOfficeError):
+    default_message = "This webhook's signature does not verify."
+
+
 class PaymentFormExpired(BoxOfficeError):
     default_message = "This payment form is out of date. Please check your order and pay again."
 

@@ -414,6 +414,9 @@ class Booking(db.Model):
         UINT, sa.ForeignKey("discounts.discount_id", name="fk_bookings_discount"))
     idempotency_key: Mapped[str | None] = mapped_column(ascii_varchar(64))
     booked_at: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+    # A chargeback the payment provider reported (sql/migrations/0011_stripe.sql): flagged for staff.
+    disputed_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+    dispute_reference: Mapped[str | None] = mapped_column(ascii_varchar(255))
 
     event: Mapped[Event] = relationship()
     customer: Mapped[Customer] = relationship()
@@ -618,6 +621,41 @@ class PaymentAttempt(db.Model):
         sa.Index("ix_payment_attempts_state", "state", "updated_at"),
         sa.Index("ix_payment_attempts_customer", "customer_id", "created_at"),
         sa.Index("ix_payment_attempts_reconciled", "reconciled_at"),
+        sa.Index("ix_payment_attempts_reference", "provider_reference"),
+    )
+
+
+class ProviderEvent(db.Model):
+    """A webhook event of the payment provider, stored once by its id (sql/migrations/0011_stripe.sql)."""
+
+    __tablename__ = "provider_events"
+
+    event_id: Mapped[str] = mapped_column(ascii_varchar(255), primary_key=True)
+    event_type: Mapped[str] = mapped_column(ascii_varchar(100))
+    object_id: Mapped[str | None] = mapped_column(ascii_varchar(255))
+    received_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+    processed_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+    outcome: Mapped[str | None] = mapped_column(sa.String(200))
+
+    __table_args__ = (
+        sa.Index("ix_provider_events_object", "object_id"),
+        sa.Index("ix_provider_events_received", "received_at"),
+    )
+
+
+class ProviderCustomer(db.Model):
+    """The buyer as a customer at the payment provider, which keeps their saved cards."""
+
+    __tablename__ = "provider_customers"
+
+    customer_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("customers.customer_id", name="fk_provider_customers_customer", ondelete="CASCADE"),
+        primary_key=True)
+    provider_customer_id: Mapped[str] = mapped_column(ascii_varchar(255))
+    created_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+
+    __table_args__ = (
+        sa.UniqueConstraint("provider_customer_id", name="uq_provider_customers_provider_id"),
     )
 
 

@@ -1,6 +1,9 @@
 """Security headers on every response."""
 from __future__ import annotations
 
+from functools import lru_cache
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, current_app, request
 
 # Scripts and styles only from our own bundles; no inline script, no eval, no third-party origin.
@@ -16,6 +19,29 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+# Stripe's own origins beside Stripe.js's: its API (card element calls) and its 3-D Secure frames.
+STRIPE_ORIGINS = {"https://js.stripe.com": ("https://api.stripe.com", "https://hooks.stripe.com")}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@lru_cache(maxsize=4)
+def content_security_policy(stripe_settings=None) -> str:
+    """The policy; with Stripe configured, its script, the frames of its card element and 3-D Secure, and
+    the API its script calls are allowed too (the origins of BOXOFFICE_STRIPE_JS_URL and _API_BASE, or
+    Stripe's own), and nothing else."""
+    if stripe_settings is None:
+        return CONTENT_SECURITY_POLICY
+    script = _origin(stripe_settings.js_url)
+    extra = STRIPE_ORIGINS.get(script, ())
+    api = _origin(stripe_settings.api_base) if stripe_settings.api_base else None
+    connect = " ".join(dict.fromkeys(o for o in (script, api, *extra) if o))
+    frames = " ".join(dict.fromkeys((script, *extra)))
+    return CONTENT_SECURITY_POLICY.replace("script-src 'self'", f"script-src 'self' {script}").replace(
+        "connect-src 'self'", f"connect-src 'self' {connect}") + f"; frame-src {frames}"
 
 
 # Pages about one person (their account, orders, e-tickets and QR codes, checkout, the back office, a
@@ -32,7 +58,7 @@ def add_security_headers(response: Response) -> Response:
         response.headers["Cache-Control"] = "no-store"
     if current_app.config.get("BOXOFFICE_ENV") == "production":
         response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Content-Security-Policy", content_security_policy(current_app.config.get("STRIPE")))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

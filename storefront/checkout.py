@@ -8,8 +8,9 @@ from typing import Callable
 
 from flask import abort, current_app, flash, redirect, request, session, url_for
 
-from boxoffice.errors import (BoxOfficeError, HoldExpired, InvalidCard, NoSeatsHeld, PaymentDeclined,
-                              PaymentFormExpired, PaymentInProgress, PriceChanged)
+from boxoffice.errors import (AuthenticationRequired, BoxOfficeError, HoldExpired, InvalidCard, NoSeatsHeld,
+                              PaymentDeclined, PaymentFormExpired, PaymentInProgress, PaymentProviderUnavailable,
+                              PriceChanged)
 from boxoffice.extensions import htmx
 from boxoffice.services import checkout as checkout_service
 from boxoffice.services import customers, holds, orders
@@ -84,7 +85,8 @@ def _payment_form(customer, formdata) -> PaymentForm:
 
 def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoForm | None = None,
           error: str | None = None, status: int = 200, fragment: str | None = None,
-          hold: holds.Hold | None = None, oob_pay: bool = False):
+          hold: holds.Hold | None = None, oob_pay: bool = False,
+          action: AuthenticationRequired | None = None):
     """The checkout page (or its order summary, for HTMX). `hold`: the owner's hold if the caller has
     just read it."""
     customer = _buyer()
@@ -116,7 +118,7 @@ def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoFo
         expired_cards=[card for card in basket.saved_cards if card.is_expired],
         hold=hold if hold is not None else holds.current_hold(event_id, owner), seats=basket.seats, vip=basket.vip,
         hold_minutes=current_app.config["HOLD_MINUTES"], guest=customer if isinstance(customer, Guest) else None,
-        oob_pay=oob_pay,
+        oob_pay=oob_pay, stripe=current_app.config.get("STRIPE"), action=action,
     ), status
 
 
@@ -184,6 +186,10 @@ def _payment_request(form: PaymentForm, customer) -> PaymentRequest:
             raise InvalidCard("Choose one of your saved cards.")
         return PaymentRequest("card", saved_token=card.gateway_token, saved_brand=card.card_brand,
                               saved_last_four=card.last_four)
+    if method == "card" and current_app.config.get("STRIPE") is not None:
+        # The card went from the browser to Stripe: only Stripe's id for it comes here (none without
+        # JavaScript, which the gateway answers with a message saying so).
+        return PaymentRequest("card", provider_token=request.form.get("provider_token", "").strip()[:255] or None)
     if method == "card":
         if not (form.card_number.data and form.exp_month.data and form.exp_year.data and form.cvv.data):
             raise InvalidCard("Enter the card number, its expiry month and year, and the security code.")
@@ -212,6 +218,13 @@ def pay(event_id: int):
     except (HoldExpired, NoSeatsHeld) as refusal:
         flash(refusal.message, "error")
         return redirect(url_for("storefront.event", event_id=event_id))
+    except AuthenticationRequired as waiting:
+        # 3-D Secure: the page comes back with the bank's step, which the provider's script opens; then the
+        # browser resumes this same payment attempt (`resume`).
+        return _page(event_id, form=form, action=waiting, status=202)
+    except PaymentProviderUnavailable as away:
+        # (409, not 503: the page's htmx swaps 402, 409 and 422 answers in, so the buyer reads why.)
+        return _page(event_id, form=form, error=away.message, status=409)
     except (InvalidCard, PaymentDeclined, PriceChanged, PaymentFormExpired, PaymentInProgress) as refusal:
         if isinstance(refusal, InvalidCard):
             form.card_number.errors = [refusal.message]
@@ -223,6 +236,44 @@ def pay(event_id: int):
     is_guest = isinstance(customer, Guest)
     if form.save_card.data and payment.card is not None and not confirmation.replayed and not is_guest:
         customers.save_card(customer.customer_id, payment.card)
+    if form.save_card.data and payment.provider_token is not None and not confirmation.replayed and not is_guest:
+        _keep_provider_card(customer.customer_id, form.idempotency_key.data)
+    return _confirmed(event_id, confirmation, is_guest)
+
+
+def _keep_provider_card(customer_id: int, idempotency_key: str) -> None:
+    """Save the card the provider charged, for next time; the booking stands whatever happens here."""
+    try:
+        checkout_service.save_paid_card(customer_id, idempotency_key)
+    except PaymentProviderUnavailable:
+        flash("Your tickets are booked, but your card could not be saved just now.", "error")
+
+
+@bp.post("/checkout/<int:event_id>/resume")
+@buyer_required
+def resume_payment(event_id: int):
+    """Back from the buyer's bank (3-D Secure): the same payment attempt, finished as the provider says."""
+    customer = _buyer()
+    key = request.form.get("idempotency_key", "")
+    try:
+        confirmation = checkout_service.resume(event_id, customer.customer_id, key)
+    except AuthenticationRequired as waiting:
+        return _page(event_id, action=waiting, status=202)
+    except PaymentProviderUnavailable as away:
+        return _page(event_id, error=away.message, status=409)
+    except (PaymentDeclined, PaymentFormExpired, PaymentInProgress) as refusal:
+        status = 402 if isinstance(refusal, PaymentDeclined) else 409 if isinstance(refusal, PaymentInProgress) else 422
+        return _page(event_id, error=refusal.message, status=status)
+    except BoxOfficeError as refusal:
+        flash(refusal.message, "error")
+        return redirect(url_for("storefront.event", event_id=event_id))
+    if request.form.get("save_card") and not isinstance(customer, Guest) and not confirmation.replayed:
+        _keep_provider_card(customer.customer_id, key)
+    return _confirmed(event_id, confirmation, isinstance(customer, Guest))
+
+
+def _confirmed(event_id: int, confirmation: checkout_service.Confirmation, is_guest: bool):
+    """The answer to a paid checkout: its confirmation."""
     _remember_promo(event_id, None)
     # A guest's order opens at its signed link (the one its mail carries too).
     access = Access(confirmation.booking_id, confirmation.booking_code,

@@ -21,11 +21,12 @@ from flask import current_app
 
 from .. import pricing
 from ..clock import utcnow
-from ..errors import (BoxOfficeError, HoldExpired, NoSeatsHeld, PaymentDeclined, PaymentFormExpired,
-                      PaymentInProgress, PriceChanged, SeatsLostRefunded)
+from ..errors import (AuthenticationRequired, BoxOfficeError, HoldExpired, NoSeatsHeld, PaymentDeclined,
+                      PaymentFormExpired, PaymentInProgress, PriceChanged, SeatsLostRefunded)
 from ..extensions import db
-from . import customers, orders, payment_attempts
-from .payments import PaymentRequest
+from ..models import PaymentMethod, SavedPaymentMethod
+from . import customers, holds, orders, payment_attempts
+from .payments import PaymentRequest, gateway
 from .unit_of_work import unit_of_work
 
 
@@ -224,8 +225,9 @@ def pay(event_id: int, owner: str, customer_id: int, promo_code: str | None, pay
     PriceChanged (the total is not what the buyer saw), NoSeatsHeld / HoldExpired (nothing to book,
     nothing charged), InvalidCard, PaymentDeclined (nothing booked, the hold stays until it expires),
     PaymentInProgress (another payment for the hold is under way), SeatsLostRefunded (the seats could not
-    be booked and the money went back), Busy, or a fault (the attempt is then finished by a retry or the
-    reconciler)."""
+    be booked and the money went back), AuthenticationRequired (the buyer's bank wants them to confirm:
+    the browser does, then `resume`s the attempt), PaymentProviderUnavailable (nothing charged, the hold
+    stays), Busy, or a fault (the attempt is then finished by a retry or the reconciler)."""
     if not _key_is_for(idempotency_key, customer_id, event_id, owner, expected_total):
         raise PaymentFormExpired()
     promo_code = _normal_promo(promo_code)
@@ -254,6 +256,40 @@ def pay(event_id: int, owner: str, customer_id: int, promo_code: str | None, pay
     return _outcome(attempt, replayed=not new)
 
 
+def resume(event_id: int, customer_id: int, idempotency_key: str) -> Confirmation:
+    """Come back to a payment attempt after the buyer answered their bank (3-D Secure) in the browser: the
+    provider is asked what became of it, and it is booked, declined or still waiting, as `pay` answers.
+    Raises PaymentFormExpired for a key that is not this buyer's attempt for this event, and what `pay`
+    raises after the provider was asked."""
+    attempt = payment_attempts.by_key(idempotency_key)
+    if attempt is None or attempt.customer_id != customer_id or attempt.event_id != event_id:
+        raise PaymentFormExpired()
+    return _outcome(payment_attempts.finish(attempt), replayed=attempt.state == "booked")
+
+
+def save_paid_card(customer_id: int, idempotency_key: str) -> SavedPaymentMethod | None:
+    """Keep the card a booked payment attempt was paid with, as the provider keeps it for the buyer: its
+    id at the provider, brand, last four and expiry (a provider that keeps cards only from their details,
+    the simulated one, answers None: see customers.save_card). Raises PaymentProviderUnavailable."""
+    attempt = payment_attempts.by_key(idempotency_key)
+    if attempt is None or attempt.customer_id != customer_id or attempt.state != "booked" or not attempt.provider_reference:
+        return None
+    card = gateway.saved_card_of(attempt.provider_reference)
+    if card is None or card.exp_month is None:
+        return None
+    with unit_of_work():
+        same = db.session.scalar(sa.select(SavedPaymentMethod).where(
+            SavedPaymentMethod.customer_id == customer_id, SavedPaymentMethod.gateway_token == card.token))
+        if same is not None:
+            return same
+        saved = SavedPaymentMethod(
+            customer_id=customer_id, card_brand=card.card_brand, last_four=card.last_four, exp_month=card.exp_month,
+            exp_year=card.exp_year, gateway_token=card.token,
+            method_id=db.session.scalar(sa.select(PaymentMethod.method_id).where(PaymentMethod.code == "card")))
+        db.session.add(saved)
+    return saved
+
+
 def _outcome(attempt: payment_attempts.Attempt, replayed: bool) -> Confirmation:
     """The confirmation of a booked attempt; any other outcome is raised as the buyer should hear it."""
     if attempt.state == "booked":
@@ -266,4 +302,9 @@ def _outcome(attempt: payment_attempts.Attempt, replayed: bool) -> Confirmation:
         raise type(attempt.refusal or SeatsLostRefunded())(payment_attempts.returned_message(attempt))
     if attempt.state == "abandoned":
         raise PaymentDeclined("This payment was not completed and nothing was charged. Please pay again.")
+    if attempt.action is not None:
+        # The buyer authenticates at their bank: their hold gets its once-only extension for paying now, if
+        # the checkout page has not given it already.
+        holds.extend_for_payment(attempt.event_id, attempt.hold_owner)
+        raise AuthenticationRequired(attempt.action.client_secret, attempt.idempotency_key)
     raise PaymentInProgress()

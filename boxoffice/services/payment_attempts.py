@@ -12,7 +12,14 @@ cannot go straight into a booking (InsertBooking moves created or captured to bo
 is a conditional UPDATE from the states it may leave, so when the buyer's request and the reconciler race
 for one attempt, exactly one of them moves it; InsertBooking refuses to book an attempt that is no longer
 in flight. `finish` takes an attempt as far as it can go: the buyer's retry, the checkout meeting an
-attempt left behind, and the reconciler all use it.
+attempt left behind, the provider's webhooks and the reconciler all use it.
+
+A provider that confirms asynchronously (Stripe) has a payment object before it takes any money: its
+reference is stored on the attempt (still `created`) as soon as it exists, and from then on the attempt's
+charge is only ever looked up by it, never made again. A stored reference is not a captured charge: only
+the provider's answer (or a state that records one) says money was taken. While the buyer authenticates
+(3-D Secure) the attempt stays in flight, with the provider's next action (`action`); given up after
+AWAITING_BUYER_FOR, its payment is cancelled at the provider, unless it completed meanwhile.
 """
 from __future__ import annotations
 
@@ -27,7 +34,7 @@ import sqlalchemy as sa
 
 from ..clock import utcnow
 from ..errors import (BoxOfficeError, Busy, HoldExpired, InvalidCard, NoSeatsHeld, PaymentInProgress, PaymentRejected,
-                      SeatsLostRefunded)
+                      PaymentProviderUnavailable, SeatsLostRefunded)
 from ..extensions import db
 from ..models import Booking, PaymentAttempt
 from . import holds, mail
@@ -37,8 +44,13 @@ from .unit_of_work import refused_key, unit_of_work
 # An attempt still `created` this long after it was written, whose key the provider has never seen, was
 # given up by its request (a call to the provider never takes this long): it is abandoned.
 STALE_AFTER = dt.timedelta(seconds=60)
+# A payment waiting for its buyer at the provider (3-D Secure) this long after the attempt was written is
+# given up: the hold (extended once for paying) has run out by then.
+AWAITING_BUYER_FOR = dt.timedelta(minutes=20)
 
 IN_FLIGHT = ("created", "captured")
+# The states whose provider_reference is a charge that took the money.
+MONEY_TAKEN = ("captured", "booked", "refund_pending", "refunded")
 
 
 @dataclass(frozen=True)
@@ -62,22 +74,27 @@ class Attempt:
     booking_code: str | None = None  # the booking's, once booked
     # Why the seats could not be booked, when this process has just found out (not kept: `failure_reason` is).
     refusal: BoxOfficeError | None = dataclasses.field(default=None, compare=False)
+    # The provider's answer when it waits for the buyer (3-D Secure), as this process has just heard it.
+    action: ChargeResult | None = dataclasses.field(default=None, compare=False)
 
     @property
     def charge(self) -> ChargeResult | None:
-        """The captured charge, as far as this row knows it."""
-        if self.provider_reference is None:
+        """The captured charge, as far as this row knows it: only a state that records one says so. A
+        reference on an attempt still `created` is the provider's payment object, which may not have taken
+        anything (yet): it is looked up, never taken for a charge."""
+        if self.provider_reference is None or self.state not in MONEY_TAKEN:
             return None
         return ChargeResult("captured", self.provider_reference, self.card_brand, self.last_four)
 
 
 _a = PaymentAttempt.__table__.c
 _b = Booking.__table__.c
-_ROW = [getattr(_a, name) for name in Attempt.__dataclass_fields__ if name not in ("booking_code", "refusal")]
+_ROW = [getattr(_a, name) for name in Attempt.__dataclass_fields__ if name not in ("booking_code", "refusal", "action")]
 _SELECT = sa.select(*_ROW, _b.booking_code).select_from(
     PaymentAttempt.__table__.outerjoin(Booking.__table__, _b.booking_id == _a.booking_id))
 BY_KEY = _SELECT.where(_a.idempotency_key == sa.bindparam("key"))
 BY_ID = _SELECT.where(_a.attempt_id == sa.bindparam("attempt_id"))
+BY_REFERENCE = _SELECT.where(_a.provider_reference == sa.bindparam("reference"))
 IN_FLIGHT_FOR_HOLD = _SELECT.where(
     _a.event_id == sa.bindparam("event_id"), _a.hold_owner == sa.bindparam("owner"), _a.in_flight == 1)
 LEFT_BEHIND = (_SELECT.where(_a.state.in_(("created", "captured", "refund_pending")),
@@ -111,6 +128,11 @@ def _read(statement, **params) -> Attempt | None:
 def by_key(idempotency_key: str) -> Attempt | None:
     """The attempt with this key, read afresh."""
     return _read(BY_KEY, key=idempotency_key)
+
+
+def by_reference(reference: str) -> Attempt | None:
+    """The attempt whose provider reference (Stripe: its PaymentIntent) this is, read afresh."""
+    return _read(BY_REFERENCE, reference=reference)
 
 
 def left_behind(before: dt.datetime, limit: int) -> list[Attempt]:
@@ -176,14 +198,53 @@ def _decline(attempt: Attempt, result: ChargeResult | None, reason: str, note: s
     return _reread(attempt)
 
 
+def _remember_reference(attempt: Attempt, reference: str) -> None:
+    """Store the provider's reference of the attempt's payment, before the provider is asked to take the
+    money (a transaction of its own, between the provider's calls). Raises PaymentInProgress if the
+    attempt has another payment object already (the same request sent twice at once, to a provider that
+    ignores idempotency keys): that one goes on, and this one is never confirmed."""
+    with unit_of_work():
+        db.session.execute(sa.update(PaymentAttempt.__table__).where(
+            _a.attempt_id == attempt.attempt_id, _a.state == "created", _a.provider_reference.is_(None)).values(
+            provider_reference=reference, updated_at=utcnow()))
+        stored = db.session.scalar(sa.select(_a.provider_reference).where(_a.attempt_id == attempt.attempt_id))
+    if stored != reference:
+        raise PaymentInProgress()
+
+
 def _charge(attempt: Attempt, payment: PaymentRequest) -> ChargeResult:
     """Ask the provider to take the attempt's amount (with its key: a retry gets the first answer). Card
-    details the provider will not try move the attempt to declined and are raised as InvalidCard."""
+    details the provider will not try move the attempt to declined and are raised as InvalidCard. A
+    provider that could not be reached before it had a payment object for the attempt took nothing: the
+    attempt is abandoned at once (so the buyer can pay again), and PaymentProviderUnavailable raised."""
+    payment = dataclasses.replace(payment, customer_id=attempt.customer_id,
+                                  on_reference=lambda reference: _remember_reference(attempt, reference))
     try:
         return gateway.charge(attempt.amount, payment, attempt.idempotency_key)
     except InvalidCard as refused:
         _decline(attempt, None, refused.message, note=None)
         raise
+    except PaymentProviderUnavailable as away:
+        if not away.money_may_have_moved and _reread(attempt).provider_reference is None:
+            with unit_of_work():
+                _move(attempt, "abandoned", ("created",), None,
+                      failure_reason="The payment provider could not be reached; nothing was charged.")
+        raise
+
+
+def _unfinished(attempt: Attempt, result: ChargeResult, note: str | None) -> Attempt:
+    """The provider has the attempt's payment but has not decided it: the buyer is authenticating (3-D
+    Secure), or the confirmation never went out (a crash between the provider's calls). Answered as in
+    flight, with the provider's next action; given up (cancelled at the provider) after AWAITING_BUYER_FOR
+    (STALE_AFTER when nobody is authenticating), unless the cancellation finds it completed."""
+    if utcnow() - attempt.created_at < (AWAITING_BUYER_FOR if result.status == "requires_action" else STALE_AFTER):
+        return dataclasses.replace(_reread(attempt), action=result if result.status == "requires_action" else None)
+    result = gateway.cancel(result.reference)
+    if result.captured:
+        return _book(attempt, result, note)
+    if result.unfinished:
+        return _reread(attempt)
+    return _decline(attempt, result, result.reason or "The payment was not completed.", note or "Given up")
 
 
 def _insert_booking(attempt: Attempt, result: ChargeResult | None) -> Booked:
@@ -276,7 +337,12 @@ def finish(attempt: Attempt, payment: PaymentRequest | None = None, note: str | 
         return attempt
     result = attempt.charge
     if result is None and attempt.amount > 0:
-        result = _charge(attempt, payment) if payment is not None else gateway.find_charge(attempt.idempotency_key)
+        if payment is not None and attempt.provider_reference is None:
+            result = _charge(attempt, payment)
+        else:
+            result = gateway.find_charge(attempt.idempotency_key, attempt.provider_reference)
+        if result is not None and result.unfinished:
+            return _unfinished(attempt, result, note)
         if result is None:
             if utcnow() - attempt.created_at < STALE_AFTER:
                 return attempt

@@ -4,16 +4,23 @@ The box office never keeps a full card number or a CVV: the gateway is given the
 answers with a reference, the brand and the last four digits, which are all that is stored. The simulated
 gateway behaves like a real provider: it checks the number (Luhn) and the expiry, declines or fails for
 its test numbers, and answers a retried charge (same idempotency key) with the charge it already made.
+
+Which provider takes card payments is configuration (BOXOFFICE_PAYMENT_PROVIDER): `gateway` below is the
+configured one. With Stripe (boxoffice/services/stripe_gateway.py) the browser gives the card to Stripe and
+the box office sees only Stripe's ids; the other methods (wallet, PayPal, gift cards) stay with the
+simulated provider, and money already taken goes back to whoever took it (by the reference's prefix).
 """
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
 import sqlalchemy as sa
+from flask import current_app
 
 from ..clock import utcnow
 from ..errors import InvalidCard, RefundRefused
@@ -53,19 +60,34 @@ class PaymentRequest:
     saved_brand: str | None = None
     saved_last_four: str | None = None
     gift_card_code: str | None = None
+    # A card the browser gave to the provider (Stripe: a PaymentMethod pm_… or a token tok_…): its id only.
+    provider_token: str | None = None
+    # Set by the payment attempt, not the buyer: whose payment it is (the provider keeps its saved cards
+    # per customer), and where the provider's reference goes as soon as it exists, before any money moves.
+    customer_id: int | None = None
+    on_reference: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class ChargeResult:
-    status: str  # captured, declined or failed
+    # captured, declined or failed; or, with a provider that confirms asynchronously, requires_action (the
+    # buyer must authenticate, 3-D Secure, with `client_secret` in the provider's script) or pending (the
+    # provider has the payment but has not finished it): neither has taken money yet.
+    status: str
     reference: str
     card_brand: str | None
     last_four: str | None
     reason: str | None = None
+    client_secret: str | None = None
 
     @property
     def captured(self) -> bool:
         return self.status == "captured"
+
+    @property
+    def unfinished(self) -> bool:
+        """The provider has not decided yet (no money taken, none refused)."""
+        return self.status in ("requires_action", "pending")
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,8 @@ class SavedCardToken:
     token: str
     card_brand: str
     last_four: str
+    exp_month: int | None = None
+    exp_year: int | None = None
 
 
 class PaymentGateway(Protocol):
@@ -83,16 +107,28 @@ class PaymentGateway(Protocol):
     idempotency key: the same key always gets the same outcome, whoever asks and however often."""
 
     def charge(self, amount: Decimal, payment: PaymentRequest, idempotency_key: str) -> ChargeResult:
-        """Take `amount`. Raises InvalidCard for card details the provider refuses to try."""
+        """Take `amount`. A provider whose payment object exists before it takes the money hands its
+        reference to `payment.on_reference` first. The answer may be unfinished (requires_action: the buyer
+        authenticates in the browser). Raises InvalidCard for card details the provider refuses to try,
+        PaymentProviderUnavailable when it cannot be reached."""
 
-    def find_charge(self, idempotency_key: str) -> ChargeResult | None:
-        """What became of the charge made with this key, or None if the provider never saw the key."""
+    def find_charge(self, idempotency_key: str, reference: str | None = None) -> ChargeResult | None:
+        """What became of the charge made with this key (and, once known, this reference), or None if the
+        provider never took money for it. Raises PaymentProviderUnavailable."""
+
+    def cancel(self, reference: str) -> ChargeResult:
+        """Give up an unfinished charge (the buyer never authenticated); answers what it became, which is
+        captured if the buyer finished just before. Raises PaymentProviderUnavailable."""
 
     def refund(self, charge_reference: str, amount: Decimal, idempotency_key: str) -> str:
         """Give back `amount` of a captured charge; returns the refund's reference. Raises RefundRefused."""
 
     def tokenise(self, card: CardDetails) -> SavedCardToken:
         """Keep a card for later charges. Raises InvalidCard."""
+
+    def saved_card_of(self, reference: str) -> SavedCardToken | None:
+        """The card a captured charge was paid with, kept by the provider for the buyer's later payments
+        (None if the provider keeps cards only through `tokenise`)."""
 
 
 def luhn_valid(number: str) -> bool:
@@ -214,10 +250,19 @@ class SimulatedGateway:
             return None
         return row.amount, ChargeResult(row.status, row.reference, row.card_brand, row.last_four, row.decline_reason)
 
-    def find_charge(self, idempotency_key: str) -> ChargeResult | None:
+    def find_charge(self, idempotency_key: str, reference: str | None = None) -> ChargeResult | None:
         with db.engine.connect() as provider:
             found = self._charge(provider, idempotency_key)
         return found and found[1]
+
+    def cancel(self, reference: str) -> ChargeResult:
+        # The simulated provider decides every charge at once: there is never one to give up.
+        with db.engine.connect() as provider:
+            key = provider.scalar(sa.select(GatewayCharge.idempotency_key).where(GatewayCharge.reference == reference))
+        return self.find_charge(key)
+
+    def saved_card_of(self, reference: str) -> SavedCardToken | None:
+        return None  # cards are kept from their details (tokenise)
 
     def refund(self, charge_reference: str, amount: Decimal, idempotency_key: str) -> str:
         refund_reference = f"{charge_reference}_r{secrets.token_hex(4)}"
@@ -243,4 +288,57 @@ class SimulatedGateway:
         return refund_reference
 
 
-gateway: PaymentGateway = SimulatedGateway()
+class ConfiguredGateway:
+    """The configured provider(s), as one gateway. Card payments go to Stripe when the app is configured
+    for it (app.config["STRIPE"]), everything else to the simulated provider; a charge already made is
+    looked up, cancelled and refunded where it was made, known by its reference (Stripe's are pi_…)."""
+
+    STRIPE_REFERENCE = "pi_"
+
+    def __init__(self) -> None:
+        self.simulated = SimulatedGateway()
+
+    def stripe(self) -> PaymentGateway | None:
+        """The Stripe gateway of the current app's settings, or None when Stripe is not configured."""
+        settings = current_app.config.get("STRIPE")
+        if settings is None:
+            return None
+        from .stripe_gateway import StripeGateway
+
+        gateways = current_app.extensions.setdefault("boxoffice_stripe_gateways", {})
+        if settings not in gateways:
+            gateways[settings] = StripeGateway(settings)
+        return gateways[settings]
+
+    def _by_reference(self, reference: str | None) -> PaymentGateway:
+        if reference and reference.startswith(self.STRIPE_REFERENCE):
+            stripe = self.stripe()
+            if stripe is None:
+                raise RuntimeError("A Stripe payment needs BOXOFFICE_PAYMENT_PROVIDER=stripe and its settings.")
+            return stripe
+        return self.simulated
+
+    def _for_cards(self) -> PaymentGateway:
+        return self.stripe() or self.simulated
+
+    def charge(self, amount: Decimal, payment: PaymentRequest, idempotency_key: str) -> ChargeResult:
+        provider = self._for_cards() if payment.method_code == "card" else self.simulated
+        return provider.charge(amount, payment, idempotency_key)
+
+    def find_charge(self, idempotency_key: str, reference: str | None = None) -> ChargeResult | None:
+        return self._by_reference(reference).find_charge(idempotency_key, reference)
+
+    def cancel(self, reference: str) -> ChargeResult:
+        return self._by_reference(reference).cancel(reference)
+
+    def refund(self, charge_reference: str, amount: Decimal, idempotency_key: str) -> str:
+        return self._by_reference(charge_reference).refund(charge_reference, amount, idempotency_key)
+
+    def tokenise(self, card: CardDetails) -> SavedCardToken:
+        return self._for_cards().tokenise(card)
+
+    def saved_card_of(self, reference: str) -> SavedCardToken | None:
+        return self._by_reference(reference).saved_card_of(reference)
+
+
+gateway: PaymentGateway = ConfiguredGateway()

@@ -3,8 +3,10 @@
 A crash (of a worker, the database or the network) can stop the money path between any two of its steps;
 each step leaves a row that says what is left (see payment_attempts and refunds). The reconciler finds:
   * payment attempts in flight (created or captured) that nobody has moved for a while: their charge is
-    looked up at the provider, then booked if the seats are still the buyer's (or still free), else the
-    money goes back and the buyer is told (payment_attempts.finish);
+    looked up at the provider (with Stripe, by its PaymentIntent: this is how an attempt whose webhook
+    never came is finished), then booked if the seats are still the buyer's (or still free), else the
+    money goes back and the buyer is told (payment_attempts.finish); one whose buyer never completed
+    3-D Secure is cancelled at the provider;
   * attempts and booking refunds whose refund is pending: the provider is asked again, with the same
     idempotency key, so a refund is never paid twice;
   * bookings made by a payment attempt that have no confirmation mail (InsertBooking writes the mail in

@@ -1,0 +1,228 @@
+"""Stripe as the payment gateway (BOXOFFICE_PAYMENT_PROVIDER=stripe), through Stripe's official library.
+
+Card numbers never reach the box office (PCI DSS SAQ A): the checkout page mounts Stripe's card element,
+the browser gives the card to Stripe and sends us only Stripe's id for it, a PaymentMethod (pm_…) or, with
+the older Elements flow and with localstripe's mock of Stripe.js, a token (tok_…). Either is attached to
+the buyer's customer at Stripe (one per box-office customer, table provider_customers), which is what
+lets a card be kept for later: we keep its brand, last four, expiry and Stripe's id, nothing more.
+
+A payment attempt becomes a PaymentIntent in two calls. The first creates it unconfirmed, with the
+attempt's idempotency key as Stripe's Idempotency-Key, and hands its id to the attempt (on_reference),
+which stores it before the second call confirms it on the server. So no money can move for a
+PaymentIntent the attempt does not know: an attempt without a reference has taken nothing, and one with
+a reference is looked up by it (find_charge), whatever the buyer's request, a webhook or the reconciler
+is doing. A confirmation that needs the buyer (3-D Secure) answers requires_action with the client
+secret; the browser completes it with Stripe.js and comes back to the same attempt.
+
+Stripe honours Idempotency-Key for 24 hours; localstripe ignores it. Neither is relied on alone: a
+PaymentIntent is created once per attempt because the attempt stores its id first, and a refund is made
+once per key because an existing refund with the key in its metadata is looked for before a new one is
+asked for (which also holds beyond Stripe's 24 hours).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+import stripe
+
+from ..clock import utcnow
+from ..config import StripeSettings
+from ..errors import InvalidCard, PaymentProviderUnavailable, RefundRefused
+from ..extensions import db
+from ..models import ProviderCustomer
+from .payments import CardDetails, ChargeResult, PaymentRequest, SavedCardToken
+from .unit_of_work import unit_of_work
+
+CURRENCY = "eur"
+CENTS = Decimal("100")
+# Stripe's errors that mean "not reached, or not able to answer now": retried later, never shown as a decline.
+UNAVAILABLE = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
+NEEDS_JAVASCRIPT = ("Card payments go straight from your browser to our payment provider, Stripe, which needs "
+                    "JavaScript. Please turn JavaScript on, or choose another way to pay.")
+AUTHENTICATION_FAILED = "Your bank could not confirm the payment (3-D Secure). Nothing was charged."
+PROVIDER_CUSTOMER = sa.select(ProviderCustomer.provider_customer_id).where(
+    ProviderCustomer.customer_id == sa.bindparam("customer_id"))
+
+
+def cents(amount: Decimal) -> int:
+    return int((amount * CENTS).to_integral_value())
+
+
+def _field(obj, name: str):
+    """A field of a Stripe object or of a plain dict (localstripe expands some ids Stripe does not)."""
+    if obj is None:
+        return None
+    return obj.get(name) if hasattr(obj, "get") else getattr(obj, name, None)
+
+
+def _id(value) -> str | None:
+    """An id, whether Stripe sent the id or the expanded object."""
+    return value if isinstance(value, str) or value is None else _field(value, "id")
+
+
+class StripeGateway:
+    """The PaymentGateway protocol (boxoffice/services/payments.py) on Stripe's PaymentIntents."""
+
+    def __init__(self, settings: StripeSettings):
+        self.settings = settings
+        # No retries inside the library: a payment attempt is retried by its state machine, with its key.
+        self.client = stripe.StripeClient(
+            settings.secret_key, base_addresses={"api": settings.api_base} if settings.api_base else None,
+            http_client=stripe.RequestsClient(timeout=settings.timeout), max_network_retries=0)
+
+    # ------------------------------------------------------------- the buyer's customer and card at Stripe
+
+    def provider_customer(self, customer_id: int) -> str:
+        """The buyer's customer at Stripe, made the first time they pay by card. Raises
+        PaymentProviderUnavailable."""
+        with unit_of_work():
+            known = db.session.scalar(PROVIDER_CUSTOMER, {"customer_id": customer_id})
+        if known:
+            return known
+        made = self._call(self.client.v1.customers.create,
+                          params={"metadata": {"boxoffice_customer_id": str(customer_id)}},
+                          options={"idempotency_key": f"customer-{customer_id}"}, money=False)
+        with unit_of_work():
+            # Two first payments at once make two customers at Stripe (without Stripe's idempotency):
+            # the first one stored is kept, the other stays unused.
+            db.session.execute(sa.insert(ProviderCustomer.__table__).prefix_with("IGNORE"), {
+                "customer_id": customer_id, "provider_customer_id": made.id, "created_at": utcnow()})
+            return db.session.scalar(PROVIDER_CUSTOMER, {"customer_id": customer_id})
+
+    def _payment_method(self, payment: PaymentRequest, idempotency_key: str) -> tuple[str, str] | ChargeResult:
+        """(the card's id at Stripe, the customer it belongs to), or the decline of a card Stripe refused
+        to attach. Raises InvalidCard, PaymentProviderUnavailable."""
+        if payment.customer_id is None:
+            raise ValueError("A Stripe payment belongs to a customer (PaymentRequest.customer_id).")
+        token = payment.saved_token or payment.provider_token
+        if not token:
+            raise InvalidCard(NEEDS_JAVASCRIPT)
+        customer = self.provider_customer(payment.customer_id)
+        if payment.saved_token:
+            return payment.saved_token, customer
+        try:
+            if token.startswith("tok_"):
+                card = self._call(self.client.v1.customers.payment_sources.create, customer,
+                                  params={"source": token}, options={"idempotency_key": f"{idempotency_key}:card"},
+                                  money=False)
+            elif token.startswith("pm_"):
+                card = self._call(self.client.v1.payment_methods.attach, token, params={"customer": customer},
+                                  options={"idempotency_key": f"{idempotency_key}:card"}, money=False)
+            else:
+                raise InvalidCard("This card was not given to our payment provider. Please enter it again.")
+        except stripe.CardError as declined:
+            return ChargeResult("declined", token, None, None, declined.user_message or "Your card was declined.")
+        except stripe.InvalidRequestError as refused:
+            raise InvalidCard(refused.user_message or "The payment provider did not accept this card.") from refused
+        return card.id, customer
+
+    def _card(self, payment_method: str | None, customer: str | None) -> tuple[str | None, str | None, int | None, int | None]:
+        """(brand, last four, expiry month, expiry year) of a card at Stripe."""
+        if not payment_method:
+            return None, None, None, None
+        if payment_method.startswith("pm_"):
+            found = self._call(self.client.v1.payment_methods.retrieve, payment_method, money=False)
+            card = _field(found, "card")
+            brand, last4 = _field(card, "brand"), _field(card, "last4")
+            exp_month, exp_year = _field(card, "exp_month"), _field(card, "exp_year")
+        else:  # a card_… (or src_…) attached to the customer as a source
+            card = self._call(self.client.v1.customers.payment_sources.retrieve, customer, payment_method, money=False)
+            brand, last4 = _field(card, "brand"), _field(card, "last4")
+            exp_month, exp_year = _field(card, "exp_month"), _field(card, "exp_year")
+        return (brand or "card").lower().replace(" ", "_")[:20], last4, exp_month, exp_year
+
+    # ------------------------------------------------------------- the PaymentGateway protocol
+
+    def charge(self, amount: Decimal, payment: PaymentRequest, idempotency_key: str) -> ChargeResult:
+        found = self._payment_method(payment, idempotency_key)
+        if isinstance(found, ChargeResult):
+            return found
+        payment_method, customer = found
+        intent = self._call(self.client.v1.payment_intents.create, params={
+            "amount": cents(amount), "currency": CURRENCY, "customer": customer, "payment_method": payment_method,
+            "payment_method_types": ["card"], "metadata": {"attempt_key": idempotency_key}},
+            options={"idempotency_key": idempotency_key}, money=False)
+        if payment.on_reference is not None:
+            payment.on_reference(intent.id)  # stored before any money can move
+        try:
+            intent = self._call(self.client.v1.payment_intents.confirm, intent.id,
+                                options={"idempotency_key": f"{idempotency_key}:confirm"})
+        except stripe.CardError:
+            intent = self._call(self.client.v1.payment_intents.retrieve, intent.id)
+        return self._result(intent)
+
+    def find_charge(self, idempotency_key: str, reference: str | None = None) -> ChargeResult | None:
+        # Without a reference the attempt never stored a PaymentIntent, so none was confirmed: no money.
+        if reference is None:
+            return None
+        try:
+            intent = self._call(self.client.v1.payment_intents.retrieve, reference)
+        except stripe.InvalidRequestError:
+            return None
+        return self._result(intent)
+
+    def cancel(self, reference: str) -> ChargeResult:
+        try:
+            intent = self._call(self.client.v1.payment_intents.cancel, reference)
+        except stripe.InvalidRequestError:
+            # Not cancellable: it has succeeded (or failed) meanwhile. What it became is the answer.
+            intent = self._call(self.client.v1.payment_intents.retrieve, reference)
+        return self._result(intent)
+
+    def refund(self, charge_reference: str, amount: Decimal, idempotency_key: str) -> str:
+        try:
+            done = self._call(self.client.v1.refunds.list, params={"payment_intent": charge_reference, "limit": 100})
+            for refund in done.data:
+                if _field(_field(refund, "metadata"), "refund_key") == idempotency_key:
+                    return refund.id
+            made = self._call(self.client.v1.refunds.create, params={
+                "payment_intent": charge_reference, "amount": cents(amount), "metadata": {"refund_key": idempotency_key}},
+                options={"idempotency_key": idempotency_key})
+        except (stripe.InvalidRequestError, stripe.CardError) as refused:
+            raise RefundRefused(refused.user_message or RefundRefused.default_message) from refused
+        return made.id
+
+    def tokenise(self, card: CardDetails) -> SavedCardToken:
+        raise InvalidCard(NEEDS_JAVASCRIPT)
+
+    def saved_card_of(self, reference: str) -> SavedCardToken | None:
+        intent = self._call(self.client.v1.payment_intents.retrieve, reference)
+        payment_method = _id(_field(intent, "payment_method"))
+        if _field(intent, "status") != "succeeded" or not payment_method:
+            return None
+        brand, last4, exp_month, exp_year = self._card(payment_method, _id(_field(intent, "customer")))
+        return SavedCardToken(payment_method, brand, last4, exp_month, exp_year)
+
+    def payment_intent_of_charge(self, charge_id: str) -> str | None:
+        """The PaymentIntent a charge (ch_…) belongs to. Raises PaymentProviderUnavailable."""
+        return _id(_field(self._call(self.client.v1.charges.retrieve, charge_id, money=False), "payment_intent"))
+
+    # ------------------------------------------------------------- answers
+
+    def _result(self, intent) -> ChargeResult:
+        """A PaymentIntent as the payment attempt's state machine reads it."""
+        status = _field(intent, "status")
+        brand, last4, *_ = self._card(_id(_field(intent, "payment_method")), _id(_field(intent, "customer")))
+        if status == "succeeded":
+            return ChargeResult("captured", intent.id, brand, last4)
+        if status == "requires_action":
+            return ChargeResult("requires_action", intent.id, brand, last4, client_secret=intent.client_secret)
+        if status in ("requires_confirmation", "processing", "requires_capture"):
+            return ChargeResult("pending", intent.id, brand, last4)
+        error = _field(intent, "last_payment_error")
+        if _field(error, "code") == "payment_intent_authentication_failure":
+            reason = AUTHENTICATION_FAILED
+        elif status == "canceled":
+            reason = "The payment was not completed in time. Nothing was charged."
+        else:
+            reason = _field(error, "message") or "Your card was declined."
+        return ChargeResult("declined", intent.id, brand, last4, reason)
+
+    def _call(self, method, *args, money: bool = True, **kwargs):
+        """A call to Stripe; unreachable or failing at Stripe's end becomes PaymentProviderUnavailable
+        (`money`: whether this call could have moved money)."""
+        try:
+            return method(*args, **kwargs)
+        except UNAVAILABLE as away:
+            raise PaymentProviderUnavailable(money_may_have_moved=money) from away
