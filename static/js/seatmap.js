@@ -153,13 +153,18 @@
     }
   };
 
-  // After a swap: every seat but the active one leaves the Tab order again.
+  // After a swap: every seat but the active one leaves the Tab order again, and a seat that had the focus
+  // when a live update redrew it gets it back.
   SeatMap.prototype.adopt = function () {
     if (!this.grid) return;
     var active = (this.activeId && document.getElementById(this.activeId)) ||
       this.grid.querySelector(".seat--mine") || this.grid.querySelector(".seat--available") ||
       this.grid.querySelector(".seat");
+    var lost = this.focusedSeat && !document.body.contains(this.focusedSeat) &&
+      (!document.activeElement || document.activeElement === document.body);
     this.activate(active, false);
+    if (lost && active) active.focus({preventScroll: true});
+    this.focusedSeat = lost ? active : this.focusedSeat;
   };
 
   function cellOf(button) { return button.closest("[role=gridcell]"); }
@@ -306,7 +311,11 @@
       });
       this.grid.addEventListener("focusin", function (e) {
         var seat = e.target.closest(".seat");
+        self.focusedSeat = seat;
         if (seat) { self.activate(seat, false); self.reveal(seat); }
+      });
+      this.grid.addEventListener("focusout", function (e) {
+        if (e.relatedTarget) self.focusedSeat = null;
       });
     }
   };

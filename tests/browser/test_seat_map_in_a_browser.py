@@ -19,8 +19,8 @@ from boxoffice.demo_data import VENUE_PLANS
 from boxoffice.services.seatmap import LARGE_VENUE_SEATS
 from tests.browser import scenario
 from tests.browser.shopping import GOOD_CARD, seat, sign_in
-from tests.builders import (ECONOMY, PREMIUM, RESTRICTED, STANDARD, Event, Seat, Venue, _run, make_event,
-                            rows, sell_seats)
+from tests.builders import (ECONOMY, PREMIUM, RESTRICTED, STANDARD, Event, Seat, Venue, _run, hold_seats,
+                            make_event, rows, sell_seats)
 
 pytestmark = pytest.mark.browser
 
@@ -236,6 +236,10 @@ def test_the_map_is_one_tab_stop_and_a_grid_a_screen_reader_can_walk(page, live_
     page.keyboard.press("Tab")
     assert page.evaluate("!document.activeElement.closest('.seat-grid')"), "Tab leaves the grid"
     page.keyboard.press("Shift+Tab")
+    expect(seat(page, event, "D10")).to_be_focused()
+    # Someone else takes the seat with focus: the poll redraws it, and the focus stays on it.
+    hold_seats(committed_db, event, event.seat_ids("D10"))
+    expect(seat(page, event, "D10")).to_have_class(re.compile(r"\bseat--held\b"), timeout=5_000)
     expect(seat(page, event, "D10")).to_be_focused()
 
 
