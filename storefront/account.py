@@ -90,7 +90,7 @@ def account():
     customer = signed_in_customer()
     vip = customers.vip_status(customer.customer_id)
     return render_page("account/index.html", customer=customer, vip=vip, offers=customers.offers_for(vip.is_vip),
-                       orders=orders.orders_of(customer.customer_id, request.args.get("page", 1, type=int)))
+                       orders=orders.orders_of(customer.customer_id, request.args.get("page", 1, type=record_id)))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -127,7 +127,7 @@ def tickets_pdf(order: OrderDetail, tickets: list[TicketView]) -> bytes:
         top = height - margin
         pdf.setFillColorRGB(0.36, 0.2, 0.65)
         pdf.setFont(BOLD, 11)
-        pdf.drawString(margin, top, "◆ Encore Box Office · E-ticket")
+        pdf.drawString(margin, top, "Encore Box Office · E-ticket")
         pdf.setFillColorRGB(0, 0, 0)
         pdf.setFont(REGULAR, 10)
         pdf.drawRightString(width - margin, top, f"Ticket {number} of {len(valid)}")
