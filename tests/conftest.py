@@ -192,6 +192,128 @@ def smtp_server(app, monkeypatch) -> Iterator[SmtpServer]:
         server.stop()
 
 
+# ---------------------------------------------------------------- the payment provider (Stripe)
+
+class LocalStripe:
+    """localstripe, the stateful fake Stripe server (PyPI), on a free port of this machine, run by the
+    suite itself (tests/localstripe_server.py). `stop()` takes it away (connections are refused) and
+    `start()` brings it back on the same port with the state it had; webhooks are registered again."""
+
+    SECRET_KEY = "sk_test_boxoffice"
+    PUBLISHABLE_KEY = "pk_test_boxoffice"
+    WEBHOOK_SECRET = "whsec_boxoffice_tests"
+
+    def __init__(self, state_file: str):
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.state_file = state_file
+        self.webhooks: dict[str, str] = {}
+        self._process = None
+
+    def start(self, from_scratch: bool = False) -> None:
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        script = os.path.join(os.path.dirname(__file__), "localstripe_server.py")
+        args = [sys.executable, script, "--port", str(self.port)] + (["--from-scratch"] if from_scratch else [])
+        self._process = subprocess.Popen(args, env={**os.environ, "LOCALSTRIPE_STATE": self.state_file},
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/js.stripe.com/v3/", timeout=1).read()
+                break
+            except OSError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("localstripe did not start")
+                time.sleep(0.1)
+        for webhook_id, url in self.webhooks.items():
+            self.register_webhook(url, webhook_id)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(10)
+        self._process = None
+
+    def register_webhook(self, url: str, webhook_id: str = "boxoffice") -> None:
+        """Have localstripe post its events, signed with WEBHOOK_SECRET, to `url` (about a second later)."""
+        import urllib.parse
+        import urllib.request
+
+        data = urllib.parse.urlencode({"url": url, "secret": self.WEBHOOK_SECRET}).encode()
+        urllib.request.urlopen(f"{self.url}/_config/webhooks/{webhook_id}", data=data, timeout=5).read()
+        self.webhooks[webhook_id] = url
+
+    def settings(self):
+        from boxoffice.config import StripeSettings
+
+        return StripeSettings(self.SECRET_KEY, self.PUBLISHABLE_KEY, self.WEBHOOK_SECRET, api_base=self.url,
+                              js_url=f"{self.url}/js.stripe.com/v3/", timeout=5)
+
+    def card(self, number: str, exp_month: int = 12, exp_year: int = 2035, cvc: str = "123") -> str:
+        """A token for the card, made as the browser makes it (Stripe.js with the publishable key): only its
+        id ever reaches the box office."""
+        import json
+        import urllib.parse
+        import urllib.request
+
+        data = urllib.parse.urlencode({"card[number]": number, "card[exp_month]": exp_month,
+                                       "card[exp_year]": exp_year, "card[cvc]": cvc,
+                                       "key": self.PUBLISHABLE_KEY}).encode()
+        return json.load(urllib.request.urlopen(f"{self.url}/v1/tokens", data=data, timeout=5))["id"]
+
+    def authenticate(self, client_secret: str, success: bool = True) -> None:
+        """The buyer answers their bank's 3-D Secure step (what Stripe.js's confirmCardPayment does)."""
+        import json
+        import urllib.request
+
+        intent = client_secret.split("_secret_")[0]
+        request = urllib.request.Request(
+            f"{self.url}/v1/payment_intents/{intent}/_authenticate?success={'true' if success else 'false'}",
+            data=json.dumps({"key": self.PUBLISHABLE_KEY, "client_secret": client_secret}).encode(), method="POST")
+        urllib.request.urlopen(request, timeout=5).read()
+
+    @classmethod
+    def signed(cls, event: dict, secret: str | None = None) -> tuple[bytes, dict]:
+        """An event as the provider sends it: its JSON and a Stripe-Signature header (Stripe's scheme)."""
+        import hashlib
+        import hmac
+        import json
+        import time
+
+        payload = json.dumps(event).encode()
+        timestamp = int(time.time())
+        signature = hmac.new((secret or cls.WEBHOOK_SECRET).encode(), f"{timestamp}.".encode() + payload,
+                             hashlib.sha256).hexdigest()
+        return payload, {"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory) -> Iterator[LocalStripe]:
+    """localstripe running for the whole run (started on first use)."""
+    server = LocalStripe(str(tmp_path_factory.mktemp("localstripe") / "state.pickle"))
+    server.start(from_scratch=True)
+    yield server
+    if server._process is not None:
+        server.stop()
+
+
+@pytest.fixture
+def stripe_provider(app, localstripe, monkeypatch) -> LocalStripe:
+    """The app configured for Stripe (BOXOFFICE_PAYMENT_PROVIDER=stripe), pointed at localstripe."""
+    monkeypatch.setitem(app.config, "PAYMENT_PROVIDER", "stripe")
+    monkeypatch.setitem(app.config, "STRIPE", localstripe.settings())
+    if localstripe._process is None:  # a test that took it away failed before bringing it back
+        localstripe.start()
+    return localstripe
+
+
 # ---------------------------------------------------------------- the browser
 
 @pytest.fixture(scope="session")
