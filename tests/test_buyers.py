@@ -3,6 +3,7 @@ code or by its signed link (and no one else's), the calendar file, the PDF and i
 single seats after a confirmation step, refund lines, venue details, and the Pay button's amount."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from decimal import Decimal
@@ -15,7 +16,8 @@ import sqlalchemy as sa
 import zxingcpp
 
 from boxoffice.models import OutboxEmail
-from boxoffice.services import customers, mail, orders
+from boxoffice.services import customers, mail, orders, refunds
+from tests.conftest import Forms
 from tests.builders import PREMIUM, make_customer, make_discount, make_event, make_venue, rows
 
 HX = {"HX-Request": "true"}
@@ -142,11 +144,17 @@ def test_a_guest_keeping_an_account_for_a_taken_e_mail_changes_nothing_and_the_o
                 e=owner.email) == [("Someone tried to register with your e-mail address",)]
 
 
-def test_the_guest_checkout_and_account_pages_refuse_someone_elses_guest(client, forms, db_session, event):
+def test_only_the_session_that_paid_may_turn_the_guest_into_an_account(client, forms, db_session, event):
     location = pay_as_guest(client, forms, event, "me@example.com", "A1")
+    order_url = location.split("?")[0]
+    # Someone else with the link (a forwarded mail): sees the order, may not take it into an account.
     stranger = client.application.test_client()
-    response = stranger.post(location.split("?")[0] + "/account", data={"password": "x" * 12, "confirm": "x" * 12})
-    assert response.status_code in (400, 403)  # no CSRF token of its own, and no guest of this booking
+    page = stranger.get(order_url).get_data(as_text=True)
+    assert "Keep an account?" not in page
+    response = Forms(stranger).post("/orders/find", {"password": "x" * 12, "confirm": "x" * 12},
+                                    action=f"{order_url}/account")
+    assert response.status_code in (400, 403)  # its form, or no guest of this session
+    assert rows(db_session, "SELECT is_guest FROM customers WHERE email = 'me@example.com'") == [(1,)]
 
 
 # ---------------------------------------------------------------- tickets people can carry
@@ -289,3 +297,20 @@ def test_a_guest_is_never_an_account_to_sign_in_or_reset(db_session):
     assert customers.guest(guest_id) is not None
     assert rows(db_session, "SELECT password_hash, account_email FROM customers WHERE customer_id = :c",
                 c=guest_id) == [(None, None)]
+
+
+def test_a_booking_whose_event_has_started_offers_no_cancellation(client, forms, db_session, event, monkeypatch):
+    order_url, code = confirmation_of(client, forms, event, "A1")
+    monkeypatch.setattr(refunds, "utcnow", lambda: event.starts_at + dt.timedelta(hours=1))
+
+    page = client.get(order_url).get_data(as_text=True)
+    assert "Cancel tickets…" not in page and "This event has taken place." in page
+    assert client.get(f"{order_url}/cancel").status_code == 302
+    assert forms.post(order_url, {"tickets": []}, action=f"{order_url}/cancel").status_code == 302
+    assert rows(db_session, "SELECT status FROM bookings WHERE booking_code = :c", c=code) == [("confirmed",)]
+
+
+def test_the_ticket_worker_may_look_after_the_order_pages(client):
+    response = client.get("/ticket-worker.js")
+    assert response.status_code == 200 and response.mimetype == "text/javascript"
+    assert response.headers["Service-Worker-Allowed"] == "/"
