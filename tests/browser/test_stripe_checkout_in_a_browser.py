@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import scenario
-from tests.browser.shopping import hold_by_clicking, sign_in
-from tests.builders import rows
+from tests.browser.shopping import hold_by_clicking
+from tests.builders import Customer, rows
 
 
 @pytest.fixture
@@ -22,6 +22,15 @@ def webhooks_to_the_app(stripe_provider, live_server):
     stripe_provider.register_webhook(f"{live_server}/webhooks/stripe")
     yield stripe_provider
     stripe_provider.register_webhook("http://127.0.0.1:9/closed")
+
+
+def sign_in(page: Page, base_url: str, customer: Customer, next_path: str) -> None:
+    """Sign in with the account form (the sign-in page also offers paying as a guest, with its own e-mail)."""
+    page.goto(f"{base_url}/account/login?next={next_path}")
+    page.locator("#email").fill(customer.email)
+    page.get_by_label("Password", exact=True).fill(customer.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).not_to_have_url(re.compile(r"/account/login"))
 
 
 def stripe_card(page: Page, number: str) -> None:
@@ -48,7 +57,7 @@ def test_a_card_and_a_3d_secure_card_pay_through_stripe_in_the_browser(page, liv
                                                                         webhooks_to_the_app):
     event = scenario.small_event(committed_db)
     people = scenario.buyers(committed_db)
-    sign_in(page, live_server, people.regular, next_path=f"/events/{event.event_id}")
+    sign_in(page, live_server, people.regular, f"/events/{event.event_id}")
     sent = []
     page.on("request", lambda request: sent.append(request) if request.method == "POST" else None)
 
@@ -90,7 +99,7 @@ def test_a_3d_secure_card_whose_buyer_fails_the_bank_books_nothing(page, live_se
                                                                     webhooks_to_the_app):
     event = scenario.small_event(committed_db)
     people = scenario.buyers(committed_db)
-    sign_in(page, live_server, people.regular, next_path=f"/events/{event.event_id}")
+    sign_in(page, live_server, people.regular, f"/events/{event.event_id}")
     hold_by_clicking(page, event, "C1")
     page.get_by_role("link", name="Continue to checkout").click()
     stripe_card(page, "4000002500003155")
@@ -106,7 +115,7 @@ def test_without_javascript_card_payment_says_it_needs_javascript(no_js_page, li
                                                                   stripe_provider):
     event = scenario.small_event(committed_db)
     people = scenario.buyers(committed_db)
-    sign_in(no_js_page, live_server, people.regular, next_path=f"/events/{event.event_id}")
+    sign_in(no_js_page, live_server, people.regular, f"/events/{event.event_id}")
     no_js_page.locator(f"#seat-{event.venue.seat('C5').seat_id}").click()
     expect(no_js_page.locator(f"#seat-{event.venue.seat('C5').seat_id}")).to_have_class(re.compile(r"\bseat--mine\b"))
     no_js_page.goto(f"{live_server}/checkout/{event.event_id}")
