@@ -22,7 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.url_map.converters["int"] = BoundedIntConverter
 
-    from . import assets, auth, cli, dbapi, error_pages, jobs, operations, rate_limits, security, templating
+    from . import assets, auth, cli, dbapi, error_pages, jobs, operations, proxy, rate_limits, security, templating
     from .extensions import csrf, db, htmx
 
     db.init_app(app)
@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     jobs.init_app(app)
     operations.init_app(app)
+    proxy.init_app(app)
 
     from admin.views import bp as admin_bp
     from reports.views import bp as reports_bp

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask.helpers import get_debug_flag
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -216,6 +217,23 @@ def _base_url(production: bool) -> str:
     return url.rstrip("/")
 
 
+def _replica_binds() -> dict:
+    """DATABASE_REPLICA_URL: the reporting user on a read replica of the database (GTID replication, or a
+    managed read replica). When set, the reports read there, unless it lags more than REPLICA_MAX_LAG
+    seconds (boxoffice/services/replica.py); seat maps, checkout and everything else read the primary."""
+    text = os.environ.get("DATABASE_REPLICA_URL", "").strip()
+    if not text:
+        return {}
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        url = None
+    if url is None or not url.drivername.startswith("mysql") or not url.database:
+        raise ConfigurationError("DATABASE_REPLICA_URL is the reporting user's URL on the replica, e.g. "
+                                 "mysql+pymysql://boxoffice_reports:...@replica:3306/boxoffice; not a URL like that.")
+    return {"reports_replica": {"url": url, **_engine_options(REPORTS_READ_WRITE_TIMEOUT)}}
+
+
 def load_config() -> dict:
     """Flask settings read from the environment. Raises ConfigurationError for a value out of range."""
     database = DatabaseSettings.from_env()
@@ -228,7 +246,15 @@ def load_config() -> dict:
     return {
         "DATABASE": database,
         "SQLALCHEMY_DATABASE_URI": database.app_url,
-        "SQLALCHEMY_BINDS": {"reports": {"url": database.reports_url, **_engine_options(REPORTS_READ_WRITE_TIMEOUT)}},
+        "SQLALCHEMY_BINDS": {"reports": {"url": database.reports_url, **_engine_options(REPORTS_READ_WRITE_TIMEOUT)},
+                             **_replica_binds()},
+        # Past this lag the reports leave the replica for the primary; below it they say "figures as of".
+        "REPLICA_MAX_LAG": _number("BOXOFFICE_REPLICA_MAX_LAG", "60", 1, 86400,
+                                   "the seconds a replica may lag before the reports read the primary"),
+        # Proxies in front of the app (nginx: 1) whose X-Forwarded-For and -Proto are believed, so that rate
+        # limits and the sign-in throttle count the buyer's address, not the proxy's (boxoffice/proxy.py).
+        "TRUSTED_PROXIES": _number("BOXOFFICE_TRUSTED_PROXIES", "0", 0, 5,
+                                   "how many proxies in front of the app pass the client's address on (0: none)"),
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
         "SECRET_KEY": secret or _development_secret_key(),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -24,6 +24,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from .clock import utcnow
 from .extensions import db
+from .services import replica
 from .services.reconciler import GRACE
 
 bp = Blueprint("operations", __name__)
@@ -63,6 +64,11 @@ class BusinessCollector:
         outbox.add_metric(["waiting"], row.mail_waiting)
         outbox.add_metric(["failed"], row.mail_failed)
         yield outbox
+        if replica.REPLICA_BIND in db.engines:
+            lag = replica.replica_lag(db.engines[replica.REPLICA_BIND])
+            yield GaugeMetricFamily("boxoffice_replica_lag_seconds", "How far the reports' replica is behind the "
+                                    "primary (NaN: not replicating, or away).",
+                                    value=float("nan") if lag is None else lag)
 
 
 def _database_answers(engine: sa.Engine) -> bool:
@@ -83,9 +89,13 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """This server may take requests: the app's database and the reports' database answer."""
+    """This server may take requests: the app's database and the reports' database answer. A replica (when
+    configured) is reported with its lag but does not decide: the reports read the primary without it."""
     checks = {"database": _database_answers(db.engine), "reports": _database_answers(db.engines["reports"])}
     body = "".join(f"{name} {'ok' if fine else 'unavailable'}\n" for name, fine in checks.items())
+    if replica.REPLICA_BIND in db.engines:
+        lag = replica.replica_lag(db.engines[replica.REPLICA_BIND])
+        body += "replica unavailable\n" if lag is None else f"replica ok lag {lag:g}s\n"
     return Response(body, status=200 if all(checks.values()) else 503, mimetype="text/plain")
 
 

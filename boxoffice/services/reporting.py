@@ -37,6 +37,7 @@ from ..models import (
     Booking, CategorySalesByPeriod, Customer, CustomerSales, Event, PaymentMethod, PaymentsByPeriod, SalesByPeriod,
     SeatCategory, Venue,
 )
+from . import replica
 from .reports_figures import Chart, Column, Dataset, Table, money, percent, ratio
 
 DAY = dt.timedelta(days=1)
@@ -150,8 +151,9 @@ class Period:
 
 
 def _reports() -> Connection:
-    """A connection as the read-only reporting user; its first query fixes the snapshot every later one sees."""
-    return db.engines["reports"].connect()
+    """A connection as the read-only reporting user; its first query fixes the snapshot every later one sees.
+    On the replica when one is configured and fresh enough, else the primary (boxoffice/services/replica.py)."""
+    return replica.reports_source().engine.connect()
 
 
 # ---------------------------------------------------------------- what the filter form offers
@@ -704,6 +706,8 @@ class Dashboard:
     # What the filter's customer type and payment method leave as they are, in words (empty without them).
     not_narrowed: list[str] = field(default_factory=list)
     definitions: tuple[tuple[str, str], ...] = DEFINITIONS
+    # When read on a replica that lags: the (UTC) time its figures are as of, which the page says.
+    as_of: dt.datetime | None = None
 
 
 def not_narrowed(f: ReportFilter) -> list[str]:
@@ -725,7 +729,7 @@ def dashboard(f: ReportFilter) -> Dashboard:
     with _reports() as c:
         r = _Reads(c, f)
         return Dashboard(f, _kpis(r), [_revenue_group(r), _monthly_group(r), _seats_group(r), _customers_group(r)],
-                         not_narrowed(f))
+                         not_narrowed(f), as_of=replica.reports_source().as_of)
 
 
 # Each table by name, for its CSV export: it reads only what that table is made of.

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..extensions import db
 from ..sqlfiles import SQL_DIR
+from . import replica
 from .reports_figures import Column, Table
 
 QUESTIONS_DIR = SQL_DIR / "questions"
@@ -77,7 +77,8 @@ def questions() -> list[Question]:
 def answer(question: Question) -> Table:
     """The question's answer, read through the reporting user. Raises MalformedQuestion if the query's
     columns are not the ones its header names."""
-    with db.engines["reports"].connect() as connection:
+    # On the reports' replica when it is fresh enough (boxoffice/services/replica.py).
+    with replica.reports_source().engine.connect() as connection:
         # The DB-API cursor, without parameters: the SQL is sent exactly as written ('%' and ':' included).
         cursor = connection.connection.dbapi_connection.cursor()
         try:
