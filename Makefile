@@ -8,7 +8,7 @@ PORT ?= 5000
 WORKERS ?= 4
 SCALE ?= small
 
-.PHONY: run test setup venv npm assets db-server redis db browser clean
+.PHONY: run test setup venv npm assets db-server redis db browser nginx cluster cluster-down clean
 
 run: setup db
 	@$(FLASK) demo load --scale $(SCALE) --if-empty
@@ -19,7 +19,7 @@ run: setup db
 	@echo ""
 	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
-test: setup browser
+test: setup browser nginx
 	@BOXOFFICE_DB=$${BOXOFFICE_DB:-boxoffice_test} $(BIN)/pytest
 
 setup: venv npm db-server redis assets
@@ -54,6 +54,18 @@ db: setup
 
 browser:
 	@.ci/ensure-chromium.sh
+
+# nginx in front of the app servers: the cluster rehearsal and its test (tests/cluster/) run Debian's nginx.
+nginx:
+	@.ci/ensure-nginx.sh
+
+# The production topology on one machine (docs/deployment.md): a primary and a replica MariaDB (GTID
+# replication) on ports of their own, two app servers and nginx, in the background until cluster-down.
+cluster: setup nginx
+	@$(BIN)/python -m deploy.cluster up --scale $(SCALE)
+
+cluster-down:
+	@$(BIN)/python -m deploy.cluster down
 
 
 clean:
