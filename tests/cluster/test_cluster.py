@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from boxoffice import create_app
-from boxoffice.config import REPORTS_READ_WRITE_TIMEOUT, _engine_options
+from boxoffice.config import PROJECT_ROOT, REPORTS_READ_WRITE_TIMEOUT, _engine_options
 from boxoffice.extensions import db
 from boxoffice.services import replica, reporting
 from tests.browser.scenario import small_event
@@ -73,6 +73,29 @@ def test_a_booking_through_server_a_shows_on_server_bs_map_at_the_next_poll(clus
     assert poll.status == 200 and seat_on_map(poll.text, seat_id) == "sold"
 
 
+def test_nginx_keeps_bundles_a_year_compresses_and_micro_caches_only_what_no_cookie_touches(cluster, primary):
+    event = small_event(primary)
+    bundle = next((PROJECT_ROOT / "static" / "gen").glob("*.css")).name
+    answer = HttpClient(cluster.url).get(f"/static/gen/{bundle}", headers={"Accept-Encoding": "gzip"})
+    assert answer.status == 200 and answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert answer.headers["content-encoding"] == "gzip"
+
+    page = HttpClient(cluster.url).get(f"/events/{event.event_id}", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip"
+    # The page sets a session cookie today: never stored, every request reaches an app server.
+    assert "set-cookie" in page.headers and page.headers["x-cache"] == "MISS"
+    plain = HttpClient(cluster.url).get(f"/events/{event.event_id}")
+    assert plain.headers["x-cache"] == "MISS"
+
+    version, as_of = POLLER.search(plain.text).groups()
+    poll = f"/events/{event.event_id}/seats/changes?v={version}&t={as_of}"
+    anonymous = [HttpClient(cluster.url).get(poll, headers={"HX-Request": "true"}) for _ in range(3)]
+    assert [answer.status for answer in anonymous] == [204] * 3
+    assert "HIT" in [answer.headers["x-cache"] for answer in anonymous[1:]]
+    with_cookie = HttpClient(cluster.url).get(poll, headers={"HX-Request": "true", "Cookie": "session=x"})
+    assert with_cookie.headers["x-cache"] == "BYPASS"
+
+
 def reports_app(cluster):
     """An app configured as the app servers are: the reports bind on the primary, the replica beside it."""
     primary = cluster.primary.settings()
@@ -97,14 +120,16 @@ def test_the_reports_read_a_booking_on_the_replica_once_it_has_replicated(cluste
         dashboard = reporting.dashboard(reporting.ReportFilter(today - dt.timedelta(days=1), today + dt.timedelta(days=1),
                                                                None, event.event_id, None, None))
         source = replica.reports_source()
-        assert source.on_replica and source.lag == 0 and dashboard.as_of is None
+        # (Caught up but for what the jobs' passes write meanwhile: a second or two behind at most.)
+        assert source.on_replica and source.lag is not None and source.lag < 5
+        assert (dashboard.as_of is None) is (source.lag < 1)
         assert selects_on(cluster.replica) > before, "the figures were read on the replica"
         assert (dashboard.kpis.bookings, dashboard.kpis.tickets_sold) == (1, 2)
         for engine in db.engines.values():
             engine.dispose()
     # Each app server reports the replica's lag; only Prometheus (on this machine) reads it, never via nginx.
-    assert "replica ok lag 0s" in HttpClient(server(cluster, B)).get("/readyz").text
-    assert "boxoffice_replica_lag_seconds 0.0" in HttpClient(server(cluster, B)).get("/metrics").text
+    assert re.search(r"^replica ok lag \d+s$", HttpClient(server(cluster, B)).get("/readyz").text, re.M)
+    assert re.search(r"^boxoffice_replica_lag_seconds \d", HttpClient(server(cluster, B)).get("/metrics").text, re.M)
     assert HttpClient(cluster.url).get("/metrics").status == 404
 
 
@@ -122,7 +147,7 @@ def test_the_once_only_jobs_wait_for_the_one_lock_and_send_each_mail_once(cluste
         assert smtp_sink.to(customer.email) == []
     finally:
         primary.scalar(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": lock})
-    wait_until(lambda: smtp_sink.to(customer.email), 10, "the confirmation mail")
+    wait_until(lambda: smtp_sink.to(customer.email), 20, "the confirmation mail")
     time.sleep(1.0)  # more passes of both servers: none sends it again
     assert len(smtp_sink.to(customer.email)) == 1
     assert rows(primary, "SELECT status FROM outbox_emails WHERE booking_id = :b", b=booking["booking_id"]) == [
@@ -147,4 +172,4 @@ def test_killing_app_server_a_loses_nothing_nginx_sends_the_next_requests_to_b(c
     assert buyer.post(f"/events/{event.event_id}/seats", {"seat": event.venue.seat("C1").seat_id,
                                                           "section": ""}).status == 200
     # The jobs go on with one server left.
-    wait_until(lambda: smtp_sink.to(customer.email), 10, "the confirmation mail sent by server B")
+    wait_until(lambda: smtp_sink.to(customer.email), 20, "the confirmation mail sent by server B")
