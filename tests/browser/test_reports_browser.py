@@ -109,7 +109,9 @@ def test_a_filter_redraws_the_charts_in_place_and_pushes_the_url(page, live_serv
         return chart && chart.data.labels.length === 1 && chart.data.labels[0] === name;
     }""", arg=sales.club.venue.name)
     after = page.evaluate("Chart.getChart(document.getElementById('chart-top-events')).data.labels")
-    assert after == [sales.club.title] and sales.hall.title in before
+    # The chart names each event with its date first (reporting._revenue_group).
+    assert after == [f"{sales.club.starts_at:%d %b %Y} · {sales.club.title}"]
+    assert f"{sales.hall.starts_at:%d %b %Y} · {sales.hall.title}" in before
     assert page.evaluate("window.__sameDocument === true"), "the filter reloaded the whole page"
     assert_every_chart_is_drawn(page)
 
