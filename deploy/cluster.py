@@ -236,7 +236,8 @@ class Cluster:
                 self.kill_app(index)
         for process in [self.nginx, *self.apps]:
             if process and process.poll() is None:
-                process.kill() if fast else process.terminate()
+                # (nginx always gets SIGTERM, its fast shutdown: a SIGKILLed master leaves its workers behind.)
+                process.kill() if fast and process is not self.nginx else process.terminate()
                 try:
                     process.wait(25)
                 except subprocess.TimeoutExpired:

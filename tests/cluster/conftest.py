@@ -50,7 +50,7 @@ class SmtpSink:
         return [message for message in self.messages if message["To"] and recipient in message["To"]]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def smtp_sink() -> Iterator[SmtpSink]:
     from aiosmtpd.controller import Controller
 
@@ -61,7 +61,7 @@ def smtp_sink() -> Iterator[SmtpSink]:
     controller.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory, smtp_sink) -> Iterator[Cluster]:
     missing = [program for program in (NGINX, MARIADBD) if not shutil.which(program)]
     missing += [] if shutil.which(INSTALL_DB) else [INSTALL_DB]
@@ -79,7 +79,7 @@ def cluster(tmp_path_factory, smtp_sink) -> Iterator[Cluster]:
         cluster.down(fast=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def owner_engine(cluster) -> Iterator[sa.Engine]:
     engine = sa.create_engine(cluster.primary.settings().owner_url, pool_pre_ping=True, connect_args={
         "init_command": "SET time_zone = '+00:00', innodb_lock_wait_timeout = 10", "connect_timeout": 5})
