@@ -117,8 +117,8 @@ def test_the_reports_read_a_booking_on_the_replica_once_it_has_replicated(cluste
     today = dt.date.today()
     with app.test_request_context("/admin/reports/"):
         before = selects_on(cluster.replica)
-        dashboard = reporting.dashboard(reporting.ReportFilter(today - dt.timedelta(days=1), today + dt.timedelta(days=1),
-                                                               None, event.event_id, None, None))
+        day = dt.timedelta(days=1)
+        dashboard = reporting.dashboard(reporting.ReportFilter(today - day, today + day, None, event.event_id, None, None))
         source = replica.reports_source()
         # (Caught up but for what the jobs' passes write meanwhile: a second or two behind at most.)
         assert source.on_replica and source.lag is not None and source.lag < 5
