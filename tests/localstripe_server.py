@@ -12,6 +12,8 @@ Usage: python tests/localstripe_server.py --port N [--from-scratch]
 """
 import os
 import pickle
+import threading
+import time
 
 from aiohttp import web
 from localstripe import resources, server
@@ -49,5 +51,13 @@ async def _mock_in_a_function(request, handler):
 
 server.app.middlewares.append(_mock_in_a_function)
 
+def _die_with_the_tests(parent: int) -> None:
+    """A test run that is killed never stops its localstripe: it stops itself once its parent is gone."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
 if __name__ == "__main__":
+    threading.Thread(target=_die_with_the_tests, args=(os.getppid(),), daemon=True).start()
     server.start()
