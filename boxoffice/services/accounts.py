@@ -26,7 +26,7 @@ from ..extensions import db
 from ..models import Customer, RegularCustomer, StaffUser, VipCustomer
 from ..passwords import hash_password, verify_password
 from . import mail
-from .refusals import transaction
+from .unit_of_work import unit_of_work
 
 # Tries at one account from one address before any wait, the longest wait, and how long a quiet account
 # and address keep their count.
@@ -144,14 +144,14 @@ def _authenticate(kind: str, email: str, password: str, ip_address: str):
     email, address, now = _normalise(email), address_key(ip_address), utcnow()
     # The try is counted and committed before the password is checked: a check that is still running
     # counts already, and Argon2's tenth of a second is not spent holding the counters' locks.
-    with transaction({}):
+    with unit_of_work():
         _claim_try(kind, email, address, now)
         person = db.session.scalar(_account_with(model, email))
         password_hash = person.password_hash if person is not None else _UNKNOWN_USER_HASH
     if not verify_password(password_hash, password) or person is None:
         raise InvalidCredentials()
     # Right: the try is given back and this account's count from this address starts again.
-    with transaction({}):
+    with unit_of_work():
         db.session.execute(GIVE_BACK_BUDGET, {"address": address})
         db.session.execute(FORGET_PAIR, {"kind": kind, "email": email, "address": address})
     return person
@@ -186,7 +186,7 @@ def end_sessions(kind: str, person_id: int) -> int:
     sessions and remember-me cookies signed in under an older one are refused (boxoffice/auth.py). Returns
     the new epoch, for the session that asked to go on under it."""
     table = _table(kind)
-    with transaction({}):
+    with unit_of_work():
         db.session.execute(sa.update(table).where(_key(kind) == person_id)
                            .values(session_epoch=table.c.session_epoch + 1))
         return db.session.scalar(sa.select(table.c.session_epoch).where(_key(kind) == person_id))
@@ -211,9 +211,9 @@ def change_customer_password(customer_id: int, current: str, new: str, ip_addres
         customer = _authenticate("customer", email, current, ip_address)
     except InvalidCredentials:
         raise InvalidCredentials("Your current password is not right.") from None
-    new_hash = hash_password(new)
-    with transaction({}):
-        epoch = _set_password("customer", customer_id, customer.password_hash, new_hash)
+    new_hash, old_hash = hash_password(new), customer.password_hash
+    with unit_of_work():
+        epoch = _set_password("customer", customer_id, old_hash, new_hash)
     if epoch is None:
         raise InvalidCredentials("Your password was changed meanwhile. Please try again.")
     return epoch
@@ -232,7 +232,7 @@ def create_staff(email: str, full_name: str, password: str) -> StaffUser:
     sessions)."""
     email = _normalise(email)
     new_hash = hash_password(password)
-    with transaction({}):
+    with unit_of_work():
         staff = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == email))
         if staff is None:
             staff = StaffUser(email=email, full_name=full_name, password_hash=new_hash)
@@ -248,7 +248,7 @@ def _count_mailing(kind: str, email: str, ip_address: str) -> None:
     """Count a request that sends someone mail (a password reset link, a registration's mail) from this
     address as a sign-in try that fails, under the same throttle: a few for one e-mail, then slower and
     slower, and within the address's budget, so nobody can fill someone's inbox. Raises SignInWait."""
-    with transaction({}):
+    with unit_of_work():
         _claim_try(kind, _normalise(email), address_key(ip_address), utcnow())
 
 
@@ -263,7 +263,7 @@ def register_customer(email: str, full_name: str, password: str, *, ip_address: 
     email = _normalise(email)
     new_hash = hash_password(password)
     try:
-        with transaction(EMAIL_TAKEN):
+        with unit_of_work(messages=EMAIL_TAKEN):
             if db.session.scalar(sa.select(Customer.customer_id).where(Customer.account_email == email)):
                 raise DuplicateRecord()
             customer = Customer(email=email, full_name=full_name, password_hash=new_hash, city=city, phone=phone,
@@ -273,7 +273,7 @@ def register_customer(email: str, full_name: str, password: str, *, ip_address: 
             welcome_mail(email, full_name)
     except DuplicateRecord:
         # Taken (before or, through the unique key, at the same moment): tell the owner, no one else.
-        with transaction({}):
+        with unit_of_work():
             taken_mail(email)
         return None
     return customer
@@ -329,7 +329,7 @@ def request_password_reset(kind: str, email: str, ip_address: str) -> None:
     request counts against the sign-in throttle of the e-mail and `ip_address`: raises TooManyAttempts."""
     _count_mailing(kind, email, ip_address)
     model = _ACCOUNTS[kind]
-    with transaction({}):
+    with unit_of_work():
         person = db.session.scalar(_account_with(model, _normalise(email)))
         if person is None:
             return
@@ -356,7 +356,7 @@ def _reset_target(kind: str, token: str):
 
 def check_reset_link(kind: str, token: str) -> None:
     """Whether a reset link may still be used. Raises ResetLinkInvalid."""
-    with transaction({}):
+    with unit_of_work():
         _reset_target(kind, token)
 
 
@@ -364,7 +364,7 @@ def reset_password(kind: str, token: str, new: str) -> None:
     """Set a new password with a reset link, which then stops working; every session of the person ends and
     their sign-in throttle starts again. Raises ResetLinkInvalid."""
     new_hash = hash_password(new)
-    with transaction({}):
+    with unit_of_work():
         person = _reset_target(kind, token)
         if _set_password(kind, _id_of(kind, person), person.password_hash, new_hash) is None:
             raise ResetLinkInvalid()
