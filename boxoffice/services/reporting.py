@@ -277,18 +277,20 @@ class _Reads:
         (ix_bookings_status_booked)."""
         f = self.f
         # The refunded bookings first, from their covering index (a few per cent of all bookings), then each
-        # one's customer and event by primary key: joined the other way round, one venue's bookings were read
-        # whole (0.7 s at 1.27M tickets).
-        query = (sa.select(Customer.customer_type, sa.func.count().label("bookings"),
-                           sa.func.sum(Booking.total).label("total"))
+        # one's customer (its type, from a covering index) and event by primary key: joined the other way
+        # round, one venue's bookings were read whole (0.7 s at 1.27M tickets). The two types are added up
+        # side by side rather than grouped, which spares a temporary table.
+        vip = Customer.customer_type == "vip"
+        query = (sa.select(sa.func.count().label("bookings"), sa.func.sum(Booking.total).label("total"),
+                           sa.func.sum(sa.case((vip, 1), else_=0)).label("vip_bookings"),
+                           sa.func.sum(sa.case((vip, Booking.total), else_=0)).label("vip_total"))
                  .prefix_with("STRAIGHT_JOIN")
                  .with_hint(Booking, "USE INDEX (ix_bookings_status_booked)", "mysql")
                  .with_hint(Customer, "USE INDEX (uq_customers_id_type)", "mysql")
                  .select_from(Booking)
                  .join(Customer, Customer.customer_id == Booking.customer_id)
                  .where(Booking.status == "refunded", Booking.booked_at >= f.date_from,
-                        Booking.booked_at < f.date_to + DAY)
-                 .group_by(Customer.customer_type))
+                        Booking.booked_at < f.date_to + DAY))
         if f.venue_id:
             query = (query.join(Event, Event.event_id == Booking.event_id).where(Event.venue_id == f.venue_id)
                      .with_hint(Event, "USE INDEX (PRIMARY)", "mysql"))
@@ -296,7 +298,11 @@ class _Reads:
             query = query.where(Booking.event_id == f.event_id)
         if f.customer_type:
             query = query.where(Customer.customer_type == f.customer_type)
-        return {row.customer_type: (int(row.bookings), money(row.total)) for row in self.c.execute(query)}
+        row = self.c.execute(query).one()
+        vip_bookings, vip_total = int(row.vip_bookings or 0), money(row.vip_total)
+        found = {"regular": (int(row.bookings) - vip_bookings, money(row.total) - vip_total),
+                 "vip": (vip_bookings, vip_total)}
+        return {customer_type: counts for customer_type, counts in found.items() if counts[0]}
 
     @cached_property
     def payments(self) -> list[sa.Row]:
