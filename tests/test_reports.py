@@ -541,3 +541,21 @@ def test_a_venue_scoped_share_shows_only_venue_scoped_tables_and_keeps_every_fil
     assert charts(html)["chart-top-venues"]["labels"] == [raw.venues[s.venue_id]]
     assert charts(html)["chart-customer-types"]["labels"] == ["Regular"]
     assert "Regular customers" in html
+
+
+def test_a_customer_type_with_nothing_in_the_period_is_left_out_not_shown_as_zeros():
+    """After every VIP of the period was demoted, the summaries keep a VIP row of zeros: the table and the
+    chart leave it out."""
+    from types import SimpleNamespace
+
+    from boxoffice.services import reporting
+
+    zero = {"customer_type": "vip", "bookings": 0, "booked_total": Decimal("0.00"), "refunded": Decimal("0.00")}
+    sold = {"customer_type": "regular", "bookings": 2, "booked_total": Decimal("90.00"), "refunded": Decimal("10.00")}
+    reads = SimpleNamespace(f=ReportFilter(dt.date(2026, 1, 1), dt.date(2026, 12, 31)), sales=[zero, sold],
+                            fully_refunded={})
+
+    table = reporting.customer_types_table(reads)
+
+    assert [(row["key"], row["net_revenue"], row["average_order"]) for row in table.rows] == [
+        ("regular", Decimal("80.00"), Decimal("45.00"))]
