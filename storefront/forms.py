@@ -87,7 +87,9 @@ class SavedCardForm(CardFieldsMixin, FlaskForm):
 class GuestCheckoutForm(FlaskForm):
     """Paying without an account: an e-mail address for the tickets, a name if the buyer likes."""
 
-    email = EmailField("E-mail for your tickets", validators=[DataRequired(), Email(), Length(max=254)])
+    # (Not labelled "E-mail": the sign-in form beside it has that label.)
+    email = EmailField("Address for your tickets", validators=[DataRequired(), Email(), Length(max=254)],
+                       description="An e-mail address: the tickets and a link to your booking go there.")
     full_name = StringField("Name (optional)", validators=[Optional(), Length(max=120)])
 
 

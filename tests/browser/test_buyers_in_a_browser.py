@@ -31,7 +31,7 @@ def test_a_guest_buys_with_an_e_mail_opens_the_tickets_offline_and_cancels_one_s
 
     # The sign-in page offers to pay as a guest.
     expect(page).to_have_url(re.compile(r"/account/login\?next="))
-    page.get_by_label("E-mail for your tickets").fill("guest.buyer@example.com")
+    page.get_by_label("Address for your tickets").fill("guest.buyer@example.com")
     page.get_by_role("button", name="Continue as a guest").click()
     expect(page).to_have_url(f"{live_server}/checkout/{event.event_id}")
     expect(page.get_by_text("guest.buyer@example.com")).to_be_visible()
