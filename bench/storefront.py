@@ -84,11 +84,14 @@ class Browser:
     socket: the load generator shares the machine's two cores with the server, and http.client with
     http.cookies cost it about twice the CPU a request."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, source: str | None = None):
         parts = urlsplit(base_url)
         if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
             raise SystemExit("The benchmarks only load a server on loopback (127.0.0.1).")
         self.host, self.port = parts.hostname, parts.port or 80
+        # The buyer's own address on the loopback range (127.0.0.0/8), as every real buyer has one: the
+        # box office caps the seats held from one address.
+        self.source = (source, 0) if source else None
         self.cookies: dict[str, str] = {}
         self.sock: socket.socket | None = None
         self.buffer = b""
@@ -118,7 +121,7 @@ class Browser:
 
     def _exchange(self, request: bytes) -> tuple[int, Headers, bytes]:
         if self.sock is None:
-            self.sock = socket.create_connection((self.host, self.port), timeout=30)
+            self.sock = socket.create_connection((self.host, self.port), timeout=30, source_address=self.source)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.buffer = b""
         self.sock.sendall(request)
@@ -687,7 +690,7 @@ def cmd_checkout(args) -> None:
     print(f"event {event_id}: {sum(len(s) for _, s in seat_rows)} free seats in {len(seat_rows)} rows; "
           f"mode {args.mode}, browser {args.browser}")
 
-    browsers = [Browser(args.url) for _ in range(args.clients)]
+    browsers = [Browser(args.url, source=f"127.0.0.{i + 2}") for i in range(args.clients)]
     tokens = [sign_in(b, CUSTOMER_EMAIL.format(i + 1), DEFAULT_PASSWORD) for i, b in enumerate(browsers)]
     for browser in browsers:
         # Each buyer opens the map once; from then on every click answers with the map's changes.
