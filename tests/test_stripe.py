@@ -159,6 +159,16 @@ def test_a_payment_the_buyer_never_authenticated_is_cancelled_at_stripe_and_decl
     assert state == "declined" and client_of(stripe_provider).v1.payment_intents.retrieve(reference).status == "canceled"
 
 
+@pytest.mark.parametrize("key", ["", "²", "🎟️ ok", "k" * 65, "no-such-attempt"])
+def test_resuming_with_a_key_that_is_no_attempt_of_the_buyers_is_refused_before_any_lookup(
+        client, forms, db_session, event, stripe_provider, key):
+    buyer = make_customer(db_session, password="a-long-password")
+    db_session.commit()
+    forms.post("/account/login", {"email": buyer.email, "password": "a-long-password"})
+    response = forms.post("/", {"idempotency_key": key}, action=f"/checkout/{event.event_id}/resume", headers=HX)
+    assert response.status_code == 422 and "out of date" in response.get_data(as_text=True)
+
+
 def test_a_new_card_without_javascript_is_refused_with_the_reason(db_session, event, stripe_provider):
     buyer = customer(db_session)
     owner = held(event, "A5")

@@ -261,6 +261,9 @@ def resume(event_id: int, customer_id: int, idempotency_key: str) -> Confirmatio
     provider is asked what became of it, and it is booked, declined or still waiting, as `pay` answers.
     Raises PaymentFormExpired for a key that is not this buyer's attempt for this event, and what `pay`
     raises after the provider was asked."""
+    # Keys are printable ASCII the server issued (the column is ASCII): anything else is no key of ours.
+    if not (0 < len(idempotency_key) <= 64 and idempotency_key.isascii() and idempotency_key.isprintable()):
+        raise PaymentFormExpired()
     attempt = payment_attempts.by_key(idempotency_key)
     if attempt is None or attempt.customer_id != customer_id or attempt.event_id != event_id:
         raise PaymentFormExpired()
