@@ -201,7 +201,7 @@
 
   SeatMap.prototype.listen = function () {
     var self = this, viewport = this.viewport;
-    var pointers = {}, start = null, dragged = false, lastTap = null;
+    var pointers = {}, start = null, dragged = false, lastTap = null, lastType = "mouse", touchTap = false;
 
     function point(e) {
       var box = viewport.getBoundingClientRect();
@@ -214,6 +214,7 @@
     }
     viewport.addEventListener("pointerdown", function (e) {
       if (e.pointerType === "mouse" && e.button !== 0) return;
+      lastType = e.pointerType;
       pointers[e.pointerId] = point(e);
       var count = Object.keys(pointers).length;
       if (count === 1) {
@@ -247,6 +248,7 @@
       delete pointers[e.pointerId];
       viewport.classList.remove("is-dragging");
       if (!Object.keys(pointers).length) {
+        touchTap = !dragged && !!start && !!start.touch;
         // A tap: two taps close together zoom in (the seats big enough to press are left alone).
         if (!dragged && start && start.touch) {
           var p = point(e), now = Date.now();
@@ -270,15 +272,17 @@
         return;
       }
       var seat = e.target.closest(".seat");
-      if (seat && e.detail > 0 && start && start.touch && SEAT * self.scale < 30) {
+      if (seat && e.detail > 0 && touchTap && SEAT * self.scale < 30) {
         e.preventDefault(); e.stopPropagation();
         var p = point(e);
         self.zoomTo(TAP / SEAT, p[0], p[1]);
       }
       start = null;
+      touchTap = false;
     }, true);
     viewport.addEventListener("dblclick", function (e) {
-      if (e.target.closest(".seat, a")) return;
+      // A finger's double tap is counted by the taps above (the browser may send a dblclick as well).
+      if (lastType !== "mouse" || e.target.closest(".seat, a")) return;
       var p = point(e);
       self.zoomTo(self.scale * 2, p[0], p[1]);
     });

@@ -493,3 +493,45 @@ def test_axe_finds_nothing_serious_on_the_map_zoomed_the_arena_plan_and_every_st
     report = {name: [f"{v['id']}: {v['nodes'][0]['target']}" for v in violations]
               for name, violations in found.items() if violations}
     assert report == {}
+
+
+def test_the_wheel_and_a_double_tap_zoom_where_they_point(browser, live_server, committed_db):
+    event = demo_event(committed_db, "lyric")
+    laptop = new_page(browser, "laptop")
+    laptop.goto(f"{live_server}/events/{event.event_id}")
+    frame = laptop.locator("[data-seat-map]")
+    expect(laptop.locator(".seat-map.is-placed")).to_be_visible()
+    fitted = float(frame.get_attribute("data-scale"))
+    laptop.locator(".seat-map").scroll_into_view_if_needed()
+    box = laptop.locator(".seat-map").bounding_box()
+    laptop.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    laptop.mouse.wheel(0, -400)
+    expect(frame).not_to_have_attribute("data-scale", f"{fitted:.4f}")
+    assert float(frame.get_attribute("data-scale")) > fitted
+    assert overflow(laptop) <= 0
+    laptop.context.close()
+
+    phone = new_page(browser, "phone")
+    phone.goto(f"{live_server}/events/{event.event_id}")
+    frame = phone.locator("[data-seat-map]")
+    expect(phone.locator(".seat-map.is-placed")).to_be_visible()
+    fitted = float(frame.get_attribute("data-scale"))
+    phone.locator(".seat-map").scroll_into_view_if_needed()
+    box = phone.locator(".seat-map").bounding_box()
+    # A tap on the stage (no seat there), twice.
+    stage = phone.locator(".seat-plan-map__stage").bounding_box()
+    x, y = stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2
+    phone.touchscreen.tap(x, y)
+    phone.touchscreen.tap(x, y)
+    expect(frame).not_to_have_attribute("data-scale", f"{fitted:.4f}")
+    assert float(frame.get_attribute("data-scale")) == pytest.approx(fitted * 2, rel=0.05)
+    # A tap on seats too small for a finger zooms to them instead of holding one.
+    phone.locator(".seat-map").get_by_role("button").first.wait_for()
+    phone.get_by_role("button", name="Whole venue").click()
+    target = seat(phone, event, "J10").bounding_box()
+    phone.touchscreen.tap(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2)
+    assert seat(phone, event, "J10").bounding_box()["width"] >= 44
+    assert rows(committed_db, "SELECT COUNT(*) FROM event_seats WHERE event_id = :e AND state = 'held'",
+                e=event.event_id) == [(0,)]
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and overflow(phone) <= 0
+    phone.context.close()
