@@ -21,7 +21,8 @@ class ReportFilterForm(FlaskForm):
 
     customers = SelectField("Customers", coerce=str, validators=[Optional()],
                             choices=[("", "All customers"), ("regular", "Regular customers"), ("vip", "VIP members")])
-    method = SelectField("Payment method", coerce=str, validators=[Optional()], validate_choice=False)
+    method = SelectField("Payment method", coerce=str, validate_choice=False,
+                         validators=[Optional(), IdText("Choose a payment method from the list.")])
 
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:

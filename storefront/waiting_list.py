@@ -43,7 +43,8 @@ def _answer(event_id: int, *, error: str | None = None, message: str | None = No
 def join_waiting_list(event_id: int):
     seats = request.form.get("seats", type=int)
     category = request.form.get("category", "any")
-    category_id = None if category == "any" else (int(category) if category.isdigit() else -1)
+    # isascii: "²".isdigit() is true, and int() refuses it.
+    category_id = None if category == "any" else (int(category) if category.isascii() and category.isdigit() else -1)
     if seats is None or category_id == -1:
         return _answer(event_id, error="Choose how many seats and which category you would like.")
     try:

@@ -274,7 +274,7 @@ class Walk:
         targets = self.targets(client, rules)
         # Checkout first, while the customer's hold lives; then the rest; the seat map after them (it gives
         # seats back), then what changes most (cancel, refund); those that end the session are not walked.
-        targets.sort(key=lambda t: (not t.endpoint.startswith("storefront.pay") and t.endpoint != "storefront.apply_promo",
+        targets.sort(key=lambda t: (t.endpoint not in ("storefront.pay", "storefront.apply_promo"),
                                     t.endpoint == "storefront.choose_seats",
                                     t.endpoint.endswith(("cancel", "refund"))))
         for target in targets:
