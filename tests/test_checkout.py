@@ -11,33 +11,19 @@ from boxoffice.errors import (HoldExpired, InvalidCard, NothingToRefund, Payment
                               PaymentInProgress, PaymentRejected, PriceChanged, PromoCodeRejected, RefundNotAllowed,
                               SeatsLostRefunded)
 from boxoffice.extensions import db
-from boxoffice.models import Booking, Customer, OutboxEmail
+from boxoffice.models import Booking, OutboxEmail
 from boxoffice.services import checkout, holds, mail, payment_attempts, payments, reconciler, refunds
-from boxoffice.services.unit_of_work import unit_of_work
 from boxoffice.services.payments import DECLINED_CARD, FAILING_CARD, CardDetails, PaymentRequest
-from tests.builders import PREMIUM, STANDARD, make_customer, make_discount, make_event, make_venue, new_hold_owner, rows
+from boxoffice.services.unit_of_work import unit_of_work
+from tests.builders import PREMIUM, make_discount, new_hold_owner, rows
+from tests.checkout_support import customer, held, priced_event
 
 GOOD_CARD = CardDetails("4242 4242 4242 4242", 12, 2035, "123", "Ada Lovelace")
 
 
 @pytest.fixture
 def event(db_session):
-    venue = make_venue(db_session, rows=2, seats_per_row=6, categories={"A": PREMIUM})
-    event = make_event(db_session, venue, prices={PREMIUM: Decimal("80.00"), STANDARD: Decimal("33.33")})
-    db_session.commit()
-    return event
-
-
-def customer(db_session, **kwargs) -> Customer:
-    made = make_customer(db_session, **kwargs)
-    db_session.commit()
-    return db.session.get(Customer, made.customer_id)
-
-
-def held(event, *labels) -> str:
-    owner = new_hold_owner()
-    holds.hold_seats(event.event_id, event.seat_ids(*labels), owner, 10)
-    return owner
+    return priced_event(db_session)
 
 
 def key_for(event, owner, buyer, total) -> str:

@@ -13,13 +13,14 @@ import pytest
 import sqlalchemy as sa
 import stripe
 
-from boxoffice.errors import AuthenticationRequired, InvalidCard, PaymentDeclined, PaymentProviderUnavailable
+from boxoffice.errors import AuthenticationRequired, InvalidCard, PaymentDeclined
 from boxoffice.extensions import db
-from boxoffice.models import Booking, Customer
+from boxoffice.models import Booking
 from boxoffice.security import content_security_policy
 from boxoffice.services import checkout, holds, payment_attempts, payments, reconciler, refunds
 from boxoffice.services.payments import PaymentRequest
-from tests.builders import PREMIUM, STANDARD, make_customer, make_event, make_venue, new_hold_owner, rows
+from tests.builders import make_customer, new_hold_owner, rows
+from tests.checkout_support import customer, held, priced_event
 from tests.conftest import LocalStripe
 
 PAYS = "4242424242424242"
@@ -31,22 +32,7 @@ HX = {"HX-Request": "true", "HX-Boosted": "true"}
 
 @pytest.fixture
 def event(db_session):
-    venue = make_venue(db_session, rows=2, seats_per_row=6, categories={"A": PREMIUM})
-    event = make_event(db_session, venue, prices={PREMIUM: Decimal("80.00"), STANDARD: Decimal("33.33")})
-    db_session.commit()
-    return event
-
-
-def customer(db_session, **kwargs) -> Customer:
-    made = make_customer(db_session, **kwargs)
-    db_session.commit()
-    return db.session.get(Customer, made.customer_id)
-
-
-def held(event, *labels) -> str:
-    owner = new_hold_owner()
-    holds.hold_seats(event.event_id, event.seat_ids(*labels), owner, 10)
-    return owner
+    return priced_event(db_session)
 
 
 def pay(event, owner, buyer, token: str, total: Decimal, key: str | None = None):
