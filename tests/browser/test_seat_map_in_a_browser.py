@@ -443,6 +443,8 @@ def test_an_event_that_cannot_be_bought_says_why_and_its_map_is_read_only(page, 
     expect(page.locator(".event-banner")).to_have_text(banner)
     expect(page.get_by_role("button", name="Find seats")).to_have_count(0)
     expect(page.locator("form.seat-map")).to_have_count(0)
+    # The map's script has placed the seats (and listens to them) before the press.
+    expect(page.locator(".seat-map.is-placed")).to_be_visible()
     first = page.locator(".seat-grid .seat").first
     first.click(force=True)
     expect(_announced(page)).to_have_text(re.compile(r"^Stalls, row A, seat 1: "))
