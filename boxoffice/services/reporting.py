@@ -32,7 +32,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..clock import utcnow
-from ..extensions import db
 from ..models import (
     Booking, CategorySalesByPeriod, Customer, CustomerSales, Event, PaymentMethod, PaymentsByPeriod, SalesByPeriod,
     SeatCategory, Venue,
