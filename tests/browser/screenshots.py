@@ -1,11 +1,12 @@
-"""Screenshots of every storefront page at desktop (1280 wide) and phone (390 wide) widths, for looking at.
+"""Screenshots of every storefront page, and the back office's page of a disputed booking, at desktop (1280
+wide) and phone (390 wide) widths, for looking at.
 
     .venv/bin/python -m tests.browser.screenshots OUTDIR              # serves the app itself
     .venv/bin/python -m tests.browser.screenshots OUTDIR --url URL    # a server already running
 
 The pages show data this script builds in the database named by BOXOFFICE_DB (the same variables as the app;
 `make db` sets one up): a small hall with some seats sold and held, a 5,200-seat arena, a VIP and a regular
-customer. With --url, the server must use that same database. Everything built, and everything the app
+customer, a member of staff. With --url, the server must use that same database. Everything built, and everything the app
 wrote while the script shopped, is deleted at the end. It prints, per page, whether the page itself scrolls
 sideways (the seat map may scroll inside its own box; the page must not).
 """
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from boxoffice.config import DatabaseSettings
+from boxoffice.passwords import hash_password
 from tests.browser import scenario
 from tests.browser.shopping import GOOD_CARD, fill_card, hold_by_clicking, sign_in
 from tests.builders import (Event, committed, hold_seats, make_customer, make_discount, make_past_booking,
@@ -34,6 +36,7 @@ from tests.builders import (Event, committed, hold_seats, make_customer, make_di
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
+STAFF_PASSWORD = "screenshots-staff-password"
 VIEWPORTS = {
     "desktop": {"viewport": {"width": 1280, "height": 900}},
     "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
@@ -58,7 +61,8 @@ def serve_app() -> Iterator[str]:
 
 
 class Shop:
-    """The data the pages show: events in three venues, a VIP, a regular customer with a past booking."""
+    """The data the pages show: events in three venues, a VIP, a regular customer with a past booking that
+    the buyer's bank disputes, and staff to look at it."""
 
     def __init__(self, c: sa.Connection):
         self.hall = scenario.small_event(
@@ -83,8 +87,15 @@ class Shop:
         make_discount(c, code=f"VIPNIGHT{now():%H%M%S}", value=scenario.Decimal("20"), vip_only=True)
         # Someone else holds two seats and four are sold, so the map shows every state.
         hold_seats(c, self.hall, self.hall.seat_ids("B5", "B6"), minutes=30)
-        make_past_booking(c, self.hall, self.regular, self.hall.seat_ids("C3", "C4", "C5", "C6"),
-                          now() - dt.timedelta(days=2))
+        past = make_past_booking(c, self.hall, self.regular, self.hall.seat_ids("C3", "C4", "C5", "C6"),
+                                 now() - dt.timedelta(days=2))
+        self.disputed_code = c.scalar(sa.text("SELECT booking_code FROM bookings WHERE booking_id = :b"),
+                                      {"b": past.booking_id})
+        c.execute(sa.text("UPDATE bookings SET disputed_at = UTC_TIMESTAMP(), dispute_reference = 'dp_screenshots' "
+                          "WHERE booking_id = :b"), {"b": past.booking_id})
+        self.staff_email = f"staff-{now():%H%M%S}@example.test"
+        c.execute(sa.text("INSERT INTO staff_users (email, full_name, password_hash) VALUES (:e, 'Sam Staff', :h)"),
+                  {"e": self.staff_email, "h": hash_password(STAFF_PASSWORD)})
 
 
 def shoot(page: Page, out: Path, name: str, overflowing: list[str]) -> None:
@@ -151,6 +162,18 @@ def shoot_all(browser: Browser, base: str, shop: Shop, out: Path) -> list[str]:
         shoot(page, out, f"{tag}-account-regular", overflowing)
         page.goto(f"{base}/account/cards")
         shoot(page, out, f"{tag}-saved-cards-empty", overflowing)
+        context.close()
+
+        context = browser.new_context(**options)
+        page = context.new_page()
+        page.goto(f"{base}/admin/login")
+        page.get_by_label("E-mail").fill(shop.staff_email)
+        page.get_by_label("Password").fill(STAFF_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).not_to_have_url(re.compile(r"/admin/login"))
+        page.goto(f"{base}/admin/bookings/{shop.disputed_code}")
+        expect(page.locator(".badge--disputed")).to_have_text("Disputed")
+        shoot(page, out, f"{tag}-admin-booking-disputed", overflowing)
         context.close()
     return overflowing
 
