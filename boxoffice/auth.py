@@ -8,7 +8,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, abort, flash, redirect, request, url_for
+from flask import Flask, abort, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from .errors import InvalidCredentials, TooManyAttempts
@@ -58,6 +58,14 @@ def load_user(user_id: str):
     else:
         person = db.session.get(StaffUser, key)
     return person if person is not None and person.session_epoch == epoch else None
+
+
+def session_customer_id() -> int | None:
+    """The customer this browser's session signed in as, from the session alone (no query, and so no check
+    of the session's epoch, which load_user makes): for what only ever limits the customer, such as the
+    per-buyer hold cap. Anything that acts for the customer uses current_user."""
+    match = _USER_ID.fullmatch(session.get("_user_id") or "")
+    return int(match.group(2)) if match and match.group(1) == "customer" else None
 
 
 def safe_next(target: str | None, default: str) -> str:

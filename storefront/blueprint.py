@@ -7,6 +7,7 @@ from typing import Callable
 from flask import Blueprint, redirect, request, session, url_for
 from flask_login import current_user
 
+from boxoffice.auth import session_customer_id
 from boxoffice.services import holds
 from boxoffice.services.accounts import address_key
 
@@ -25,10 +26,9 @@ def signed_in_customer():
 
 
 def current_buyer() -> holds.Buyer:
-    """Who is taking seats, for the per-buyer cap: the signed-in customer, if any, and the network address."""
-    customer = signed_in_customer()
-    return holds.Buyer(customer.customer_id if customer else None,
-                       address_key(request.remote_addr) if request.remote_addr else None)
+    """Who is taking seats, for the per-buyer cap: the signed-in customer, if any, and the network address.
+    (A seat click reads the customer from the session, not the database: the cap only limits.)"""
+    return holds.Buyer(session_customer_id(), address_key(request.remote_addr) if request.remote_addr else None)
 
 
 def customer_required(view: Callable) -> Callable:

@@ -282,7 +282,7 @@ def _confirmed(event_id: int, confirmation: checkout_service.Confirmation, is_gu
     if htmx.boosted:
         # The boosted payment form gets the confirmation at once, and the address bar its page: reloading
         # it reads the order, it never pays again.
-        response, _ = order_page(access, new=True)
+        response, _ = order_page(access, new=True, detail=(confirmation.order, confirmation.tickets))
         response.headers["HX-Push-Url"] = confirmation_url
         return response
     return redirect(confirmation_url, code=303)

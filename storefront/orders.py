@@ -94,9 +94,11 @@ def _guest_of_session(order: orders.OrderDetail) -> int | None:
     return guest["customer_id"] if orders.order_of(guest["customer_id"], order.booking_code) else None
 
 
-def order_page(access: Access, *, new: bool, account_form: GuestAccountForm | None = None, status: int = 200):
-    """The order with its e-tickets; `new`: just booked (the confirmation after paying)."""
-    order, tickets = _order(access)
+def order_page(access: Access, *, new: bool, account_form: GuestAccountForm | None = None, status: int = 200,
+               detail: tuple[orders.OrderDetail, list[orders.TicketView]] | None = None):
+    """The order with its e-tickets; `new`: just booked (the confirmation after paying). `detail`: the
+    order and its tickets, when the caller has just read them (the checkout has)."""
+    order, tickets = detail or _order(access)
     may_cancel, cancel_refusal = cancellation(order, tickets)
     keep_account = _guest_of_session(order) is not None
     return render_page("account/order.html", order=order, tickets=tickets, new=new, access=access,

@@ -101,6 +101,20 @@ def test_an_account_is_one_buyer_on_every_device(app, db_session, event, no_csrf
         event.seat_ids("C4"))
 
 
+def test_a_signed_in_customers_clicks_on_two_devices_share_the_accounts_cap(app, db_session, event, no_csrf):
+    customer = make_customer(db_session)
+    db_session.commit()
+    phone, laptop = browser(app), browser(app)
+    for client in (phone, laptop):
+        sign_in(client, customer)
+    for client, label in ((phone, "C1"), (phone, "C2"), (laptop, "C3"), (laptop, "C4")):
+        assert click(client, event, label).status_code == 302, label
+    refused = click(laptop, event, "C5", htmx=True)
+    assert "You can hold at most 4 seats for this event at a time" in refused.get_data(as_text=True)
+    assert rows(db_session, "SELECT DISTINCT hold_customer_id FROM event_seats WHERE event_id = :e AND state = 'held'",
+                e=event.event_id) == [(customer.customer_id,)]
+
+
 def test_buyers_at_other_addresses_and_accounts_are_not_counted(app, db_session, event, no_csrf):
     for index, client in enumerate(browser(app) for _ in range(5)):
         for seat in range(1, 5):
