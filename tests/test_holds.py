@@ -1,6 +1,7 @@
 """Seat holds: taking, extending, expiring and giving back seats (services on the real database)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -8,7 +9,8 @@ import sqlalchemy as sa
 
 from boxoffice.errors import NotBookable, SeatUnavailable, StrandedSeat, TooManySeats
 from boxoffice.services import best_available, holds, seatmap
-from tests.builders import ECONOMY, PREMIUM, committed, hold_seats, make_event, make_venue, new_hold_owner, rows
+from tests.builders import (ECONOMY, PREMIUM, committed, hold_seats, make_event, make_venue, new_hold_owner, rows,
+                            sell_seats)
 
 
 @pytest.fixture
@@ -127,10 +129,29 @@ def test_pressing_a_seat_of_the_owners_expired_hold_takes_it_afresh_and_frees_th
                 e=event.event_id, s=event.seat_ids("B2")[0]) == [("available", None)]
 
 
-def test_pressing_a_seat_someone_else_holds_does_not_take_it(db_session, event):
-    holds.hold_seats(event.event_id, event.seat_ids("C6"), new_hold_owner(), 10)
-    with pytest.raises(SeatUnavailable, match="someone else has just taken"):
+def test_pressing_a_seat_someone_else_holds_does_not_take_it_and_says_when_it_may_come_free(db_session, event):
+    hold = holds.hold_seats(event.event_id, event.seat_ids("C6"), new_hold_owner(), 10)
+    # The hold runs out at, say, 19:42:07.5: the seat may come free at 19:43 (the minute rounded up).
+    free_at = (hold.expires_at + dt.timedelta(seconds=59.999)).strftime("%H:%M")
+    with pytest.raises(SeatUnavailable) as refused:
         holds.toggle_seat(event.event_id, event.seat_ids("C6")[0], new_hold_owner(), 10)
+    assert refused.value.message == (f"Sorry, Stalls row C seat 6 is held by someone else. "
+                                     f"It may come free at {free_at}.")
+
+
+def test_a_sold_seat_is_refused_as_sold_not_as_just_taken(db_session, event):
+    sell_seats(db_session, event, event.seat_ids("C5"))
+    db_session.commit()
+    with pytest.raises(SeatUnavailable) as refused:
+        holds.toggle_seat(event.event_id, event.seat_ids("C5")[0], new_hold_owner(), 10)
+    assert refused.value.message == "Sorry, Stalls row C seat 5 has already been sold."
+    # Of several seats, the first one asked for that is not free is named; the free ones stay free.
+    hold_seats(db_session, event, event.seat_ids("B2"))
+    db_session.commit()
+    with pytest.raises(SeatUnavailable, match=r"^Sorry, Stalls row B seat 2 is held by someone else\."):
+        holds.hold_seats(event.event_id, event.seat_ids("B1", "B2", "C5"), new_hold_owner(), 10)
+    assert rows(db_session, "SELECT COUNT(*) FROM event_seats WHERE event_id = :e AND state = 'held'",
+                e=event.event_id) == [(1,)]
 
 
 def call_hold_seats(conn, event, labels, owner) -> list[tuple]:

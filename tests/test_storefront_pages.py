@@ -132,7 +132,7 @@ def test_a_seat_taken_a_moment_earlier_is_explained_on_the_live_map(client, form
     html = forms.post(f"/events/{event.event_id}", {"seat": seat_id, **page_state(page)},
                       action=f"/events/{event.event_id}/seats", headers=HX).get_data(as_text=True)
     assert re.search(r'<div id="seat-picker-status"[^>]*hx-swap-oob="true">\s*<p class="alert alert--error">'
-                     r'Sorry, someone else has just taken', html)
+                     r'Sorry, Stalls row A seat 1 is held by someone else\. It may come free at \d\d:\d\d\.', html)
     assert "held by someone else" in seat_button(html, seat_id)
 
 
@@ -141,8 +141,27 @@ def test_a_seat_taken_a_moment_earlier_gets_a_clear_message_and_a_fresh_map(clie
     holds.hold_seats(event.event_id, [seat_id], new_hold_owner(), 10)
     html = forms.post(f"/events/{event.event_id}", {"seat": seat_id}, action=f"/events/{event.event_id}/seats",
                       headers=HX).get_data(as_text=True)
-    assert "someone else has just taken" in html
+    assert "Sorry, Stalls row A seat 1 is held by someone else." in html
     assert "held by someone else" in seat_button(html, seat_id)
+
+
+@pytest.mark.parametrize("taken, said", [
+    ("sold", r"Sorry, Stalls row A seat 4 has already been sold\."),
+    ("held", r"Sorry, Stalls row A seat 4 is held by someone else\. It may come free at \d\d:\d\d\."),
+])
+def test_a_taken_seat_pressed_without_javascript_says_whether_it_is_sold_or_held(client, forms, db_session, event,
+                                                                                 taken, said):
+    seat_id = event.seat_ids("A4")[0]
+    if taken == "sold":
+        sell_seats(db_session, event, [seat_id])
+        db_session.commit()
+    else:
+        holds.hold_seats(event.event_id, [seat_id], new_hold_owner(), 10)
+    response = forms.post(f"/events/{event.event_id}", {"seat": seat_id}, action=f"/events/{event.event_id}/seats")
+    assert response.status_code == 302
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(rf'<p class="alert alert--error"[^>]*>\s*{said}', html), "the flash says why"
+    assert "someone else has just taken" not in html
 
 
 def test_the_poll_answers_no_content_when_nothing_changed_and_only_the_changed_seats_otherwise(client, event):
