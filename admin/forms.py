@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from boxoffice.forms import AmountField, BoundedDateTimeLocalField, IdField
 from boxoffice.models import EVENT_GENRES, SeatCategory
-from boxoffice.services import customers_admin, discounts, events, venues
+from boxoffice.services import customers_admin, discounts, events, venues, waiting_room
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 MAX_PRICE = Decimal("100000")
@@ -103,6 +103,20 @@ def event_form(categories: Sequence[SeatCategory], venue_choices: Sequence | Non
         form.venue_id.choices = [("", "Choose a venue…")] + [
             (str(v.venue_id), f"{v.name}, {v.city} ({v.capacity:,} seats)") for v in venue_choices]
     return form
+
+
+class WaitingRoomForm(FlaskForm):
+    """An event's on-sale waiting room (boxoffice/services/waiting_room.py)."""
+
+    enabled = BooleanField("Sell through a queue")
+    opens_at = _datetime("Queue opens")
+    admit_per_minute = IntegerField("People let in a minute", default=100,
+                                    validators=[InputRequired(), NumberRange(min=1, max=100_000)])
+    max_active = IntegerField("Most buyers shopping at once", validators=[Optional(), NumberRange(min=1, max=1_000_000)])
+
+    def settings(self) -> waiting_room.RoomSettings:
+        return waiting_room.RoomSettings(self.enabled.data, self.opens_at.data, self.admit_per_minute.data,
+                                         self.max_active.data)
 
 
 # ---------------------------------------------------------------- venues

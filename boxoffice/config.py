@@ -266,6 +266,10 @@ def load_config() -> dict:
         # How long seats offered to the first in a waiting line are kept for them (boxoffice/services/holds.py).
         "WAITING_LIST_OFFER_MINUTES": _number("BOXOFFICE_WAITING_LIST_OFFER_MINUTES", "30", 5, 1440,
                                               "how long a waiting-list offer lasts, in minutes"),
+        # How long an admission through an event's on-sale waiting room lasts: choosing seats, holding them
+        # and paying (boxoffice/services/waiting_room.py).
+        "WAITING_ROOM_ADMISSION_MINUTES": _number("BOXOFFICE_WAITING_ROOM_ADMISSION_MINUTES", "30", 5, 240,
+                                                  "how long an admission through a waiting room lasts, in minutes"),
         # The box office's window (a check-in without a door) admits a ticket from this many hours before its
         # show starts to the end of the show's day (boxoffice/services/checkin.py).
         "CHECK_IN_HOURS_BEFORE": _number("BOXOFFICE_CHECK_IN_HOURS_BEFORE", "4", 0, 23,

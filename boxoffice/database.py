@@ -26,9 +26,9 @@ from .sqlfiles import execute_script_statement
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # What the reporting user may not read: credentials, tokens that act for someone (a saved card, a shared
-# dashboard, a browser's seat hold, a ticket at the door, a payment's idempotency key) and the text of
-# mail (which carries password reset links). Tables with such a column are granted column by column
-# without it; the sign-in counters (who tried to sign in from where) not at all. A column whose name
+# dashboard, a browser's seat hold, a waiting-room visitor, a ticket at the door, a payment's idempotency key)
+# and the text of mail (which carries password reset links). Tables with such a column are granted column
+# by column without it; the sign-in counters (who tried to sign in from where) not at all. A column whose name
 # looks secret must be listed here: tests/test_database_users.py looks for ones that are not.
 REPORTS_HIDDEN_COLUMNS: dict[str, frozenset[str]] = {
     "customers": frozenset({"password_hash"}),
@@ -44,6 +44,8 @@ REPORTS_HIDDEN_COLUMNS: dict[str, frozenset[str]] = {
     "gateway_charges": frozenset({"idempotency_key"}),
     "gateway_refunds": frozenset({"idempotency_key"}),
     "waiting_list_entries": frozenset({"offer_token"}),
+    # The visitor's id is what their signed admission to an on-sale waiting room is bound to.
+    "waiting_room_visitors": frozenset({"visitor_id"}),
 }
 REPORTS_HIDDEN_TABLES = frozenset({"sign_in_throttles", "sign_in_budgets"})
 NO_SUCH_GRANT = (1141, 1147)

@@ -920,3 +920,45 @@ class WaitingListEntry(db.Model):
         sa.Index("ix_waiting_list_customer", "customer_id", "event_id"),
         sa.Index("ix_waiting_list_offer_expiry", "status", "offer_expires_at"),
     )
+
+
+class WaitingRoom(db.Model):
+    """An event's on-sale waiting room: queue on or off, opening, rate, and where its line stands
+    (sql/migrations/0012_waiting_room.sql, boxoffice/services/waiting_room.py)."""
+
+    __tablename__ = "waiting_rooms"
+
+    event_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("events.event_id", name="fk_waiting_rooms_event", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False)
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    paused: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    opens_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+    admit_per_minute: Mapped[int] = mapped_column(UINT)
+    max_active: Mapped[int | None] = mapped_column(UINT)
+    drawn: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    last_position: Mapped[int] = mapped_column(UINT, server_default="0")
+    admitted_through: Mapped[int] = mapped_column(UINT, server_default="0")
+    credit_from: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+
+
+class WaitingRoomVisitor(db.Model):
+    """A visitor in an event's waiting-room line: their random draw (arrived before the opening), place,
+    admission and whether they booked."""
+
+    __tablename__ = "waiting_room_visitors"
+
+    event_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("waiting_rooms.event_id", name="fk_waiting_room_visitors_room", ondelete="CASCADE"),
+        primary_key=True, autoincrement=False)
+    visitor_id: Mapped[str] = mapped_column(ascii_char(32), primary_key=True)
+    joined_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+    draw: Mapped[int | None] = mapped_column(UBIG)
+    position: Mapped[int | None] = mapped_column(UINT)
+    admitted_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
+
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "position", name="uq_waiting_room_position"),
+        sa.Index("ix_waiting_room_admitted", "event_id", "admitted_at"),
+    )

@@ -1,14 +1,17 @@
-"""The storefront blueprint and what its views share: the buyer's hold owner and who is buying."""
+"""The storefront blueprint and what its views share: the buyer's hold owner, who is buying, and the
+on-sale waiting room's gate."""
 from __future__ import annotations
 
+import datetime as dt
 from functools import wraps
 from typing import Callable
 
-from flask import Blueprint, redirect, request, session, url_for
+from flask import Blueprint, Response, current_app, make_response, redirect, request, session, url_for
 from flask_login import current_user
 
 from boxoffice.auth import session_customer_id
-from boxoffice.services import holds
+from boxoffice.extensions import htmx
+from boxoffice.services import holds, waiting_room
 from boxoffice.services.accounts import address_key
 
 bp = Blueprint("storefront", __name__)
@@ -39,5 +42,61 @@ def customer_required(view: Callable) -> Callable:
         if signed_in_customer() is None:
             return redirect(url_for("storefront.login", next=request.full_path))
         return view(*args, **kwargs)
+
+    return wrapped
+
+
+# The waiting room's cookies: the visitor's random id (their place in a line), and per event the signed
+# admission bound to it (boxoffice/services/waiting_room.py).
+VISITOR_COOKIE = "visitor"
+# Pages of an event behind a queue are for one admitted visitor: never kept by a shared cache (nginx's
+# micro-cache, a CDN) nor by the browser, so nobody without an admission is ever served one.
+NOT_SHARED = "private, no-store"
+
+
+def admission_cookie(event_id: int) -> str:
+    return f"admission_{event_id}"
+
+
+def visitor_id() -> str | None:
+    """This browser's waiting-room visitor id, if it has a well-formed one."""
+    visitor = request.cookies.get(VISITOR_COOKIE, "")
+    return visitor if len(visitor) == 32 and all(c in "0123456789abcdef" for c in visitor) else None
+
+
+def set_waiting_room_cookie(response: Response, name: str, value: str, expires: dt.datetime) -> None:
+    response.set_cookie(name, value, expires=expires.replace(tzinfo=dt.timezone.utc), httponly=True,
+                        samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+
+
+def go_to(url: str) -> Response:
+    """Send the browser to `url`: HTMX (a poll, a seat click, a boosted link) by HX-Redirect, which it
+    follows whatever the status; anything else by a plain redirect."""
+    if htmx:
+        response = make_response("", 403 if request.method == "POST" else 200)
+        response.headers["HX-Redirect"] = url
+    else:
+        response = redirect(url, 303)
+    response.headers["Cache-Control"] = NOT_SHARED
+    return response
+
+
+def admission_required(view: Callable) -> Callable:
+    """For the views of one event's sale (its page, seat map poll, seat clicks, checkout): while the event's
+    queue is on, only a visitor whose signed admission checks out (or staff) gets through; anyone else
+    goes to the waiting room, whatever URL they typed or form they posted. The check needs no database
+    round trip (the token is verified here; whether the queue is on is known per process for a second).
+    What such a view answers is marked private, no-store."""
+
+    @wraps(view)
+    def wrapped(*args, event_id: int, **kwargs):
+        if waiting_room.gate(event_id) is None:
+            return view(*args, event_id=event_id, **kwargs)
+        admitted = waiting_room.is_admitted(request.cookies.get(admission_cookie(event_id)), event_id, visitor_id())
+        if not admitted and not getattr(current_user, "is_admin", False):
+            return go_to(url_for("storefront.waiting_room", event_id=event_id))
+        response = make_response(view(*args, event_id=event_id, **kwargs))
+        response.headers["Cache-Control"] = NOT_SHARED
+        return response
 
     return wrapped

@@ -13,11 +13,11 @@ from boxoffice.errors import (AuthenticationRequired, BoxOfficeError, HoldExpire
                               PriceChanged)
 from boxoffice.extensions import htmx
 from boxoffice.services import checkout as checkout_service
-from boxoffice.services import customers, holds, orders
+from boxoffice.services import customers, holds, orders, waiting_room
 from boxoffice.services.payments import CardDetails, PaymentRequest
 from boxoffice.templating import render_page, wants_fragment
 
-from .blueprint import bp, hold_owner, signed_in_customer
+from .blueprint import admission_required, bp, hold_owner, signed_in_customer, visitor_id
 from .forms import GuestCheckoutForm, PaymentForm, PromoForm
 from .orders import GUEST, Access, order_page
 
@@ -129,6 +129,7 @@ def _no_hold(event_id: int):
 
 
 @bp.post("/checkout/<int:event_id>/guest")
+@admission_required
 def checkout_as_guest(event_id: int):
     """Pay without an account: the e-mail (and a name) the tickets go to. The session checks out as a guest
     customer of its own from now on (a new one for a new e-mail)."""
@@ -144,6 +145,7 @@ def checkout_as_guest(event_id: int):
 
 
 @bp.get("/checkout/<int:event_id>")
+@admission_required
 @buyer_required
 def checkout(event_id: int):
     # Reaching the payment step buys the buyer a little more time, once. (An empty hold is not
@@ -155,6 +157,7 @@ def checkout(event_id: int):
 
 
 @bp.post("/checkout/<int:event_id>/promo")
+@admission_required
 @buyer_required
 def apply_promo(event_id: int):
     hold = holds.current_hold(event_id, hold_owner())
@@ -201,6 +204,7 @@ def _payment_request(form: PaymentForm, customer) -> PaymentRequest:
 
 
 @bp.post("/checkout/<int:event_id>")
+@admission_required
 @buyer_required
 def pay(event_id: int):
     customer = _buyer()
@@ -250,6 +254,7 @@ def _keep_provider_card(customer_id: int, idempotency_key: str) -> None:
 
 
 @bp.post("/checkout/<int:event_id>/resume")
+@admission_required
 @buyer_required
 def resume_payment(event_id: int):
     """Back from the buyer's bank (3-D Secure): the same payment attempt, finished as the provider says."""
@@ -275,6 +280,9 @@ def resume_payment(event_id: int):
 def _confirmed(event_id: int, confirmation: checkout_service.Confirmation, is_guest: bool):
     """The answer to a paid checkout: its confirmation."""
     _remember_promo(event_id, None)
+    if waiting_room.gate(event_id) is not None:
+        # Booked: a buyer let in through the queue stops counting among those shopping at once.
+        waiting_room.finish(event_id, visitor_id())
     # A guest's order opens at its signed link (the one its mail carries too).
     access = Access(confirmation.booking_id, confirmation.booking_code,
                     orders.order_token(confirmation.booking_id, confirmation.booking_code) if is_guest else None)

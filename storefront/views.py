@@ -11,7 +11,7 @@ from boxoffice.forms import record_id
 from boxoffice.services import best_available, catalogue, holds, seatmap
 from boxoffice.templating import event_date, render_page, wants_fragment
 
-from .blueprint import bp, current_buyer, hold_owner
+from .blueprint import admission_required, bp, current_buyer, hold_owner
 from .seat_map_cache import seat_maps
 from .forms import BestAvailableForm, CatalogueFilterForm
 
@@ -86,6 +86,7 @@ def event_or_404(event_id: int):
 
 
 @bp.get("/events/<int:event_id>")
+@admission_required
 def event(event_id: int):
     event, venue = event_or_404(event_id)
     section_id = request.args.get("section", type=record_id)
@@ -113,6 +114,7 @@ def _live_update(event_id: int, section_id: int | None, changes: seatmap.SeatCha
 
 
 @bp.get("/events/<int:event_id>/seats/changes")
+@admission_required
 def seat_changes(event_id: int):
     """The live map's poll: only the seats that changed since the page's version; 204 when none did."""
     page_version = _page_version(request.args)
@@ -126,6 +128,7 @@ def seat_changes(event_id: int):
 
 
 @bp.post("/events/<int:event_id>/seats")
+@admission_required
 def choose_seats(event_id: int):
     """Hold or give back seats: a seat button toggles it, 'release' gives back the whole hold, and
     'best' holds the best block in a category. Without JavaScript this redirects back to the map; a seat
