@@ -21,6 +21,8 @@ VISITOR_LIFETIME = dt.timedelta(days=1)
 # The page asks again after a quarter of the estimated wait, within these bounds (seconds): often near the
 # front, rarely at the back, so ten thousand people waiting do not all ask every few seconds.
 POLL_FASTEST, POLL_SLOWEST = 3, 30
+# Early arrivals ask again at the opening plus up to this many seconds, each at random: not all at once.
+OPENING_SPREAD = 4
 
 
 def _poll_seconds(place: rooms.Place | None) -> int:
@@ -28,7 +30,7 @@ def _poll_seconds(place: rooms.Place | None) -> int:
         return max(POLL_FASTEST, min(POLL_SLOWEST, place.wait_seconds // 4))
     if place is not None and place.status == "early":
         # Early arrivals are spread over a few seconds after the opening, not all at its first instant.
-        return max(POLL_FASTEST, min(POLL_SLOWEST, int(place.opens_in_seconds))) + random.randint(0, 4)
+        return max(POLL_FASTEST, min(POLL_SLOWEST, int(place.opens_in_seconds))) + random.randint(0, OPENING_SPREAD)
     return POLL_SLOWEST
 
 
