@@ -5,18 +5,18 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import login_user, logout_user
 
 from boxoffice.auth import forgot_password_page, password_reset_page, safe_next, sign_in
-from boxoffice.errors import BoxOfficeError, InvalidCredentials, TooManyAttempts
+from boxoffice.errors import BoxOfficeError, InvalidCard, InvalidCredentials, PaymentProviderUnavailable, TooManyAttempts
 from boxoffice.forms import SignInForm, record_id
 from boxoffice.services import accounts, customers, orders
 from boxoffice.services.payments import CardDetails
 from boxoffice.templating import render_page
 
 from .blueprint import bp, customer_required, signed_in_customer
-from .forms import ChangePasswordForm, GuestCheckoutForm, RegisterForm, SavedCardForm
+from .forms import CardSetupForm, ChangePasswordForm, GuestCheckoutForm, RegisterForm, SavedCardForm
 
 CHECKOUT = re.compile(r"/checkout/([0-9]{1,10})")
 
@@ -130,9 +130,18 @@ def reset_password(token: str):
                                "storefront.forgot_password")
 
 
+# Stripe out of reach while a card is saved or removed (its own message says the seats are still held).
+CARD_NOT_SAVED = "Our payment provider cannot be reached just now, so the card was not saved. Please try again."
+CARD_NOT_REMOVED = "Our payment provider cannot be reached just now, so the card was not removed. Please try again."
+SAVING_NEEDS_JAVASCRIPT = ("Your card goes straight from your browser to our payment provider, Stripe, which "
+                           "needs JavaScript. Please turn JavaScript on to save a card.")
+
+
 @bp.route("/account/cards", methods=["GET", "POST"])
 @customer_required
 def cards():
+    if current_app.config.get("STRIPE") is not None:
+        return _stripe_cards()
     customer = signed_in_customer()
     form = SavedCardForm()
     status = 200
@@ -155,10 +164,53 @@ def cards():
     return render_page("account/cards.html", form=form, cards=customers.saved_cards(customer.customer_id)), status
 
 
+def _stripe_cards():
+    """The saved cards with Stripe: a card is given to Stripe in the browser (a SetupIntent that Stripe.js
+    completes, see start_card_setup), and only the finished SetupIntent's id comes here."""
+    customer = signed_in_customer()
+    form = CardSetupForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            if not form.setup_intent.data:
+                raise InvalidCard(SAVING_NEEDS_JAVASCRIPT)
+            customers.save_set_up_card(customer.customer_id, form.setup_intent.data)
+        except PaymentProviderUnavailable:
+            form.setup_intent.errors = [CARD_NOT_SAVED]
+            status = 503
+        except BoxOfficeError as refusal:
+            form.setup_intent.errors = [refusal.message]
+            status = 422
+        else:
+            flash("Your card has been saved. Only its brand, last four digits and expiry are kept here.", "ok")
+            return redirect(url_for("storefront.cards"))
+    elif form.is_submitted():
+        status = 422
+    return render_page("account/cards.html", form=form, stripe=current_app.config["STRIPE"],
+                       cards=customers.saved_cards(customer.customer_id)), status
+
+
+@bp.post("/account/cards/setup")
+@customer_required
+def start_card_setup():
+    """With Stripe: the client secret of a new SetupIntent for the customer, for Stripe.js (JSON)."""
+    if current_app.config.get("STRIPE") is None:
+        abort(404)
+    try:
+        return {"client_secret": customers.start_card_setup(signed_in_customer().customer_id)}
+    except PaymentProviderUnavailable:
+        return {"error": CARD_NOT_SAVED}, 503
+
+
 @bp.post("/account/cards/<int:saved_method_id>/remove")
 @customer_required
 def remove_card(saved_method_id: int):
-    if not customers.remove_card(signed_in_customer().customer_id, saved_method_id):
+    try:
+        removed = customers.remove_card(signed_in_customer().customer_id, saved_method_id)
+    except PaymentProviderUnavailable:
+        flash(CARD_NOT_REMOVED, "error")
+        return redirect(url_for("storefront.cards"))
+    if not removed:
         abort(404)
     flash("The card has been removed.", "ok")
     return redirect(url_for("storefront.cards"))

@@ -14,7 +14,7 @@ from boxoffice.errors import (AuthenticationRequired, BoxOfficeError, HoldExpire
 from boxoffice.extensions import htmx
 from boxoffice.services import checkout as checkout_service
 from boxoffice.services import customers, holds, orders, waiting_room
-from boxoffice.services.payments import CardDetails, PaymentRequest
+from boxoffice.services.payments import CardDetails, PaymentRequest, gateway
 from boxoffice.templating import render_page, wants_fragment
 
 from .blueprint import admission_required, bp, hold_owner, signed_in_customer, visitor_id
@@ -22,6 +22,11 @@ from .forms import GuestCheckoutForm, PaymentForm, PromoForm
 from .orders import GUEST, Access, order_page
 
 METHODS = [("card", "New card"), ("wallet", "Mobile wallet"), ("paypal", "PayPal"), ("gift_card", "Gift card")]
+
+
+def _methods() -> list[tuple[str, str]]:
+    """The ways to pay the configured provider takes (Stripe: cards only)."""
+    return [method for method in METHODS if gateway.offers(method[0])]
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def _payment_form(customer, formdata) -> PaymentForm:
     form = PaymentForm(formdata=formdata)
     paying_with_saved_card = (formdata.get("method") or "").startswith("saved:")
     saved = customers.saved_cards(customer.customer_id) if paying_with_saved_card else []
-    form.method.choices = _card_choices(saved) + METHODS
+    form.method.choices = _card_choices(saved) + _methods()
     return form
 
 
@@ -106,7 +111,7 @@ def _page(event_id: int, *, form: PaymentForm | None = None, promo_form: PromoFo
     if form is None:
         form = PaymentForm(formdata=None)
         form.method.data = saved[0][0] if saved else "card"
-    form.method.choices = saved + METHODS
+    form.method.choices = saved + _methods()
     quote = basket.quote
     form.expected_total.data = str(quote.total)
     form.promo_code.data = quote.promo_code or ""

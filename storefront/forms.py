@@ -84,6 +84,14 @@ class SavedCardForm(CardFieldsMixin, FlaskForm):
     holder = StringField("Name on card", validators=[DataRequired(), Length(max=120)])
 
 
+class CardSetupForm(FlaskForm):
+    """Saving a card with Stripe: the card went from the browser to Stripe, which answers with the finished
+    SetupIntent; only its id comes here."""
+
+    setup_intent = HiddenField(validators=[Optional(), Length(max=255), Regexp(
+        r"^seti_[A-Za-z0-9_]+$", message="This card was not set up for your account. Please enter it again.")])
+
+
 class GuestCheckoutForm(FlaskForm):
     """Paying without an account: an e-mail address for the tickets, a name if the buyer likes."""
 

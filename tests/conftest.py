@@ -279,6 +279,19 @@ class LocalStripe:
             data=json.dumps({"key": self.PUBLISHABLE_KEY, "client_secret": client_secret}).encode(), method="POST")
         urllib.request.urlopen(request, timeout=5).read()
 
+    def set_up_card(self, client_secret: str, number: str, exp_month: int = 12, exp_year: int = 2035) -> str:
+        """The browser gives the card to a SetupIntent (what Stripe.js's confirmCardSetup does); returns the
+        SetupIntent's id, or raises urllib.error.HTTPError for a card localstripe refuses."""
+        import json
+        import urllib.request
+
+        setup = client_secret.split("_secret_")[0]
+        request = urllib.request.Request(f"{self.url}/v1/setup_intents/{setup}/confirm", method="POST", data=json.dumps({
+            "key": self.PUBLISHABLE_KEY, "client_secret": client_secret, "use_stripe_sdk": True,
+            "payment_method_data": {"type": "card", "card": {"number": number, "exp_month": str(exp_month),
+                                                             "exp_year": str(exp_year), "cvc": "123"}}}).encode())
+        return json.load(urllib.request.urlopen(request, timeout=5))["id"]
+
     @classmethod
     def signed(cls, event: dict, secret: str | None = None) -> tuple[bytes, dict]:
         """An event as the provider sends it: its JSON and a Stripe-Signature header (Stripe's scheme)."""

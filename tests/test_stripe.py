@@ -17,7 +17,7 @@ from boxoffice.errors import AuthenticationRequired, InvalidCard, PaymentDecline
 from boxoffice.extensions import db
 from boxoffice.models import Booking
 from boxoffice.security import content_security_policy
-from boxoffice.services import checkout, holds, payment_attempts, payments, reconciler, refunds
+from boxoffice.services import checkout, customers, holds, payment_attempts, payments, reconciler, refunds
 from boxoffice.services.payments import PaymentRequest
 from tests.builders import make_customer, new_hold_owner, rows
 from tests.checkout_support import customer, held, priced_event
@@ -404,6 +404,197 @@ def test_a_dispute_flags_the_booking_for_staff(client, admin_client, db_session,
                 b=booking.booking_id) == [(1, "dp_test_1")]
     page = admin_client.get(f"/admin/bookings/{booking.booking_code}").get_data(as_text=True)
     assert "Disputed" in page and "dp_test_1" in page
+
+
+# ---------------------------------------------------------------- ways to pay with Stripe
+
+def signed_in(forms, db_session):
+    buyer = make_customer(db_session, password="a-long-password")
+    db_session.commit()
+    assert forms.post("/account/login", {"email": buyer.email, "password": "a-long-password"}).status_code == 302
+    return buyer
+
+
+@pytest.mark.parametrize("method", ["wallet", "paypal", "gift_card"])
+def test_with_stripe_only_cards_are_offered_and_no_other_way_to_pay_takes_simulated_money(
+        client, forms, db_session, event, stripe_provider, method):
+    buyer = signed_in(forms, db_session)
+    forms.post(f"/events/{event.event_id}", {"seat": event.seat_ids("A6")[0]}, action=f"/events/{event.event_id}/seats")
+    page = client.get(f"/checkout/{event.event_id}").get_data(as_text=True)
+    assert re.findall(r'name="method"[^>]*value="([^"]+)"', page) == ["card"]
+    assert 'name="gift_card_code"' not in page
+    posted = client.post(f"/checkout/{event.event_id}", headers=HX, data={
+        "method": method, "gift_card_code": "GIFT-12345678", "expected_total": "80.00",
+        "idempotency_key": re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1),
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)})
+    assert posted.status_code == 422 and "Not a valid choice" in posted.get_data(as_text=True)
+    # Past the form too (the service asked directly), the simulated provider is never asked for money.
+    owner = held(event, "B1")
+    key = checkout.payment_key(buyer.customer_id, event.event_id, owner, Decimal("33.33"))
+    with pytest.raises(InvalidCard, match="not available"):
+        checkout.pay(event.event_id, owner, buyer.customer_id, None,
+                     PaymentRequest(method, gift_card_code="GIFT-12345678"), key, Decimal("33.33"))
+    assert rows(db_session, "SELECT COUNT(*) FROM gateway_charges WHERE idempotency_key = :k", k=key) == [(0,)]
+    assert counts(db_session, event.event_id) == (0, 0)
+
+
+def test_without_stripe_every_way_to_pay_is_offered(client, forms, db_session, event):
+    signed_in(forms, db_session)
+    forms.post(f"/events/{event.event_id}", {"seat": event.seat_ids("A6")[0]}, action=f"/events/{event.event_id}/seats")
+    page = client.get(f"/checkout/{event.event_id}").get_data(as_text=True)
+    assert re.findall(r'name="method"[^>]*value="([^"]+)"', page) == ["card", "wallet", "paypal", "gift_card"]
+    assert 'name="gift_card_code"' in page
+
+
+# ---------------------------------------------------------------- saved cards from the account page
+
+def set_up(client, forms, provider: LocalStripe, number: str = PAYS, **expiry) -> str:
+    """What the account page's script does: a SetupIntent from us, the card given to it at Stripe; its id."""
+    answer = forms.post("/account/cards", {}, action="/account/cards/setup")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return provider.set_up_card(answer.get_json()["client_secret"], number, **expiry)
+
+
+def saved(session, buyer) -> list[tuple]:
+    return rows(session, "SELECT card_brand, last_four, exp_month, exp_year, gateway_token FROM saved_payment_methods "
+                         "WHERE customer_id = :c ORDER BY saved_method_id", c=buyer.customer_id)
+
+
+def test_a_card_added_on_the_account_page_is_set_up_at_stripe_and_pays_later(client, forms, db_session, event,
+                                                                            stripe_provider):
+    buyer = signed_in(forms, db_session)
+    page = client.get("/account/cards").get_data(as_text=True)
+    assert 'id="card-element"' in page and 'name="card_number"' not in page and 'name="cvv"' not in page
+    assert f'data-stripe-js="{stripe_provider.url}/js.stripe.com/v3/"' in page
+    setup_id = set_up(client, forms, stripe_provider, exp_month=7, exp_year=2034)
+    answer = forms.post("/account/cards", {"setup_intent": setup_id})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    [(brand, last_four, month, year, token)] = saved(db_session, buyer)
+    assert (brand, last_four, month, year) == ("visa", "4242", 7, 2034) and token.startswith("pm_")
+    [(provider_customer,)] = rows(db_session, "SELECT provider_customer_id FROM provider_customers WHERE customer_id = :c",
+                                  c=buyer.customer_id)
+    assert client_of(stripe_provider).v1.payment_methods.retrieve(token).customer == provider_customer
+    # Sent again (a double click), it is still one card.
+    assert forms.post("/account/cards", {"setup_intent": setup_id}).status_code == 302
+    assert len(saved(db_session, buyer)) == 1
+    owner = held(event, "B2")
+    paid = checkout.pay(event.event_id, owner, buyer.customer_id, None, PaymentRequest("card", saved_token=token),
+                        checkout.payment_key(buyer.customer_id, event.event_id, owner, Decimal("33.33")),
+                        Decimal("33.33"))
+    [(reference,)] = rows(db_session, "SELECT provider_reference FROM payments WHERE booking_id = :b", b=paid.booking_id)
+    intent = client_of(stripe_provider).v1.payment_intents.retrieve(reference)
+    assert (intent.status, intent.payment_method, intent.customer) == ("succeeded", token, provider_customer)
+
+
+def test_a_card_set_up_for_someone_else_unconfirmed_or_without_javascript_is_not_saved(
+        client, forms, db_session, stripe_provider):
+    buyer = signed_in(forms, db_session)
+    someone_else = customer(db_session)
+    theirs = customers.start_card_setup(someone_else.customer_id)
+    stripe_provider.set_up_card(theirs, PAYS)
+    refused = forms.post("/account/cards", {"setup_intent": theirs.split("_secret_")[0]})
+    assert refused.status_code == 422 and "not set up for your account" in refused.get_data(as_text=True)
+    waiting_for_the_bank = set_up(client, forms, stripe_provider, THREE_D_SECURE)
+    refused = forms.post("/account/cards", {"setup_intent": waiting_for_the_bank})
+    assert refused.status_code == 422 and "did not confirm" in refused.get_data(as_text=True)
+    refused = forms.post("/account/cards", {"setup_intent": ""})
+    assert refused.status_code == 422 and "needs JavaScript" in refused.get_data(as_text=True)
+    assert saved(db_session, buyer) == [] and saved(db_session, someone_else) == []
+
+
+def test_removing_a_saved_card_detaches_it_at_stripe_and_doing_it_twice_is_fine(client, forms, db_session, event,
+                                                                                 stripe_provider):
+    buyer = signed_in(forms, db_session)
+    assert forms.post("/account/cards", {"setup_intent": set_up(client, forms, stripe_provider)}).status_code == 302
+    # And a card kept from a payment (localstripe's script gives tokens, which Stripe keeps as a card_…).
+    owner = held(event, "B3")
+    key = checkout.payment_key(buyer.customer_id, event.event_id, owner, Decimal("33.33"))
+    pay(event, owner, buyer, stripe_provider.card("5555555555554444", exp_month=3, exp_year=2033), Decimal("33.33"), key)
+    checkout.save_paid_card(buyer.customer_id, key)
+    [(_, _, _, _, method), (_, _, _, _, card)] = saved(db_session, buyer)
+    assert method.startswith("pm_") and card.startswith("card_")
+    [(provider_customer,)] = rows(db_session, "SELECT provider_customer_id FROM provider_customers WHERE customer_id = :c",
+                                  c=buyer.customer_id)
+    stripe_client = client_of(stripe_provider)
+    assert stripe_client.v1.customers.payment_sources.retrieve(provider_customer, card).customer == provider_customer
+    for saved_method_id, in rows(db_session, "SELECT saved_method_id FROM saved_payment_methods WHERE customer_id = :c",
+                                 c=buyer.customer_id):
+        answer = forms.post("/account/cards", {}, action=f"/account/cards/{saved_method_id}/remove")
+        assert answer.status_code == 302 and "removed" in client.get("/account/cards").get_data(as_text=True)
+    assert saved(db_session, buyer) == []
+    assert stripe_client.v1.payment_methods.retrieve(method).customer is None
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.customers.payment_sources.retrieve(provider_customer, card)
+    # Asked again (a removal whose answer was lost, two removals at once), nothing is left to do.
+    payments.gateway.forget_card(buyer.customer_id, method)
+    payments.gateway.forget_card(buyer.customer_id, card)
+
+
+def test_a_card_is_not_removed_while_stripe_is_away_and_is_once_it_is_back(client, forms, db_session,
+                                                                           stripe_provider):
+    buyer = signed_in(forms, db_session)
+    assert forms.post("/account/cards", {"setup_intent": set_up(client, forms, stripe_provider)}).status_code == 302
+    [(saved_method_id, token)] = rows(db_session, "SELECT saved_method_id, gateway_token FROM saved_payment_methods "
+                                                  "WHERE customer_id = :c", c=buyer.customer_id)
+    stripe_provider.stop()
+    try:
+        answer = forms.post("/account/cards", {}, action=f"/account/cards/{saved_method_id}/remove")
+    finally:
+        stripe_provider.start()
+    assert answer.status_code == 302
+    assert "the card was not removed" in client.get("/account/cards").get_data(as_text=True)
+    assert len(saved(db_session, buyer)) == 1, "still listed, so it can be removed again"
+    assert client_of(stripe_provider).v1.payment_methods.retrieve(token).customer is not None
+    assert forms.post("/account/cards", {}, action=f"/account/cards/{saved_method_id}/remove").status_code == 302
+    assert saved(db_session, buyer) == [] and client_of(stripe_provider).v1.payment_methods.retrieve(token).customer is None
+
+
+# ---------------------------------------------------------------- a customer Stripe has forgotten
+
+def provider_customer_of(session, buyer) -> str:
+    [(known,)] = rows(session, "SELECT provider_customer_id FROM provider_customers WHERE customer_id = :c",
+                      c=buyer.customer_id)
+    return known
+
+
+def test_a_customer_stripe_has_forgotten_is_made_again_and_the_cards_it_kept_are_dropped(db_session, event,
+                                                                                          stripe_provider):
+    buyer = customer(db_session)
+    owner = held(event, "B4")
+    key = checkout.payment_key(buyer.customer_id, event.event_id, owner, Decimal("33.33"))
+    pay(event, owner, buyer, stripe_provider.card(PAYS), Decimal("33.33"), key)
+    card = checkout.save_paid_card(buyer.customer_id, key)
+    forgotten = provider_customer_of(db_session, buyer)
+    client_of(stripe_provider).v1.customers.delete(forgotten)  # in Stripe's dashboard, say: its cards go with it
+    # Paying with the card kept there: Stripe no longer has it, and we no longer offer it.
+    owner = held(event, "B5")
+    with pytest.raises(InvalidCard, match="no longer keeps this saved card"):
+        checkout.pay(event.event_id, owner, buyer.customer_id, None,
+                     PaymentRequest("card", saved_token=card.gateway_token),
+                     checkout.payment_key(buyer.customer_id, event.event_id, owner, Decimal("33.33")), Decimal("33.33"))
+    assert saved(db_session, buyer) == []
+    made_again = provider_customer_of(db_session, buyer)
+    assert made_again != forgotten
+    # Forgotten once more, a new card simply pays, as a customer made once more.
+    client_of(stripe_provider).v1.customers.delete(made_again)
+    paid = pay(event, owner, buyer, stripe_provider.card(PAYS), Decimal("33.33"))
+    [(reference,)] = rows(db_session, "SELECT provider_reference FROM payments WHERE booking_id = :b", b=paid.booking_id)
+    third = provider_customer_of(db_session, buyer)
+    assert third not in (forgotten, made_again)
+    assert client_of(stripe_provider).v1.payment_intents.retrieve(reference).customer == third
+    assert counts(db_session, event.event_id) == (2, 2)
+
+
+def test_a_card_set_up_for_a_customer_stripe_has_forgotten_is_refused_and_the_next_one_is_saved(
+        client, forms, db_session, stripe_provider):
+    buyer = signed_in(forms, db_session)
+    secret = forms.post("/account/cards", {}, action="/account/cards/setup").get_json()["client_secret"]
+    client_of(stripe_provider).v1.customers.delete(provider_customer_of(db_session, buyer))
+    refused = forms.post("/account/cards", {"setup_intent": stripe_provider.set_up_card(secret, PAYS)})
+    assert refused.status_code == 422 and "Please enter it again" in refused.get_data(as_text=True)
+    assert forms.post("/account/cards", {"setup_intent": set_up(client, forms, stripe_provider)}).status_code == 302
+    [(_, _, _, _, token)] = saved(db_session, buyer)
+    assert client_of(stripe_provider).v1.payment_methods.retrieve(token).customer == provider_customer_of(db_session, buyer)
 
 
 # ---------------------------------------------------------------- configuration

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import (Booking, Customer, Discount, PaymentMethod, RegularCustomer, SavedPaymentMethod,
                       VipCustomer)
 from . import accounts
-from .payments import CardDetails, gateway
+from .payments import CardDetails, SavedCardToken, gateway
 from .unit_of_work import unit_of_work
 
 # What a regular customer is shown they would save as a VIP (the entry tier's rate).
@@ -95,28 +95,57 @@ def save_card(customer_id: int, card: CardDetails) -> SavedPaymentMethod:
     """Keep a card for later: the gateway's token, the brand, last four digits and expiry, nothing more.
     Raises InvalidCard."""
     token = gateway.tokenise(card)
+    return _keep(customer_id, SavedCardToken(token.token, token.card_brand, token.last_four, card.exp_month,
+                                             card.exp_year))
+
+
+def start_card_setup(customer_id: int) -> str:
+    """With Stripe, where a card goes from the browser to Stripe: the client secret of a SetupIntent that
+    Stripe.js completes with the card (save_set_up_card then keeps it). Raises PaymentProviderUnavailable."""
+    return gateway.stripe().start_card_setup(customer_id)
+
+
+def save_set_up_card(customer_id: int, setup_intent_id: str) -> SavedPaymentMethod:
+    """Keep the card a finished SetupIntent of the customer's gave Stripe: Stripe's id for it, its brand,
+    last four digits and expiry. Raises InvalidCard, PaymentProviderUnavailable."""
+    return _keep(customer_id, gateway.stripe().card_of_setup(customer_id, setup_intent_id))
+
+
+def _keep(customer_id: int, card: SavedCardToken) -> SavedPaymentMethod:
     with unit_of_work():
         same = db.session.scalar(sa.select(SavedPaymentMethod).where(
-            SavedPaymentMethod.customer_id == customer_id, SavedPaymentMethod.card_brand == token.card_brand,
-            SavedPaymentMethod.last_four == token.last_four, SavedPaymentMethod.exp_month == card.exp_month,
+            SavedPaymentMethod.customer_id == customer_id, SavedPaymentMethod.card_brand == card.card_brand,
+            SavedPaymentMethod.last_four == card.last_four, SavedPaymentMethod.exp_month == card.exp_month,
             SavedPaymentMethod.exp_year == card.exp_year))
-        if same is not None:
-            # The same card again (as far as anything we keep can tell): keep one entry.
-            return same
-        method_id = db.session.scalar(sa.select(PaymentMethod.method_id).where(PaymentMethod.code == "card"))
-        saved = SavedPaymentMethod(customer_id=customer_id, method_id=method_id, card_brand=token.card_brand,
-                                   last_four=token.last_four, exp_month=card.exp_month, exp_year=card.exp_year,
-                                   gateway_token=token.token)
-        db.session.add(saved)
-    return saved
+        if same is None:
+            method_id = db.session.scalar(sa.select(PaymentMethod.method_id).where(PaymentMethod.code == "card"))
+            saved = SavedPaymentMethod(customer_id=customer_id, method_id=method_id, card_brand=card.card_brand,
+                                       last_four=card.last_four, exp_month=card.exp_month, exp_year=card.exp_year,
+                                       gateway_token=card.token)
+            db.session.add(saved)
+            return saved
+        kept = same.gateway_token
+    if kept != card.token:
+        # The same card again (as far as anything we keep can tell): one entry, and the provider keeps one.
+        gateway.forget_card(customer_id, card.token)
+    return same
 
 
 def remove_card(customer_id: int, saved_method_id: int) -> bool:
+    """Forget one of the customer's saved cards (False: no such card of theirs). The provider lets go of it
+    first, outside any transaction of ours (forget_card may be asked twice, so two removals at once are
+    fine); if it cannot be reached, the card stays listed, to be removed again. Raises
+    PaymentProviderUnavailable."""
     with unit_of_work():
-        removed = db.session.execute(sa.delete(SavedPaymentMethod).where(
-            SavedPaymentMethod.saved_method_id == saved_method_id,
-            SavedPaymentMethod.customer_id == customer_id)).rowcount
-    return removed == 1
+        token = db.session.scalar(sa.select(SavedPaymentMethod.gateway_token).where(
+            SavedPaymentMethod.saved_method_id == saved_method_id, SavedPaymentMethod.customer_id == customer_id))
+    if token is None:
+        return False
+    gateway.forget_card(customer_id, token)
+    with unit_of_work():
+        db.session.execute(sa.delete(SavedPaymentMethod).where(
+            SavedPaymentMethod.saved_method_id == saved_method_id, SavedPaymentMethod.customer_id == customer_id))
+    return True
 
 
 # ---------------------------------------------------------------- guests (migration 0009)

@@ -7,8 +7,8 @@ its test numbers, and answers a retried charge (same idempotency key) with the c
 
 Which provider takes card payments is configuration (BOXOFFICE_PAYMENT_PROVIDER): `gateway` below is the
 configured one. With Stripe (boxoffice/services/stripe_gateway.py) the browser gives the card to Stripe and
-the box office sees only Stripe's ids; the other methods (wallet, PayPal, gift cards) stay with the
-simulated provider, and money already taken goes back to whoever took it (by the reference's prefix).
+the box office sees only Stripe's ids, and cards are the only way to pay (see STRIPE_METHODS); money
+already taken goes back to whoever took it (by the reference's prefix).
 """
 from __future__ import annotations
 
@@ -129,6 +129,10 @@ class PaymentGateway(Protocol):
     def saved_card_of(self, reference: str) -> SavedCardToken | None:
         """The card a captured charge was paid with, kept by the provider for the buyer's later payments
         (None if the provider keeps cards only through `tokenise`)."""
+
+    def forget_card(self, customer_id: int, token: str) -> None:
+        """Stop keeping a saved card: it can never be charged again. A card already forgotten counts as
+        done. Raises PaymentProviderUnavailable."""
 
 
 def luhn_valid(number: str) -> bool:
@@ -264,6 +268,10 @@ class SimulatedGateway:
     def saved_card_of(self, reference: str) -> SavedCardToken | None:
         return None  # cards are kept from their details (tokenise)
 
+    def forget_card(self, customer_id: int, token: str) -> None:
+        with db.engine.begin() as provider:
+            provider.execute(sa.delete(GatewayCard.__table__).where(GatewayCard.__table__.c.token == token))
+
     def refund(self, charge_reference: str, amount: Decimal, idempotency_key: str) -> str:
         refund_reference = f"{charge_reference}_r{secrets.token_hex(4)}"
         try:
@@ -288,10 +296,22 @@ class SimulatedGateway:
         return refund_reference
 
 
+# The ways to pay taken when Stripe is the provider: cards, new (Stripe's element) or saved (kept at Stripe).
+# The others are not offered, rather than taking simulated money in a real configuration: Stripe has wallets
+# (Apple Pay, Google Pay: card PaymentMethods from its Payment Request Button, which needs a verified
+# domain) and PayPal in some countries, but localstripe, which the suite proves Stripe against, has neither,
+# so neither could be shown to work; and gift cards are no payment provider's (the simulated ones are play
+# money: real ones would be a ledger of the box office's own).
+STRIPE_METHODS = ("card",)
+# The ids Stripe gives the cards it keeps (a PaymentMethod, or a card kept as a customer's source).
+STRIPE_CARDS = ("pm_", "card_", "src_")
+
+
 class ConfiguredGateway:
-    """The configured provider(s), as one gateway. Card payments go to Stripe when the app is configured
-    for it (app.config["STRIPE"]), everything else to the simulated provider; a charge already made is
-    looked up, cancelled and refunded where it was made, known by its reference (Stripe's are pi_…)."""
+    """The configured provider, as one gateway. Payments go to Stripe when the app is configured for it
+    (app.config["STRIPE"]), which takes cards only (STRIPE_METHODS), else to the simulated provider; a
+    charge already made is looked up, cancelled and refunded where it was made, known by its reference
+    (Stripe's are pi_…), and a saved card is forgotten where it is kept, known by its token."""
 
     STRIPE_REFERENCE = "pi_"
 
@@ -310,20 +330,29 @@ class ConfiguredGateway:
             gateways[settings] = StripeGateway(settings)
         return gateways[settings]
 
-    def _by_reference(self, reference: str | None) -> PaymentGateway:
-        if reference and reference.startswith(self.STRIPE_REFERENCE):
-            stripe = self.stripe()
-            if stripe is None:
-                raise RuntimeError("A Stripe payment needs BOXOFFICE_PAYMENT_PROVIDER=stripe and its settings.")
-            return stripe
-        return self.simulated
+    def _at_stripe(self, known_at_stripe: bool) -> PaymentGateway:
+        """Stripe for a payment or a card it has (only it can answer for them), else the simulated provider."""
+        if not known_at_stripe:
+            return self.simulated
+        stripe = self.stripe()
+        if stripe is None:
+            raise RuntimeError("A payment or card at Stripe needs BOXOFFICE_PAYMENT_PROVIDER=stripe and its settings.")
+        return stripe
 
-    def _for_cards(self) -> PaymentGateway:
+    def _by_reference(self, reference: str | None) -> PaymentGateway:
+        return self._at_stripe(bool(reference) and reference.startswith(self.STRIPE_REFERENCE))
+
+    def _configured(self) -> PaymentGateway:
         return self.stripe() or self.simulated
 
+    def offers(self, method_code: str) -> bool:
+        """Whether the configured provider takes this way to pay (payment_methods.code)."""
+        return self.stripe() is None or method_code in STRIPE_METHODS
+
     def charge(self, amount: Decimal, payment: PaymentRequest, idempotency_key: str) -> ChargeResult:
-        provider = self._for_cards() if payment.method_code == "card" else self.simulated
-        return provider.charge(amount, payment, idempotency_key)
+        if not self.offers(payment.method_code):
+            raise InvalidCard("This way of paying is not available. Please pay by card.")
+        return self._configured().charge(amount, payment, idempotency_key)
 
     def find_charge(self, idempotency_key: str, reference: str | None = None) -> ChargeResult | None:
         return self._by_reference(reference).find_charge(idempotency_key, reference)
@@ -335,10 +364,13 @@ class ConfiguredGateway:
         return self._by_reference(charge_reference).refund(charge_reference, amount, idempotency_key)
 
     def tokenise(self, card: CardDetails) -> SavedCardToken:
-        return self._for_cards().tokenise(card)
+        return self._configured().tokenise(card)
 
     def saved_card_of(self, reference: str) -> SavedCardToken | None:
         return self._by_reference(reference).saved_card_of(reference)
+
+    def forget_card(self, customer_id: int, token: str) -> None:
+        self._at_stripe(token.startswith(STRIPE_CARDS)).forget_card(customer_id, token)
 
 
 gateway: PaymentGateway = ConfiguredGateway()

@@ -124,3 +124,49 @@ def test_without_javascript_card_payment_says_it_needs_javascript(no_js_page, li
     no_js_page.locator("#pay-form button[type='submit']").click()
     expect(no_js_page.get_by_role("alert").first).to_contain_text("needs JavaScript")
     assert rows(committed_db, "SELECT COUNT(*) FROM bookings WHERE event_id = :e", e=event.event_id) == [(0,)]
+
+
+def test_a_card_saved_on_the_account_page_goes_to_stripe_and_is_detached_there_when_removed(
+        page, live_server, committed_db, stripe_provider):
+    import stripe
+
+    people = scenario.buyers(committed_db)
+    sign_in(page, live_server, people.regular, "/account/cards")
+    sent = []
+    page.on("request", lambda request: sent.append(request) if request.method == "POST" else None)
+    expect(page.get_by_text("Saving a card needs JavaScript")).to_be_hidden()
+
+    def save_card(number: str) -> None:
+        element = page.locator("#card-element")
+        expect(element.locator("input")).to_have_count(5)
+        for placeholder, value in [("number", number), ("exp_month", "11"), ("exp_year", "34"), ("cvc", "123"),
+                                   ("postal_code", "10001")]:
+            element.locator(f"input[placeholder='{placeholder}']").fill(value)
+        page.get_by_role("button", name="Save card").click()
+
+    # A card the bank declines: Stripe says so on the page, and nothing is saved.
+    save_card("4000000000000002")
+    expect(page.locator("#card-errors")).to_contain_text("declined")
+    assert rows(committed_db, "SELECT COUNT(*) FROM saved_payment_methods s JOIN customers c USING (customer_id) "
+                              "WHERE c.email = :e", e=people.regular.email) == [(0,)]
+
+    page.reload()
+    save_card("4242424242424242")
+    expect(page.get_by_text("Your card has been saved")).to_be_visible()
+    expect(page.locator(".card-list")).to_contain_text("ending 4242")
+    expect(page.locator(".card-list")).to_contain_text("11/2034")
+    saves = [r for r in sent if r.url.endswith("/account/cards")]
+    assert saves and re.search(r"setup_intent=seti_\w+", saves[-1].post_data)
+    assert all("4242424242424242" not in (r.post_data or "") for r in sent if r.url.startswith(live_server)), \
+        "the card number never reaches us"
+    [(token, provider_customer)] = rows(committed_db, """
+        SELECT s.gateway_token, p.provider_customer_id FROM saved_payment_methods s
+          JOIN customers c USING (customer_id) JOIN provider_customers p USING (customer_id) WHERE c.email = :e""",
+                                        e=people.regular.email)
+    at_stripe = stripe.StripeClient(stripe_provider.SECRET_KEY, base_addresses={"api": stripe_provider.url})
+    assert at_stripe.v1.payment_methods.retrieve(token).customer == provider_customer
+
+    page.get_by_role("button", name="Remove").click()
+    expect(page.get_by_text("The card has been removed")).to_be_visible()
+    expect(page.get_by_text("No saved cards.")).to_be_visible()
+    assert at_stripe.v1.payment_methods.retrieve(token).customer is None
