@@ -226,13 +226,12 @@ class SimulatedGateway:
 
     def charge(self, amount: Decimal, payment: PaymentRequest, idempotency_key: str) -> ChargeResult:
         # (Each `db.engine.begin()` block is one transaction of the provider's, on a connection of its own.)
-        with db.engine.connect() as provider:
-            status, reason, brand, last_four = self._outcome(payment, provider)
         reference = f"sim_{secrets.token_hex(12)}"
         # A retry with the same key (its first charge committed, or committing while this insert waits on
         # the key) is refused by uq_gateway_charges_key and answered with the charge already made.
         try:
             with db.engine.begin() as provider:
+                status, reason, brand, last_four = self._outcome(payment, provider)
                 provider.execute(INSERT_CHARGE, {
                     "reference": reference, "idempotency_key": idempotency_key, "method_code": payment.method_code,
                     "amount": amount, "status": status, "decline_reason": reason, "card_brand": brand,
