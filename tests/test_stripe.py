@@ -585,6 +585,28 @@ def test_a_customer_stripe_has_forgotten_is_made_again_and_the_cards_it_kept_are
     assert counts(db_session, event.event_id) == (2, 2)
 
 
+def test_customer_deleted_forgets_the_customer_and_its_cards_once_stripe_confirms_it(client, db_session, event,
+                                                                                      stripe_provider):
+    buyer = customer(db_session)
+    owner = held(event, "B6")
+    key = checkout.payment_key(buyer.customer_id, event.event_id, owner, Decimal("33.33"))
+    pay(event, owner, buyer, stripe_provider.card(PAYS), Decimal("33.33"), key)
+    checkout.save_paid_card(buyer.customer_id, key)
+    known = provider_customer_of(db_session, buyer)
+    deleted = {"id": known, "object": "customer", "deleted": True}
+    # Signed, but Stripe still has the customer (a mistaken or replayed event): nothing is forgotten.
+    assert deliver(client, event_of("customer.deleted", deleted)).get_json()["outcome"].startswith("no customer")
+    assert len(saved(db_session, buyer)) == 1
+    client_of(stripe_provider).v1.customers.delete(known)
+    assert deliver(client, event_of("customer.deleted", deleted)).get_json()["outcome"] == (
+        "customer and its saved cards forgotten")
+    assert saved(db_session, buyer) == []
+    assert rows(db_session, "SELECT COUNT(*) FROM provider_customers WHERE customer_id = :c", c=buyer.customer_id) == [
+        (0,)]
+    # Delivered again under another id (late): nothing of ours is left to forget.
+    assert deliver(client, event_of("customer.deleted", deleted)).get_json()["outcome"].startswith("no customer")
+
+
 def test_a_card_set_up_for_a_customer_stripe_has_forgotten_is_refused_and_the_next_one_is_saved(
         client, forms, db_session, stripe_provider):
     buyer = signed_in(forms, db_session)

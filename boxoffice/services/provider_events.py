@@ -7,7 +7,9 @@ provider_events) and then processed:
     books it (or returns the money if its seats are gone), declines it, or leaves it waiting;
   * charge.refunded: the pending refunds of that charge are finished (refunds.pay_out, and attempts whose
     money was going back), which find the provider's refund by its key instead of making another;
-  * charge.dispute.created: the booking paid by that charge is flagged for staff.
+  * charge.dispute.created: the booking paid by that charge is flagged for staff;
+  * customer.deleted: the buyer's customer at Stripe is forgotten with the saved cards it kept (once Stripe
+    confirms it is gone), so they are no longer offered and the next payment makes a new customer.
 The event's own account of the object is never trusted for the money: the state machine asks the
 provider. So an event delivered late, twice, or after a later one changes nothing twice: every move is
 conditional on the state it leaves, and a duplicate finds its event already processed.
@@ -115,6 +117,11 @@ def _process(event: dict) -> str:
             flagged = db.session.execute(FLAG_DISPUTE, {"now": utcnow(), "dispute": obj.get("id"),
                                                         "reference": intent}).rowcount if intent else 0
         return "booking flagged" if flagged else "no booking to flag (or flagged already)"
+    if kind == "customer.deleted":
+        stripe_gateway = gateway.stripe()
+        if stripe_gateway is not None and stripe_gateway.customer_deleted(obj.get("id", "")):
+            return "customer and its saved cards forgotten"
+        return "no customer of ours (or still at Stripe)"
     return "ignored"
 
 

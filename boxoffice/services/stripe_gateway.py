@@ -122,6 +122,18 @@ class StripeGateway:
             db.session.execute(FORGET_CUSTOMER, {"customer_id": customer_id, "known": provider_customer_id})
             db.session.execute(FORGET_ITS_CARDS, {"customer_id": customer_id})
 
+    def customer_deleted(self, provider_customer_id: str) -> bool:
+        """Stripe says it deleted this customer (webhook customer.deleted): if it is one of ours and Stripe
+        confirms it is gone, it is forgotten with the cards it kept, as when a call for it is refused. Whether
+        it was. Raises PaymentProviderUnavailable."""
+        with unit_of_work():
+            customer_id = db.session.scalar(sa.select(ProviderCustomer.customer_id).where(
+                ProviderCustomer.provider_customer_id == provider_customer_id))
+        if customer_id is None or not self._forgotten(provider_customer_id):
+            return False
+        self._forget_customer(customer_id, provider_customer_id)
+        return True
+
     def _as_customer(self, customer_id: int, call: Callable[[str, str], T]) -> T:
         """`call(customer at Stripe, key suffix)` for the buyer. When Stripe refuses it because it has
         forgotten that customer, the customer is made again and the call made once more, with a key suffix of
