@@ -4,7 +4,10 @@ Card numbers never reach the box office (PCI DSS SAQ A): the checkout page mount
 the browser gives the card to Stripe and sends us only Stripe's id for it, a PaymentMethod (pm_…) or, with
 the older Elements flow and with localstripe's mock of Stripe.js, a token (tok_…). Either is attached to
 the buyer's customer at Stripe (one per box-office customer, table provider_customers), which is what
-lets a card be kept for later: we keep its brand, last four, expiry and Stripe's id, nothing more.
+lets a card be kept for later: we keep its brand, last four, expiry and Stripe's id, nothing more. A card
+saved from the account page comes through a SetupIntent that Stripe.js confirms; a card removed is
+detached at Stripe. Should Stripe forget the customer (deleted in its dashboard), the cards it kept are
+dropped here and a new customer is made (_as_customer, and the customer.deleted webhook).
 
 A payment attempt becomes a PaymentIntent in two calls. The first creates it unconfirmed, with the
 attempt's idempotency key as Stripe's Idempotency-Key, and hands its id to the attempt (on_reference),
