@@ -24,8 +24,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from .clock import utcnow
 from .extensions import db
-from .services import replica
-from .services.reconciler import GRACE
+from .services import reconciler, replica
 
 bp = Blueprint("operations", __name__)
 
@@ -36,21 +35,19 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 # One round trip for every business figure; each count reads an index.
-BUSINESS_FIGURES = sa.text("""
-    SELECT (SELECT COUNT(*) FROM bookings) AS bookings,
-           (SELECT COUNT(*) FROM event_seats WHERE state = 'held' AND hold_expires_at > UTC_TIMESTAMP(3)) AS holds,
-           (SELECT COUNT(*) FROM payment_attempts
-             WHERE state IN ('created', 'captured', 'refund_pending') AND updated_at < :before) AS attempts_waiting,
-           (SELECT COUNT(*) FROM booking_refunds WHERE state = 'pending' AND created_at < :before) AS refunds_waiting,
-           (SELECT COUNT(*) FROM outbox_emails WHERE status IN ('queued', 'retrying')) AS mail_waiting,
-           (SELECT COUNT(*) FROM outbox_emails WHERE status = 'failed') AS mail_failed""")
+BUSINESS_FIGURES = sa.select(
+    sa.text("(SELECT COUNT(*) FROM bookings) AS bookings"),
+    sa.text("(SELECT COUNT(*) FROM event_seats WHERE state = 'held' AND hold_expires_at > UTC_TIMESTAMP(3)) AS holds"),
+    reconciler.ATTEMPTS_WAITING.label("attempts_waiting"), reconciler.REFUNDS_WAITING.label("refunds_waiting"),
+    sa.text("(SELECT COUNT(*) FROM outbox_emails WHERE status IN ('queued', 'retrying')) AS mail_waiting"),
+    sa.text("(SELECT COUNT(*) FROM outbox_emails WHERE status = 'failed') AS mail_failed"))
 
 
 class BusinessCollector:
     """The business figures, read from the database when Prometheus scrapes."""
 
     def collect(self):
-        row = db.session.execute(BUSINESS_FIGURES, {"before": utcnow() - GRACE}).one()
+        row = db.session.execute(BUSINESS_FIGURES, {"before": utcnow() - reconciler.GRACE}).one()
         db.session.rollback()  # (a read: nothing to keep, and the connection goes back to the pool clean)
         yield GaugeMetricFamily("boxoffice_bookings", "Bookings ever made.", value=row.bookings)
         yield GaugeMetricFamily("boxoffice_live_held_seats", "Seats held now (holds not expired).", value=row.holds)

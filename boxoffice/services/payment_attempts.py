@@ -97,8 +97,16 @@ BY_ID = _SELECT.where(_a.attempt_id == sa.bindparam("attempt_id"))
 BY_REFERENCE = _SELECT.where(_a.provider_reference == sa.bindparam("reference"))
 IN_FLIGHT_FOR_HOLD = _SELECT.where(
     _a.event_id == sa.bindparam("event_id"), _a.hold_owner == sa.bindparam("owner"), _a.in_flight == 1)
-LEFT_BEHIND = (_SELECT.where(_a.state.in_(("created", "captured", "refund_pending")),
-                            _a.updated_at < sa.bindparam("before"))
+# The states an attempt may be left in between two steps (by a crash, a lost connection, a provider away).
+LEFT_BETWEEN_STATES = (*IN_FLIGHT, "refund_pending")
+
+
+def left_between_states(before) -> sa.ColumnElement[bool]:
+    """An attempt in a state between two steps that nobody has moved since `before`: the reconciler's work."""
+    return sa.and_(_a.state.in_(LEFT_BETWEEN_STATES), _a.updated_at < before)
+
+
+LEFT_BEHIND = (_SELECT.where(left_between_states(sa.bindparam("before")))
                .order_by(_a.updated_at).limit(sa.bindparam("limit")))
 INSERT_ATTEMPT = sa.insert(PaymentAttempt.__table__)
 INSERT_BOOKING = sa.text("""

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from ..clock import utcnow
 from ..errors import BoxOfficeError
 from ..extensions import db
+from ..models import Booking, BookingRefund, Customer, Event, PaymentAttempt
 from ..pagination import Page
 from . import mail, payment_attempts, refunds
 from .unit_of_work import unit_of_work
@@ -33,9 +34,16 @@ from .unit_of_work import unit_of_work
 # A row its own request may still be moving is left alone this long (a request never takes this long).
 GRACE = dt.timedelta(seconds=30)
 
-PENDING_REFUNDS = sa.text("""
-    SELECT refund_id FROM booking_refunds WHERE state = 'pending' AND created_at < :before
-     ORDER BY created_at LIMIT :limit""")
+_r = BookingRefund.__table__.c
+
+
+def refund_left_pending(before) -> sa.ColumnElement[bool]:
+    """A booking refund still waiting to be paid out, made before `before`: the reconciler's work."""
+    return sa.and_(_r.state == "pending", _r.created_at < before)
+
+
+PENDING_REFUNDS = (sa.select(_r.refund_id).where(refund_left_pending(sa.bindparam("before")))
+                   .order_by(_r.created_at).limit(sa.bindparam("limit")))
 BOOKINGS_WITHOUT_MAIL = sa.text("""
     SELECT b.booking_id, c.email
       FROM payment_attempts a
@@ -78,7 +86,7 @@ def reconcile(limit: int = 100, grace: dt.timedelta = GRACE) -> Reconciliation:
         except (BoxOfficeError, OSError, sa.exc.OperationalError):
             done.unfinished += 1
             continue
-        if finished.state in payment_attempts.IN_FLIGHT or finished.state == "refund_pending":
+        if finished.state in payment_attempts.LEFT_BETWEEN_STATES:
             done.unfinished += 1
         else:
             done.attempts[finished.state] += 1
@@ -114,31 +122,33 @@ class ReconciledPayment:
 
 # What needed the reconciler (or still does): attempts and refunds it moved, and those left between states
 # now, newest first.
-NEEDED_RECONCILING = sa.text("""
-    SELECT 'payment' AS kind, a.attempt_id AS row_id, c.email, e.title, a.amount, a.state, a.reconcile_note,
-           COALESCE(a.reconciled_at, a.updated_at) AS at, b.booking_code
-      FROM payment_attempts a
-      JOIN customers c ON c.customer_id = a.customer_id
-      JOIN events e ON e.event_id = a.event_id
-      LEFT JOIN bookings b ON b.booking_id = a.booking_id
-     WHERE a.reconciled_at IS NOT NULL
-        OR (a.state IN ('created', 'captured', 'refund_pending') AND a.updated_at < :before)
-    UNION ALL
-    SELECT 'refund', r.refund_id, c.email, e.title, r.amount, r.state, r.reconcile_note,
-           COALESCE(r.reconciled_at, r.created_at), b.booking_code
-      FROM booking_refunds r
-      JOIN bookings b ON b.booking_id = r.booking_id
-      JOIN customers c ON c.customer_id = b.customer_id
-      JOIN events e ON e.event_id = b.event_id
-     WHERE r.reconciled_at IS NOT NULL OR (r.state = 'pending' AND r.created_at < :before)
-     ORDER BY at DESC, row_id DESC
-     LIMIT :limit OFFSET :offset""")
-COUNT_NEEDED_RECONCILING = sa.text("""
-    SELECT (SELECT COUNT(*) FROM payment_attempts
-             WHERE reconciled_at IS NOT NULL
-                OR (state IN ('created', 'captured', 'refund_pending') AND updated_at < :before))
-         + (SELECT COUNT(*) FROM booking_refunds
-             WHERE reconciled_at IS NOT NULL OR (state = 'pending' AND created_at < :before))""")
+_a, _b, _c, _e = (model.__table__.c for model in (PaymentAttempt, Booking, Customer, Event))
+_BEFORE = sa.bindparam("before")
+_ATTEMPTS_RECONCILED = sa.or_(_a.reconciled_at.is_not(None), payment_attempts.left_between_states(_BEFORE))
+_REFUNDS_RECONCILED = sa.or_(_r.reconciled_at.is_not(None), refund_left_pending(_BEFORE))
+NEEDED_RECONCILING = sa.union_all(
+    sa.select(sa.literal("payment").label("kind"), _a.attempt_id.label("row_id"), _c.email, _e.title, _a.amount,
+              _a.state, _a.reconcile_note, sa.func.coalesce(_a.reconciled_at, _a.updated_at).label("at"),
+              _b.booking_code)
+    .select_from(PaymentAttempt.__table__.join(Customer.__table__, _c.customer_id == _a.customer_id)
+                 .join(Event.__table__, _e.event_id == _a.event_id)
+                 .outerjoin(Booking.__table__, _b.booking_id == _a.booking_id))
+    .where(_ATTEMPTS_RECONCILED),
+    sa.select(sa.literal("refund"), _r.refund_id, _c.email, _e.title, _r.amount, _r.state, _r.reconcile_note,
+              sa.func.coalesce(_r.reconciled_at, _r.created_at), _b.booking_code)
+    .select_from(BookingRefund.__table__.join(Booking.__table__, _b.booking_id == _r.booking_id)
+                 .join(Customer.__table__, _c.customer_id == _b.customer_id)
+                 .join(Event.__table__, _e.event_id == _b.event_id))
+    .where(_REFUNDS_RECONCILED),
+).order_by(sa.desc("at"), sa.desc("row_id")).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+COUNT_NEEDED_RECONCILING = sa.select(
+    sa.select(sa.func.count()).select_from(PaymentAttempt.__table__).where(_ATTEMPTS_RECONCILED).scalar_subquery()
+    + sa.select(sa.func.count()).select_from(BookingRefund.__table__).where(_REFUNDS_RECONCILED).scalar_subquery())
+# The backlog now (the operations metrics): rows left between states, and for how long does not matter.
+ATTEMPTS_WAITING = (sa.select(sa.func.count()).select_from(PaymentAttempt.__table__)
+                    .where(payment_attempts.left_between_states(_BEFORE)).scalar_subquery())
+REFUNDS_WAITING = (sa.select(sa.func.count()).select_from(BookingRefund.__table__)
+                   .where(refund_left_pending(_BEFORE)).scalar_subquery())
 
 
 def needed_reconciling(page: int, per_page: int = 25) -> Page[ReconciledPayment]:
