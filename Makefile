@@ -52,12 +52,13 @@ redis:
 db: setup
 	@$(FLASK) db setup
 
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
 browser:
-	@.ci/ensure-chromium.sh
+	@.ci/ensure-debian-packages.sh /usr/bin/chromium "the browser tests" chromium chromium-driver fonts-dejavu-core
 
 # nginx in front of the app servers: the cluster rehearsal and its test (tests/cluster/) run Debian's nginx.
 nginx:
-	@.ci/ensure-nginx.sh
+	@.ci/ensure-debian-packages.sh /usr/sbin/nginx "the cluster rehearsal and its test" nginx-light
 
 # The production topology on one machine (docs/deployment.md): a primary and a replica MariaDB (GTID
 # replication) on ports of their own, two app servers and nginx, in the background until cluster-down.

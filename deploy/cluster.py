@@ -294,7 +294,7 @@ def up(scale: str) -> None:
     if (root / "cluster.json").exists():
         sys.exit(f"A cluster is already running from {root} (make cluster-down stops it).")
     if not Path(NGINX).exists():
-        sys.exit("nginx is missing: .ci/ensure-nginx.sh installs it (apt-get install -y nginx-light).")
+        sys.exit("nginx is missing: `make nginx` installs it (apt-get install -y nginx-light).")
     ports = Ports(_port("CLUSTER_PORT", 8800), [_port("CLUSTER_APP1_PORT", 8801), _port("CLUSTER_APP2_PORT", 8802)],
                   _port("CLUSTER_PRIMARY_PORT", 3316), _port("CLUSTER_REPLICA_PORT", 3317))
     if 3306 in (ports.primary, ports.replica):

@@ -67,7 +67,7 @@ def cluster(tmp_path_factory, smtp_sink) -> Iterator[Cluster]:
     missing += [] if shutil.which(INSTALL_DB) else [INSTALL_DB]
     if missing:
         pytest.fail(f"{', '.join(missing)} missing: the cluster test runs nginx and two MariaDB servers of its own. "
-                    "Install them with .ci/ensure-nginx.sh (apt-get install -y nginx-light) and "
+                    "Install them with `make nginx` (apt-get install -y nginx-light) and "
                     "apt-get install -y mariadb-server (make test does the first).")
     # The jobs' schedule runs every quarter second on each app server, so that a test sees passes quickly.
     cluster = Cluster(tmp_path_factory.mktemp("cluster"), detached=False, app_workers=1, jobs_interval=0.25,
