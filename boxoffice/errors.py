@@ -56,6 +56,13 @@ class SeatUnavailable(BoxOfficeError):
     default_message = "Someone else has just taken that seat."
 
 
+class LineFirst(SeatUnavailable):
+    """A seat that came back (its hold ran out) while people wait for the event: the waiting list has it
+    first (boxoffice/services/waiting_list.py)."""
+
+    default_message = "That seat has just come back, and seats that come back go to the waiting list first."
+
+
 class StrandedSeat(BoxOfficeError):
     default_message = "That would leave a single empty seat between taken seats."
 
@@ -156,6 +163,7 @@ SIGNALLED_ERRORS: dict[int, type[BoxOfficeError]] = {
     30008: UnknownCustomer,
     30009: SeatUnavailable,
     30010: StrandedSeat,
+    30011: LineFirst,
     30020: BookingUnchangeable,
 }
 DUPLICATE_KEY = 1062

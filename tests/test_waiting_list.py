@@ -1,6 +1,7 @@
 """The waiting list of a sold-out event: joining it, seats that come back offered to the first in line with
-a mail and a link, offers that run out passing down the line, the link taking the seats to checkout, and
-staff seeing the line and its conversions."""
+a mail and a link (a refund's at once; a hold that ran out before any other buyer can take it), offers that
+run out passing down the line, the link taking the seats to checkout, and staff seeing the line and its
+conversions."""
 from __future__ import annotations
 
 import re
@@ -8,7 +9,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from boxoffice.errors import DuplicateRecord
+from boxoffice.errors import DuplicateRecord, SeatUnavailable
 from boxoffice.services import checkout, holds, refunds, waiting_list
 from boxoffice.services.payments import PaymentRequest
 from tests.admin_support import GOOD_CARD, paid_booking
@@ -74,23 +75,22 @@ def test_an_event_with_seats_on_sale_has_no_line_to_join(db_session):
     assert rows(db_session, "SELECT COUNT(*) FROM waiting_list_entries WHERE event_id = :e", e=event.event_id) == [(0,)]
 
 
-def test_refunded_seats_are_offered_to_the_first_in_line_with_a_mail_and_a_link(db_session, sold_out):
+def test_refunded_seats_are_offered_to_the_first_in_line_at_once_with_a_mail_and_a_link(db_session, sold_out):
     event, booking = sold_out
     first, second = customer(db_session, "First"), customer(db_session, "Second")
     mine = waiting_list.join(event.event_id, first.customer_id, 2, None)
     waiting_list.join(event.event_id, second.customer_id, 2, None)
+
     refund_all(booking)
 
-    result = waiting_list.pass_down_the_line()
-
-    [offer] = result.offers
-    assert offer.entry_id == mine.entry_id and sorted(offer.seat_ids) == sorted(event.seat_ids("A1", "A2"))
+    offered = waiting_list.seats_offered(mine.entry_id)
+    assert offered == sorted(event.seat_ids("A1", "A2")), "offered in the refund's own transaction, no pass needed"
     [(state, owner_is_token, minutes)] = rows(db_session, """
         SELECT DISTINCT es.state, es.hold_owner = w.offer_token,
                ROUND(TIMESTAMPDIFF(SECOND, w.offered_at, es.hold_expires_at) / 60)
           FROM event_seats es JOIN waiting_list_entries w ON w.entry_id = :e
          WHERE es.event_id = :ev AND es.seat_id IN :seats""", e=mine.entry_id, ev=event.event_id,
-                                                 seats=list(offer.seat_ids))
+                                                 seats=offered)
     assert (state, owner_is_token, minutes) == ("held", 1, 30), "held for the entry for the configured 30 minutes"
     [(subject, body)] = offer_mails(db_session, first.email)
     assert subject == "Seats for Last Night of the Proms are held for you for 30 minutes"
@@ -108,8 +108,7 @@ def test_a_place_whose_wish_does_not_fit_keeps_it_while_the_next_who_fits_is_off
     waiting_list.join(event.event_id, big.customer_id, 4, None)
     waiting_list.join(event.event_id, small.customer_id, 2, None)
     refund_all(booking)
-    [offer] = waiting_list.pass_down_the_line().offers
-    assert offer.customer_id == small.customer_id
+    assert waiting_list.place(event.event_id, small.customer_id).status == "offered"
     place = waiting_list.place(event.event_id, big.customer_id)
     assert (place.status, place.position) == ("waiting", 1)
 
@@ -120,7 +119,7 @@ def test_an_unclaimed_offer_expires_and_its_seats_pass_down_the_line(db_session,
     slow = waiting_list.join(event.event_id, first.customer_id, 2, None)
     waiting_list.join(event.event_id, second.customer_id, 2, None)
     refund_all(booking)
-    [first_offer] = waiting_list.pass_down_the_line().offers
+    first_offer = waiting_list.seats_offered(slow.entry_id)
     expire_offer(db_session, slow.entry_id)
 
     result = waiting_list.pass_down_the_line()
@@ -128,7 +127,7 @@ def test_an_unclaimed_offer_expires_and_its_seats_pass_down_the_line(db_session,
     assert result.expired == 1
     [second_offer] = result.offers
     assert second_offer.customer_id == second.customer_id
-    assert sorted(second_offer.seat_ids) == sorted(first_offer.seat_ids)
+    assert sorted(second_offer.seat_ids) == first_offer
     assert rows(db_session, "SELECT status FROM waiting_list_entries WHERE entry_id = :e", e=slow.entry_id) == [("expired",)]
     assert waiting_list.place(event.event_id, first.customer_id) is None
     assert len(offer_mails(db_session, second.email)) == 1
@@ -171,7 +170,6 @@ def test_the_offer_link_takes_the_seats_to_checkout_for_its_customer_only(client
     first, other = customer(db_session, "Lucky"), customer(db_session, "Nosy")
     waiting_list.join(event.event_id, first.customer_id, 2, None)
     refund_all(booking)
-    waiting_list.pass_down_the_line()
     token = waiting_list.place(event.event_id, first.customer_id).offer_token
     link = f"/waiting-list/offers/{token}"
 
@@ -197,7 +195,6 @@ def test_an_offer_that_ran_out_is_gone(db_session, sold_out):
     first = customer(db_session, "Too Late")
     entry = waiting_list.join(event.event_id, first.customer_id, 2, None)
     refund_all(booking)
-    waiting_list.pass_down_the_line()
     token = waiting_list.place(event.event_id, first.customer_id).offer_token
     expire_offer(db_session, entry.entry_id)
     with pytest.raises(waiting_list.OfferGone):
@@ -210,10 +207,79 @@ def test_leaving_with_an_offer_gives_the_seats_back_to_the_line(db_session, sold
     waiting_list.join(event.event_id, first.customer_id, 2, None)
     waiting_list.join(event.event_id, second.customer_id, 2, None)
     refund_all(booking)
-    waiting_list.pass_down_the_line()
     waiting_list.leave(event.event_id, first.customer_id)
-    [offer] = waiting_list.pass_down_the_line().offers
-    assert offer.customer_id == second.customer_id
+    place = waiting_list.place(event.event_id, second.customer_id)
+    assert place.status == "offered", "passed down the line at once"
+    assert len(waiting_list.seats_offered(place.entry_id)) == 2
+    assert waiting_list.pass_down_the_line().offers == []
+
+
+def run_out(db_session, event) -> None:
+    """Let every hold on the event run out."""
+    db_session.execute(sa.text(
+        "UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE event_id = :e AND state = 'held'"),
+        {"e": event.event_id})
+    db_session.commit()
+
+
+def test_a_seat_whose_hold_ran_out_goes_to_the_line_before_a_buyer_who_asks_for_it(db_session):
+    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=3))
+    db_session.commit()
+    sell_seats(db_session, event, event.seat_ids("A3"))
+    db_session.commit()
+    holds.hold_seats(event.event_id, event.seat_ids("A1", "A2"), holds.new_hold_owner(), 10)
+    waiter = customer(db_session, "Patient")
+    entry = waiting_list.join(event.event_id, waiter.customer_id, 1, None)
+    run_out(db_session, event)
+    buyer = holds.new_hold_owner()
+
+    with pytest.raises(SeatUnavailable, match="first person in the waiting list"):
+        holds.hold_seats(event.event_id, event.seat_ids("A1"), buyer, 10)
+
+    assert waiting_list.seats_offered(entry.entry_id) == event.seat_ids("A1"), "the line took its pick first"
+    assert len(offer_mails(db_session, waiter.email)) == 1
+    assert holds.current_hold(event.event_id, buyer).is_empty
+    assert holds.hold_seats(event.event_id, event.seat_ids("A2"), buyer, 10).seat_ids == tuple(event.seat_ids("A2")), \
+        "what nobody in the line wanted is on sale again"
+
+
+def test_a_seat_that_came_back_and_fits_nobody_in_line_goes_to_the_buyer(db_session):
+    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
+    db_session.commit()
+    holds.hold_seats(event.event_id, event.seat_ids(), holds.new_hold_owner(), 10)
+    waiter = customer(db_session, "Wants Two")
+    waiting_list.join(event.event_id, waiter.customer_id, 2, None)
+    db_session.execute(sa.text("UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND "
+                               "WHERE event_id = :e AND seat_id = :s"), {"e": event.event_id, "s": event.seat_ids("A1")[0]})
+    db_session.commit()
+    buyer = holds.new_hold_owner()
+    assert holds.hold_seats(event.event_id, event.seat_ids("A1"), buyer, 10).seat_ids == tuple(event.seat_ids("A1"))
+    assert waiting_list.place(event.event_id, waiter.customer_id).status == "waiting"
+    assert offer_mails(db_session, waiter.email) == []
+
+
+def test_a_buyer_whose_own_hold_ran_out_finds_it_offered_to_the_line_first(db_session):
+    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
+    db_session.commit()
+    late = holds.new_hold_owner()
+    holds.hold_seats(event.event_id, event.seat_ids(), late, 10)
+    waiter = customer(db_session, "Patient")
+    entry = waiting_list.join(event.event_id, waiter.customer_id, 2, None)
+    run_out(db_session, event)
+    with pytest.raises(SeatUnavailable, match="waiting list"):
+        holds.hold_seats(event.event_id, event.seat_ids("A1"), late, 10)
+    assert waiting_list.seats_offered(entry.entry_id) == event.seat_ids()
+
+
+def test_a_hold_given_back_on_a_sold_out_event_is_offered_to_the_line_at_once(db_session):
+    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
+    db_session.commit()
+    owner = holds.new_hold_owner()
+    holds.hold_seats(event.event_id, event.seat_ids(), owner, 10)
+    waiter = customer(db_session, "Patient")
+    entry = waiting_list.join(event.event_id, waiter.customer_id, 2, None)
+    holds.release_hold(event.event_id, owner)
+    assert waiting_list.seats_offered(entry.entry_id) == event.seat_ids()
 
 
 def test_the_sold_out_event_page_offers_the_waiting_list_and_a_customer_joins_it(client, forms, db_session, sold_out):
@@ -237,7 +303,6 @@ def test_staff_see_the_line_and_its_conversions(admin_client, db_session, sold_o
     waiting_list.join(event.event_id, first.customer_id, 2, None)
     waiting_list.join(event.event_id, second.customer_id, 1, None)
     refund_all(booking)
-    waiting_list.pass_down_the_line()
     owner = holds.new_hold_owner()
     waiting_list.claim_offer(waiting_list.place(event.event_id, first.customer_id).offer_token, first.customer_id, owner)
     quote = checkout.quote(event.event_id, owner, first.customer_id, None)

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 
-from ..errors import SeatUnavailable
+from ..errors import LineFirst, SeatUnavailable
 from ..extensions import db
+from . import waiting_list
 from .unit_of_work import unit_of_work
 
 # How long holds last, named once (the procedures of sql/objects/35_seat_states.sql take them as
@@ -108,11 +109,25 @@ def _hold_procedure(call: str, params: dict, event_id: int) -> Hold:
 
 
 def _change_hold(event_id: int, seat_ids, owner: str, minutes: int, toggle: bool, buyer: Buyer) -> Hold:
-    return _hold_procedure(
-        "CALL HoldSeats(:event_id, :owner, :seat_ids, :minutes, :toggle, :customer_id, :address, :commit)", {
-            "event_id": event_id, "owner": owner, "seat_ids": json.dumps([int(s) for s in seat_ids]),
-            "minutes": minutes, "toggle": toggle, "customer_id": buyer.customer_id, "address": buyer.address},
-        event_id)
+    """HoldSeats; when it says a seat that came back is the waiting list's first (LineFirst), the line takes
+    its pick now and HoldSeats is asked once more: a seat the line took is then someone else's."""
+    def change() -> Hold:
+        return _hold_procedure(
+            "CALL HoldSeats(:event_id, :owner, :seat_ids, :minutes, :toggle, :customer_id, :address, :commit)", {
+                "event_id": event_id, "owner": owner, "seat_ids": json.dumps([int(s) for s in seat_ids]),
+                "minutes": minutes, "toggle": toggle, "customer_id": buyer.customer_id, "address": buyer.address},
+            event_id)
+    try:
+        return change()
+    except LineFirst:
+        offers = waiting_list.offer_free_seats(event_id)
+    try:
+        return change()
+    except SeatUnavailable as taken:
+        if offers and not isinstance(taken, LineFirst):
+            raise SeatUnavailable("That seat came back to sale and has gone to the first person in the waiting "
+                                  "list. The seat map now shows what is still free.") from taken
+        raise
 
 
 def hold_seats(event_id: int, seat_ids, owner: str, minutes: int, buyer: Buyer = NOBODY) -> Hold:
@@ -133,9 +148,11 @@ def toggle_seat(event_id: int, seat_id: int, owner: str, minutes: int, buyer: Bu
 
 
 def release_hold(event_id: int, owner: str) -> None:
-    """Give back every seat of the owner's hold for the event (one click). Raises Busy."""
-    with unit_of_work(lock_event=event_id):
+    """Give back every seat of the owner's hold for the event (one click); anyone in the event's waiting
+    list is offered them first, in the same transaction. Raises Busy."""
+    with unit_of_work(lock_event=event_id) as work:
         db.session.execute(sa.text("CALL ReleaseHold(:event_id, :owner)"), {"event_id": event_id, "owner": owner})
+        waiting_list.line_takes_its_pick(work.event)
 
 
 def extend_for_payment(event_id: int, owner: str) -> Hold:

@@ -3,8 +3,9 @@
 Every refund, whether a customer cancels, an admin refunds or an event is cancelled, goes through
 `refund_tickets`, in two steps, so that a crash at any point leaves a row that says what is left to do:
   1. one transaction, under the event's lock and then the booking's: the tickets turn refunded, their
-     seats go back on sale (the trigger update_seat_availability moves the counts), a pending
-     booking_refunds row records what is owed, and the customer's mail is written to the outbox;
+     seats go back on sale (the trigger update_seat_availability moves the counts), offered first to
+     anyone in the event's waiting list (waiting_list.line_takes_its_pick), a pending booking_refunds row
+     records what is owed, and the customer's mail is written to the outbox;
   2. outside any transaction, the provider is asked to pay it out (with the refund's own idempotency key,
      so asking again after a crash never pays twice); then the refund is marked refunded, with its
      payments row, in a short transaction of its own.
@@ -24,7 +25,7 @@ from ..clock import utcnow
 from ..errors import NothingToRefund, RefundNotAllowed
 from ..extensions import db
 from ..models import Booking, BookingRefund
-from . import mail
+from . import mail, waiting_list
 from .payments import gateway
 from .unit_of_work import unit_of_work
 
@@ -56,7 +57,7 @@ def refund_tickets(booking_id: int, ticket_ids: list[int] | None = None, request
     event_id = db.session.scalar(sa.text("SELECT event_id FROM bookings WHERE booking_id = :b"), {"b": booking_id})
     if event_id is None:
         raise NothingToRefund("There is no such booking.")
-    with unit_of_work(lock_event=event_id):
+    with unit_of_work(lock_event=event_id) as work:
         booking = db.session.execute(sa.text("""
             SELECT b.booking_id, b.booking_code, c.email FROM bookings b JOIN customers c USING (customer_id)
              WHERE b.booking_id = :b FOR UPDATE"""), {"b": booking_id}).one()
@@ -83,6 +84,8 @@ def refund_tickets(booking_id: int, ticket_ids: list[int] | None = None, request
             {"now": now.replace(microsecond=0), "refund_id": refund_id, "ids": [t.ticket_id for t in tickets]})
         db.session.execute(sa.text("CALL FreeSoldSeats(:event_id, :seats)"),
                            {"event_id": event_id, "seats": json.dumps([t.seat_id for t in tickets])})
+        # The seats go to the event's waiting list first, in this transaction: nobody can take them in between.
+        waiting_list.line_takes_its_pick(work.event)
         remaining = db.session.scalar(sa.text(
             "SELECT COUNT(*) FROM tickets WHERE booking_id = :b AND status <> 'refunded' FOR UPDATE"), {"b": booking_id})
         status = "partially_refunded" if remaining else "refunded"

@@ -1,16 +1,19 @@
 """The waiting list of a sold-out event: a fair line for seats that come back.
 
 A signed-in customer joins an event's line for a number of seats in one category, or in any. Seats come
-back when a booking is refunded or cancelled, or when a hold on the sold-out event expires. The once-only
-jobs (boxoffice/jobs.py `run_pass`, under the database advisory lock) then call `pass_down_the_line`:
-offers not claimed in time are ended, and the free seats of each event with people waiting go to the
-line in the order it was joined: the first entry whose wish the seats can meet is offered them (an entry
+back when a booking is refunded or cancelled, or when a hold on the sold-out event expires. They go to
+the line before anyone else can take them: a refund offers the seats it frees in its own transaction
+(`line_takes_its_pick`); a seat whose hold ran out is refused to other buyers while anyone waits (HoldSeats'
+LineFirst), and the line takes its pick at that moment or at the once-only jobs' next pass (boxoffice/jobs.py
+`run_pass`, under the database advisory lock, `pass_down_the_line`), whichever comes first: offers not
+claimed in time are ended, and the free seats of each event with people waiting go to the line in the order
+it was joined: the first entry whose wish the seats can meet is offered them (an entry
 for three seats does not hold up one for two when two come back; it keeps its place for the next seats).
 An offer holds the seats for the entry under a random offer token (the hold owner of the offered seats,
 and the secret of the link in the offer's mail) for holds.waiting_list_offer() (30 minutes by default).
 Opening the link, signed in as the entry's customer, moves the seats into the buyer's own hold and on to
 checkout. An offer not claimed in time simply expires, like any hold, and its seats pass down the line at
-the next pass.
+the next pass, or as soon as a buyer asks for one of them.
 
 Fairness under concurrency: every offer is made in one transaction that locks the event row first (the
 one lock order, unit_of_work), reads the free seats and the line only after that lock, and claims seats
@@ -127,9 +130,9 @@ def place(event_id: int, customer_id: int) -> Place | None:
 
 
 def leave(event_id: int, customer_id: int) -> None:
-    """Take the customer out of the event's line; seats offered to them are given back at once (and pass
-    down the line at the next pass). Raises Busy."""
-    with unit_of_work(lock_event=event_id):
+    """Take the customer out of the event's line; seats offered to them pass down the line at once.
+    Raises Busy."""
+    with unit_of_work(lock_event=event_id) as work:
         entry = db.session.execute(sa.text("""
             SELECT entry_id, status, offer_token FROM waiting_list_entries
              WHERE event_id = :event_id AND live_customer_id = :customer_id FOR UPDATE"""),
@@ -142,6 +145,8 @@ def leave(event_id: int, customer_id: int) -> None:
         db.session.execute(sa.text("""
             UPDATE waiting_list_entries SET status = 'left', ended_at = UTC_TIMESTAMP(3)
              WHERE entry_id = :entry_id"""), {"entry_id": entry.entry_id})
+        if entry.status == "offered":
+            line_takes_its_pick(work.event)
 
 
 def _free_seats(event_id: int) -> list[sa.Row]:
@@ -162,47 +167,61 @@ def offer_free_seats(event_id: int) -> list[Offer]:
     """Offer the event's free seats to its line, first come first served (see the module's docstring),
     each offer with its mail, in one transaction under the event's lock. Returns the offers made (none
     when the event is not on sale any more). Raises Busy."""
-    offers: list[Offer] = []
-    minutes = int(holds.waiting_list_offer().total_seconds() // 60)
     with unit_of_work(lock_event=event_id) as work:
-        event = work.event
-        now = holds.database_now()
-        if (event is None or event.status != "on_sale" or now >= event.starts_at or now < event.sales_start
-                or now > event.sales_end):
-            return offers
-        free = _free_seats(event_id)
+        return line_takes_its_pick(work.event)
+
+
+def line_takes_its_pick(event: sa.Row | None) -> list[Offer]:
+    """Inside the caller's unit of work, which has locked `event` (its row, as unit_of_work reads it): the
+    event's line takes its pick of the free seats, first come first served, each offer with its mail; then
+    the seats whose holds ran out and that nobody in the line could use go on sale to everyone
+    (ReleaseRunOutHolds). A refund calls it in its own transaction, so the seats it frees are never on sale
+    before the line has seen them; HoldSeats refuses a buyer a seat whose hold ran out while the line waits
+    (LineFirst) until this has run. Returns the offers made (none without a line, or when the event is not
+    on sale any more)."""
+    offers: list[Offer] = []
+    if event is None:
+        return offers
+    # The line first: one read of its index, so an event nobody waits for costs nothing more.
+    line = db.session.execute(sa.text("""
+        SELECT w.entry_id, w.customer_id, w.category_id, w.seats_wanted
+          FROM waiting_list_entries w USE INDEX (ix_waiting_list_line)
+         WHERE w.event_id = :event_id AND w.status = 'waiting'
+         ORDER BY w.entry_id"""), {"event_id": event.event_id}).all()
+    if not line:
+        return offers
+    now = holds.database_now()
+    if event.status != "on_sale" or now >= event.starts_at or now < event.sales_start or now > event.sales_end:
+        return offers
+    event_id = event.event_id
+    minutes = int(holds.waiting_list_offer().total_seconds() // 60)
+    free = _free_seats(event_id)
+    for entry in line:
         if not free:
-            return offers
-        line = db.session.execute(sa.text("""
-            SELECT w.entry_id, w.customer_id, w.category_id, w.seats_wanted
-              FROM waiting_list_entries w USE INDEX (ix_waiting_list_line)
-             WHERE w.event_id = :event_id AND w.status = 'waiting'
-             ORDER BY w.entry_id"""), {"event_id": event_id}).all()
-        for entry in line:
-            fitting = [seat for seat in free if entry.category_id in (None, seat.category_id)]
-            if len(fitting) < entry.seats_wanted:
-                continue
-            if entry.category_id is None:
-                # "Any category": all the seats in one category where one has enough, the best first.
-                by_category: dict[int, list] = {}
-                for seat in fitting:
-                    by_category.setdefault(seat.category_id, []).append(seat)
-                fitting = next((seats for seats in by_category.values() if len(seats) >= entry.seats_wanted), fitting)
-            chosen = fitting[:entry.seats_wanted]
-            token = secrets.token_hex(16)
-            seat_ids = tuple(seat.seat_id for seat in chosen)
-            db.session.execute(sa.text("CALL OfferSeats(:event_id, :entry_id, :seat_ids, :token, :minutes)"), {
-                "event_id": event_id, "entry_id": entry.entry_id, "seat_ids": json.dumps(list(seat_ids)),
-                "token": token, "minutes": minutes})
-            expires_at = db.session.scalar(sa.text(
-                "SELECT offer_expires_at FROM waiting_list_entries WHERE entry_id = :entry_id"),
-                {"entry_id": entry.entry_id})
-            _queue_offer_mail(event_id, entry.customer_id, token, seat_ids, expires_at, minutes)
-            offers.append(Offer(entry.entry_id, event_id, entry.customer_id, seat_ids, expires_at))
-            taken = set(seat_ids)
-            free = [seat for seat in free if seat.seat_id not in taken]
-            if not free:
-                break
+            break
+        fitting = [seat for seat in free if entry.category_id in (None, seat.category_id)]
+        if len(fitting) < entry.seats_wanted:
+            continue
+        if entry.category_id is None:
+            # "Any category": all the seats in one category where one has enough, the best first.
+            by_category: dict[int, list] = {}
+            for seat in fitting:
+                by_category.setdefault(seat.category_id, []).append(seat)
+            fitting = next((seats for seats in by_category.values() if len(seats) >= entry.seats_wanted), fitting)
+        chosen = fitting[:entry.seats_wanted]
+        token = secrets.token_hex(16)
+        seat_ids = tuple(seat.seat_id for seat in chosen)
+        db.session.execute(sa.text("CALL OfferSeats(:event_id, :entry_id, :seat_ids, :token, :minutes)"), {
+            "event_id": event_id, "entry_id": entry.entry_id, "seat_ids": json.dumps(list(seat_ids)),
+            "token": token, "minutes": minutes})
+        expires_at = db.session.scalar(sa.text(
+            "SELECT offer_expires_at FROM waiting_list_entries WHERE entry_id = :entry_id"),
+            {"entry_id": entry.entry_id})
+        _queue_offer_mail(event_id, entry.customer_id, token, seat_ids, expires_at, minutes)
+        offers.append(Offer(entry.entry_id, event_id, entry.customer_id, seat_ids, expires_at))
+        taken = set(seat_ids)
+        free = [seat for seat in free if seat.seat_id not in taken]
+    db.session.execute(sa.text("CALL ReleaseRunOutHolds(:event_id)"), {"event_id": event_id})
     return offers
 
 

@@ -1,9 +1,12 @@
 """The waiting list under concurrency: passes that run at the same moment (two app servers, or the job and a
 retry) offer every seat that came back once, to the first in line; a buyer and the pass racing for one
-seat never both get it; customers joining at the same moment each get a place of their own. With a control
-showing that offering seats read-then-write, without the event's lock, gives one seat twice."""
+seat never both get it; customers joining at the same moment each get a place of their own; buyers pressing
+a seat the moment a refund frees it, or the moment its hold runs out, never get it before the line does.
+With controls showing that offering seats read-then-write, without the event's lock, gives one seat twice,
+and that seats freed without the line first do go to the buyers pressing them."""
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections import Counter
@@ -13,9 +16,10 @@ import sqlalchemy as sa
 
 from boxoffice.errors import SeatUnavailable
 from boxoffice.extensions import db
-from boxoffice.services import holds, waiting_list
+from boxoffice.services import holds, refunds, waiting_list
+from boxoffice.services.unit_of_work import unit_of_work
 from tests.builders import committed, make_customer, make_event, make_venue, rows, sell_seats
-from tests.concurrency.harness import assert_no_faults, at_once
+from tests.concurrency.harness import assert_no_faults, at_once, new_key, pay
 
 pytestmark = pytest.mark.concurrency
 
@@ -135,3 +139,118 @@ def test_control_offering_read_then_write_gives_one_seat_twice(app, owner_engine
         outcomes = at_once(app, 2, lambda client, _: naive_offer(event.event_id, both_have_read))
         assert_no_faults(outcomes)
         assert Counter(outcome.value for outcome in outcomes) == {event.seat_ids("A1")[0]: 2}
+
+
+def line_of_one(c, event) -> int:
+    """One customer waiting for one seat of the event; returns the entry's id."""
+    customer_id = make_customer(c).customer_id
+    return c.execute(sa.text("""INSERT INTO waiting_list_entries (event_id, customer_id, seats_wanted, joined_at)
+                                VALUES (:e, :c, 1, UTC_TIMESTAMP(3))"""),
+                     {"e": event.event_id, "c": customer_id}).lastrowid
+
+
+def booked_and_sold_out(app, c, seats: int = 3):
+    """A committed event whose seat A1 is a real paid booking (checkout) and every other seat sold; returns
+    the event and the booking's id."""
+    event = make_event(c, make_venue(c, rows=1, seats_per_row=seats))
+    owner = holds.new_hold_owner()
+    with app.app_context():
+        holds.hold_seats(event.event_id, event.seat_ids("A1"), owner, minutes=10)
+        booking_id = pay(event.event_id, owner, make_customer(c).customer_id, new_key()).booking_id
+    sell_seats(c, event, [s for s in event.seat_ids() if s not in event.seat_ids("A1")])
+    return event, booking_id
+
+
+def race_for_a_seat_coming_back(app, event, free_it, buyers: int = 5):
+    """Client 0 frees seat A1 with `free_it()` while the other clients press A1 again and again (each as a
+    buyer of its own) until a few presses after it is free. Returns the outcomes: client 0's, then whether
+    each buyer got the seat."""
+    seat = event.seat_ids("A1")
+    freed = threading.Event()
+
+    def act(client, _):
+        if client == 0:
+            try:
+                return free_it()
+            finally:
+                freed.set()
+        owner, after = holds.new_hold_owner(), 0
+        while after < 5:
+            after += freed.is_set()
+            try:
+                return bool(holds.hold_seats(event.event_id, seat, owner, 10).seat_ids)
+            except SeatUnavailable:
+                continue
+        return False
+
+    return at_once(app, 1 + buyers, act)
+
+
+def test_buyers_pressing_a_seat_as_a_refund_frees_it_never_get_it_before_the_line(app, owner_engine):
+    with committed(owner_engine) as c:
+        for _ in range(6):
+            event, booking_id = booked_and_sold_out(app, c)
+            entry_id = line_of_one(c, event)
+            outcomes = race_for_a_seat_coming_back(app, event, lambda: refunds.refund_tickets(booking_id))
+            assert_no_faults(outcomes, SeatUnavailable)
+            assert not any(o.value for o in outcomes[1:]), "a buyer took a refunded seat before the waiting list"
+            with app.app_context():
+                assert waiting_list.seats_offered(entry_id) == event.seat_ids("A1")
+            assert rows(c, "SELECT COUNT(*) FROM outbox_emails WHERE subject LIKE 'Seats for %' AND recipient = "
+                           "(SELECT c.email FROM customers c JOIN waiting_list_entries w USING (customer_id) "
+                           "WHERE w.entry_id = :w)", w=entry_id) == [(1,)]
+            assert rows(c, "SELECT status FROM bookings WHERE booking_id = :b", b=booking_id) == [("refunded",)]
+
+
+def free_without_the_line(event, booking_id: int) -> None:
+    """A refund's seat step as it was before the waiting list came first: the sold seats back on sale, under
+    the event's lock, and nothing offered (the next job pass would have, up to 30 s later)."""
+    with unit_of_work(lock_event=event.event_id):
+        seats = db.session.scalars(sa.text("SELECT seat_id FROM tickets WHERE booking_id = :b"),
+                                   {"b": booking_id}).all()
+        db.session.execute(sa.text("CALL FreeSoldSeats(:e, :s)"), {"e": event.event_id, "s": json.dumps(seats)})
+
+
+def test_control_seats_freed_without_the_line_first_go_to_the_buyers_pressing_them(app, owner_engine):
+    """The race is real: freed the way refunds did before, the seat goes to one of the buyers pressing it
+    (before any job pass could offer it), which the test above would catch."""
+    with committed(owner_engine) as c:
+        taken = 0
+        for _ in range(3):
+            event, booking_id = booked_and_sold_out(app, c)
+            line_of_one(c, event)
+            outcomes = race_for_a_seat_coming_back(app, event, lambda: free_without_the_line(event, booking_id))
+            assert_no_faults(outcomes, SeatUnavailable)
+            taken += sum(bool(o.value) for o in outcomes[1:])
+        assert taken == 3, f"buyers took {taken} of 3 seats freed without the line first"
+
+
+def run_out_hold_on_a1(c, event) -> None:
+    """Seat A1 held by someone whose hold has just run out."""
+    c.execute(sa.text("""UPDATE event_seats SET state = 'held', hold_owner = :o,
+                                hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND
+                          WHERE event_id = :e AND seat_id = :s"""),
+              {"o": secrets.token_hex(16), "e": event.event_id, "s": event.seat_ids("A1")[0]})
+
+
+@pytest.mark.parametrize("line", [True, False], ids=["someone waiting", "control: nobody waiting"])
+def test_buyers_pressing_a_seat_whose_hold_ran_out_at_once_the_line_gets_it_first(app, owner_engine, line):
+    """With somebody waiting, the seat goes to them and to none of the buyers pressing it; the control, nobody
+    waiting, shows the buyers do reach the seat at once: exactly one of them gets it."""
+    with committed(owner_engine) as c:
+        for _ in range(6):
+            event = make_event(c, make_venue(c, rows=1, seats_per_row=3))
+            sell_seats(c, event, event.seat_ids("A2", "A3"))
+            run_out_hold_on_a1(c, event)
+            entry_id = line_of_one(c, event) if line else None
+            seat = event.seat_ids("A1")
+            outcomes = at_once(app, 6, lambda client, _: bool(
+                holds.hold_seats(event.event_id, seat, holds.new_hold_owner(), 10).seat_ids))
+            assert_no_faults(outcomes, SeatUnavailable)
+            winners = sum(bool(o.ok and o.value) for o in outcomes)
+            if line:
+                assert winners == 0, f"{winners} buyers took a seat the waiting list had first"
+                with app.app_context():
+                    assert waiting_list.seats_offered(entry_id) == seat
+            else:
+                assert winners == 1
