@@ -62,8 +62,8 @@ def edit_event(event_id: int):
             flash("The event has been saved.", "ok")
             return redirect(url_for("admin.events_edit", event_id=event_id))
     to_refund = events.bookings_to_refund(event_id) if event.status == "cancelled" else None
-    return render_page("admin/event_form.html", form=form, event=event, cancel_form=CancelEventForm(formdata=None),
-                       to_refund=to_refund, statuses=events.STATUSES), 422 if form.is_submitted() else 200
+    return render_page("admin/event_form.html", form=form, event=event, to_refund=to_refund,
+                       statuses=events.STATUSES), 422 if form.is_submitted() else 200
 
 
 @bp.post("/events/<int:event_id>/publish", endpoint="events_publish")
@@ -78,22 +78,28 @@ def publish_event(event_id: int):
     return redirect(url_for("admin.events_edit", event_id=event_id))
 
 
-@bp.post("/events/<int:event_id>/cancel", endpoint="events_cancel")
+@bp.route("/events/<int:event_id>/cancel", methods=["GET", "POST"], endpoint="events_cancel")
 @admin_required
 def cancel_event(event_id: int):
+    """GET: the confirmation step, saying what cancelling will do (the bookings refunded, the money paid back,
+    the mails sent); HTMX asks for its panel alone, in place on the event page. POST: do it."""
+    event = events.event(event_id) or abort(404)
     form = CancelEventForm()
-    if not form.validate():
-        flash(form.confirm.errors[0], "error")
+    if form.validate_on_submit():
+        try:
+            cancelled = events.cancel_event(event_id)
+        except BoxOfficeError as refusal:
+            flash(refusal.message, "error")
+        else:
+            flash(f"The event is cancelled. {cancelled.bookings_refunded:,} booking(s) refunded: "
+                  f"{cancelled.tickets_refunded:,} ticket(s), €{cancelled.amount_refunded:,.2f} in all. "
+                  "Each customer has been told by e-mail.", "ok")
+            if cancelled.bookings_left:
+                flash(f"{cancelled.bookings_left:,} booking(s) are still to be refunded: press "
+                      "“Refund the next bookings” to go on.", "error")
         return redirect(url_for("admin.events_edit", event_id=event_id))
-    try:
-        cancelled = events.cancel_event(event_id)
-    except BoxOfficeError as refusal:
-        flash(refusal.message, "error")
-    else:
-        flash(f"The event is cancelled. {cancelled.bookings_refunded} booking(s) refunded: "
-              f"{cancelled.tickets_refunded} ticket(s), €{cancelled.amount_refunded:,.2f} in all. "
-              "Each customer has been told by e-mail.", "ok")
-        if cancelled.bookings_left:
-            flash(f"{cancelled.bookings_left:,} booking(s) are still to be refunded: tick the box and press "
-                  "“Refund the next bookings” to go on.", "error")
-    return redirect(url_for("admin.events_edit", event_id=event_id))
+    plan = events.cancellation_plan(event_id)
+    if event.status == "cancelled" and not plan.bookings:
+        flash("This event is cancelled and every booking has been refunded.", "ok")
+        return redirect(url_for("admin.events_edit", event_id=event_id))
+    return render_page("admin/event_cancel.html", fragment="confirm", event=event, plan=plan, form=form)

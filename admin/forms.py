@@ -245,8 +245,7 @@ def layout_form(categories: Sequence[SeatCategory], **kwargs) -> LayoutForm:
 
 
 class CancelEventForm(FlaskForm):
-    confirm = BooleanField("Yes, cancel this event and refund every booking",
-                           validators=[DataRequired("Tick the box to confirm the cancellation.")])
+    """The confirmation step's button (the page says what it will do): the CSRF token alone."""
 
 
 # ---------------------------------------------------------------- promo codes

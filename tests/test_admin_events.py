@@ -126,11 +126,21 @@ def test_cancelling_an_event_refunds_every_booking_and_puts_every_seat_back(admi
     assert counts(db_session, event.event_id)["available"] == 20 - 6
 
     page = f"/admin/events/{event.event_id}"
-    assert forms.post(page, {}, action=f"{page}/cancel").status_code == 302
-    assert "Tick the box" in admin_client.get(page).get_data(as_text=True)
-    assert rows(db_session, "SELECT status FROM events WHERE event_id = :e", e=event.event_id) == [("on_sale",)]
+    assert f'href="{page}/cancel"' in admin_client.get(page).get_data(as_text=True), "a step, not a tick-box"
+    [(owed,)] = rows(db_session, "SELECT SUM(paid_amount) FROM tickets WHERE event_id = :e AND status = 'valid'",
+                     e=event.event_id)
+    confirm = admin_client.get(f"{page}/cancel").get_data(as_text=True)
+    assert "Cancel the event and refund every booking?" in confirm
+    assert re.search(r"<strong>3 bookings</strong>\s*\(6 tickets\) refunded in full:\s*"
+                     rf"<strong>€{owed:,.2f}</strong> paid back", confirm)
+    assert "<strong>3 e-mails</strong>, one per booking" in confirm and f"Yes, cancel and refund €{owed:,.2f}" in confirm
+    assert rows(db_session, "SELECT status FROM events WHERE event_id = :e", e=event.event_id) == [("on_sale",)], \
+        "the confirmation step changes nothing"
+    admin_client.post(f"{page}/cancel")
+    assert rows(db_session, "SELECT status FROM events WHERE event_id = :e", e=event.event_id) == [("on_sale",)], \
+        "a POST without the form's token changes nothing"
 
-    assert forms.post(page, {"confirm": "y"}, action=f"{page}/cancel").status_code == 302
+    assert forms.post(f"{page}/cancel", {}).status_code == 302
     assert "3 booking(s) refunded: 6 ticket(s)" in admin_client.get(page).get_data(as_text=True)
     assert rows(db_session, "SELECT status FROM events WHERE event_id = :e", e=event.event_id) == [("cancelled",)]
     for booking in bookings + [partly]:
@@ -160,10 +170,27 @@ def test_a_big_cancellation_refunds_a_batch_per_call_until_none_is_left(admin_cl
     assert (first.bookings_refunded, first.bookings_left) == (2, 1)
     page = f"/admin/events/{event.event_id}"
     assert "1 booking still to be refunded." in admin_client.get(page).get_data(as_text=True)
-    forms.post(page, {"confirm": "y"}, action=f"{page}/cancel")
+    confirm = admin_client.get(f"{page}/cancel").get_data(as_text=True)
+    assert "Refund the next bookings?" in confirm and "Yes, refund the next 1 booking" in confirm
+    forms.post(f"{page}/cancel", {})
     assert "every booking has been refunded" in admin_client.get(page).get_data(as_text=True)
     assert events.bookings_to_refund(event.event_id) == 0
     assert counts(db_session, event.event_id)["available"] == 20
+
+
+def test_the_cancel_step_comes_in_place_with_htmx_and_says_when_nobody_booked(admin_client, forms, db_session, venue):
+    event = make_event(db_session, venue)
+    db_session.commit()
+    page = f"/admin/events/{event.event_id}"
+    assert f'hx-get="{page}/cancel" hx-target="#cancel-panel"' in admin_client.get(page).get_data(as_text=True)
+    panel = admin_client.get(f"{page}/cancel", headers=HX).get_data(as_text=True)
+    assert panel.lstrip().startswith('<section id="cancel-panel"') and "<html" not in panel
+    assert "Nobody has booked it: there is nothing to refund" in panel and "Yes, cancel the event" in panel
+    assert 'name="csrf_token"' in panel and f'action="{page}/cancel"' in panel
+    forms.post(f"{page}/cancel", {})
+    assert rows(db_session, "SELECT status FROM events WHERE event_id = :e", e=event.event_id) == [("cancelled",)]
+    done = admin_client.get(f"{page}/cancel")
+    assert done.status_code == 302 and done.location.endswith(page), "nothing left to confirm"
 
 
 def test_a_cancelled_event_cannot_be_sold_or_changed(db_session, venue):

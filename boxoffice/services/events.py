@@ -171,6 +171,31 @@ def _bookings_to_refund(event_id: int) -> sa.Select:
             .group_by(Ticket.booking_id).order_by(Ticket.booking_id))
 
 
+@dataclass(frozen=True)
+class CancellationPlan:
+    """What cancelling an event (or pressing on with a cancellation) will do, for its confirmation step."""
+
+    bookings: int  # bookings with tickets still valid: each refunded in full, and its customer mailed
+    tickets: int
+    amount: Decimal  # paid back in all
+    batch: int  # bookings refunded per press (REFUNDS_PER_CALL)
+
+    @property
+    def this_press(self) -> int:
+        """How many of the bookings one press refunds."""
+        return min(self.bookings, self.batch)
+
+
+def cancellation_plan(event_id: int) -> CancellationPlan:
+    """What cancel_event would refund now: the bookings with valid tickets, their tickets and what was paid
+    for them, in one read (the confirmation page shows it; cancel_event decides afresh under the lock)."""
+    bookings, tickets, amount = db.session.execute(
+        sa.select(sa.func.count(sa.distinct(Ticket.booking_id)), sa.func.count(),
+                  sa.func.coalesce(sa.func.sum(Ticket.paid_amount), 0))
+        .where(Ticket.event_id == event_id, Ticket.status == "valid")).one()
+    return CancellationPlan(int(bookings), int(tickets), Decimal(amount).quantize(Decimal("0.01")), REFUNDS_PER_CALL)
+
+
 def bookings_to_refund(event_id: int) -> int:
     """How many bookings of the event still hold valid tickets."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(_bookings_to_refund(event_id).subquery()))

@@ -385,8 +385,17 @@ def test_the_arena_opens_a_section_in_place_and_back_keeps_the_plan(browser, liv
                          + [f"Block {n}" for n in range(201, 221)]), "sections in their real order"
         _check_fitted(page, f"arena plan at {size}")
         page.evaluate("window.__sameDocument = true")
+        # Timed in the page: from the press to the section's seats drawn in place.
+        page.evaluate("""() => {
+          document.addEventListener('click', () => { window.__pressed = performance.now(); }, true);
+          new MutationObserver(() => {
+            if (!window.__shown && document.querySelector('.seat-grid .seat')) window.__shown = performance.now();
+          }).observe(document.body, {childList: true, subtree: true});
+        }""")
         plan.get_by_role("link", name=re.compile(r"^Block 104:")).click()
         expect(page.locator(".seat-grid .seat").first).to_be_visible()
+        took = page.evaluate("window.__shown - window.__pressed")
+        assert took <= 300, f"the section's seats took {took:.0f} ms"
         assert page.evaluate("window.__sameDocument === true"), "choosing a section loaded a new page"
         expect(page).to_have_url(re.compile(r"\?section=\d+$"))
         measured = page.evaluate(MEASURE)
