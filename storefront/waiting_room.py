@@ -21,8 +21,9 @@ VISITOR_LIFETIME = dt.timedelta(days=1)
 # The page asks again after a quarter of the estimated wait, within these bounds (seconds): often near the
 # front, rarely at the back, so ten thousand people waiting do not all ask every few seconds.
 POLL_FASTEST, POLL_SLOWEST = 3, 30
-# Early arrivals ask again at the opening plus up to this many seconds, each at random: not all at once.
-OPENING_SPREAD = 4
+# Early arrivals ask again at the opening plus up to this many seconds, each at random: thousands of them
+# not all in the same second.
+OPENING_SPREAD = 10
 
 
 def _poll_seconds(place: rooms.Place | None) -> int:

@@ -262,7 +262,10 @@ def join(event_id: int, visitor_id: str) -> Place:
     """Put the visitor in the event's line, if they are not in it already, and say where they stand (letting
     in whoever is due first). Before the opening they get a random draw, after it the next place. Raises
     NoWaitingRoom when the event's queue is off, Busy."""
-    if place(event_id, visitor_id) is None:
+    found = place(event_id, visitor_id)
+    if found is not None and found.status in ("admitted", "expired"):
+        return found
+    if found is None:
         try:
             if not _join_early(event_id, visitor_id):
                 _join_late(event_id, visitor_id)
@@ -270,8 +273,11 @@ def join(event_id: int, visitor_id: str) -> Place:
             # The same visitor from two tabs at once: one of them put them in line.
             if refused_key(duplicate) != "PRIMARY":
                 raise
-    advance(event_id)
-    return place(event_id, visitor_id)
+    let_in = advance(event_id)
+    # (The waiting pages' polls come here: a place read again only when something may have moved it.)
+    if found is None or let_in or (found.status == "early" and found.opens_in_seconds == 0):
+        return place(event_id, visitor_id)
+    return found
 
 
 def _join_early(event_id: int, visitor_id: str) -> bool:
@@ -383,12 +389,14 @@ def advance(event_id: int) -> int:
             UPDATE waiting_room_visitors SET admitted_at = :now
              WHERE event_id = :event_id AND position > :through AND position <= :until AND admitted_at IS NULL"""),
             {"event_id": event_id, "now": room.now, "through": through, "until": through + admitting})
-        # Credit moves on by what was spent, never past now: the admitted count keeps to the rate.
+        # Credit moves on by what was spent, never past now: the admitted count keeps to the rate. Rounded up to
+        # the millisecond the column keeps (MariaDB would cut the rest off, and ten thousand cuts would run
+        # ahead of the rate).
+        spent_ms = -(-admitting * 60_000 // room.admit_per_minute)
         db.session.execute(sa.text("""
             UPDATE waiting_rooms SET admitted_through = :until, credit_from = :credit_from + INTERVAL :spent MICROSECOND
              WHERE event_id = :event_id"""),
-            {"event_id": event_id, "until": through + admitting, "credit_from": credit_from,
-             "spent": admitting * _step_microseconds(room.admit_per_minute)})
+            {"event_id": event_id, "until": through + admitting, "credit_from": credit_from, "spent": spent_ms * 1000})
     return admitting
 
 
