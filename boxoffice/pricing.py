@@ -61,6 +61,13 @@ def vip_discount(subtotal: Decimal, vip_rate: Decimal) -> Decimal:
     return _round_cents(Decimal(subtotal) * vip_rate)
 
 
+def vip_price(face: Decimal, vip_rate: Decimal) -> Decimal:
+    """What one seat of face price `face` costs a VIP at `vip_rate` on its own: the face price less step 2's
+    discount on it (what the seat map's key and the price list show; an order of several seats may differ
+    by a cent, as the discount is rounded once, on its subtotal)."""
+    return Decimal(face) - vip_discount(Decimal(face), vip_rate)
+
+
 def _share(face: Decimal, total: Decimal, subtotal: Decimal) -> Decimal:
     """face * total / subtotal rounded down to the cent, in whole-cent integers, as InsertBooking does
     (rounding down means the shares never exceed the total, so no ticket is left with a negative one)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from flask import abort, current_app, flash, redirect, request, send_from_directory, session, url_for
+from flask import abort, current_app, flash, g, redirect, request, send_from_directory, session, url_for
 from flask_login import login_user
 
 from boxoffice import pricing
@@ -28,13 +28,23 @@ from .forms import CancelTicketsForm, GuestAccountForm, OrderLookupForm
 GUEST = "guest"  # the session's guest: {"customer_id": ..., "email": ...} (storefront/checkout.py)
 
 
+def buyer_vip():
+    """The signed-in buyer's VIP membership (its tier and discount_rate), None for anyone else: read once a
+    request, and only by a page that shows it."""
+    if "buyer_vip" not in g:
+        customer = signed_in_customer()
+        g.buyer_vip = (customers.vip_membership(customer.customer_id)
+                       if customer is not None and customer.customer_type == "vip" else None)
+    return g.buyer_vip
+
+
 @bp.app_context_processor
 def vip_prices() -> dict:
-    """The event page's VIP prices: what a ticket costs at the entry VIP rate, by the pricing rule
-    (pricing.vip_discount, which tests/test_pricing.py holds to the database's DiscountSubtotal), never
-    by arithmetic in a template."""
-    return {"vip_price": lambda price: Decimal(price) - pricing.vip_discount(Decimal(price), customers.ENTRY_VIP_RATE),
-            "vip_entry_rate": customers.ENTRY_VIP_RATE}
+    """The event page's VIP prices, by the pricing rule (pricing.vip_price, which tests/test_pricing.py
+    holds to the database's), never by arithmetic in a template: `vip_price(face)` at the entry VIP rate
+    (what a regular customer is shown a VIP would pay) or at a given rate (the buyer's own, `buyer_vip()`)."""
+    return {"vip_price": lambda price, rate=customers.ENTRY_VIP_RATE: pricing.vip_price(Decimal(price), rate),
+            "vip_entry_rate": customers.ENTRY_VIP_RATE, "buyer_vip": buyer_vip}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from boxoffice.pricing import PromoRule, price_order
+from boxoffice.pricing import PromoRule, price_order, vip_price
 from boxoffice.services.inventory import open_inventory
 
 D = Decimal
@@ -64,6 +64,12 @@ def test_shares_follow_the_face_prices_and_add_up_to_the_total():
     priced = price_order([D("80.00"), D("45.50"), D("19.99")], D("0.0500"), PromoRule("percent", D("12.5")))
     assert sum(priced.paid_shares) == priced.total
     assert priced.paid_shares[0] > priced.paid_shares[1] > priced.paid_shares[2]
+
+
+def test_a_vip_price_is_what_one_seat_alone_costs_a_vip():
+    for face, rate in ((D("80.00"), D("0.05")), (D("10.50"), D("0.05")), (D("33.33"), D("0.1250")), (D("0"), D("0.1"))):
+        assert vip_price(face, rate) == price_order([face], rate).total
+    assert vip_price(D("10.50"), D("0.05")) == D("9.97")
 
 
 def test_an_order_without_discounts_pays_face_value():

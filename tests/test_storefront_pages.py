@@ -254,6 +254,50 @@ def test_a_large_venues_section_overview_follows_every_hold_and_every_expiry(cli
     assert free_in_stalls() == "9 of 10", "a hold that ran out frees its seat without any write"
 
 
+def price_key(html: str) -> list[tuple[str, str, str, str | None]]:
+    """The map's key of prices: (category rank, name, price, the buyer's own VIP price) per category."""
+    key = re.search(r'<ul class="legend legend--prices"[^>]*>(.*?)</ul>', html, re.S).group(1)
+    return [(rank, name, price, vip or None) for rank, name, price, vip in re.findall(
+        r'seat--cat(\d)" aria-hidden="true"></span>\s*([\w ]+?) <strong class="price">(€[\d.,]+)</strong>'
+        r'(?: <span class="legend__vip">you pay (€[\d.,]+)</span>)?</li>', key)]
+
+
+def test_the_maps_key_gives_each_categorys_shape_and_price(client, event):
+    html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+    assert price_key(html) == [("1", "Premium", "€80.00", None), ("2", "Standard", "€50.00", None)]
+    assert "VIP €76.00" in html, "a regular buyer is shown what a VIP at the entry rate pays"
+
+
+def test_a_signed_in_vip_sees_their_own_price_in_the_key_and_the_price_list(client, event, buyer):
+    html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+    # €80.00 and €50.00 less the buyer's own 10 % (pricing.vip_price), not the 5 % entry rate.
+    assert price_key(html) == [("1", "Premium", "€80.00", "€72.00"), ("2", "Standard", "€50.00", "€45.00")]
+    assert "You pay €72.00" in html and "You pay €45.00" in html and "VIP €76.00" not in html
+    assert "Your Gold VIP rate: 10% off each order." in html
+
+
+def test_a_large_venues_plan_is_filled_by_the_category_of_each_sections_cheapest_free_seat(client, db_session,
+                                                                                           event, monkeypatch):
+    monkeypatch.setattr(seatmap, "LARGE_VENUE_SEATS", 10)
+
+    def stalls() -> tuple[str, str]:
+        html = client.get(f"/events/{event.event_id}").get_data(as_text=True)
+        link = re.search(r'<a class="seat-plan-map__link seat-plan-map__link--(\w+)[^>]*aria-label="([^"]*)"[^>]*>\s*'
+                         r'<polygon class="([^"]*)"', html)
+        assert link, "the plan links to the section"
+        return link.group(1), link.group(2), link.group(3)
+
+    assert stalls() == ("on_sale", "Stalls: 10 of 10 seats free, from €50.00",
+                        "seat-plan-map__section seat-plan-map__fill--cat2")
+    sell_seats(db_session, event, event.seat_ids("B1", "B2", "B3", "B4", "B5"))
+    db_session.commit()
+    assert stalls() == ("few_left", "Stalls: 5 of 10 seats free, from €80.00",
+                        "seat-plan-map__section seat-plan-map__fill--cat1"), "the cheapest seats are gone"
+    sell_seats(db_session, event, event.seat_ids("A1", "A2", "A3", "A4", "A5"))
+    db_session.commit()
+    assert stalls() == ("sold_out", "Stalls: 0 of 10 seats free", "seat-plan-map__section")
+
+
 def test_checkout_asks_a_signed_out_buyer_to_sign_in_and_keeps_the_seats(client, forms, db_session, event):
     seat_id = event.seat_ids("A1")[0]
     forms.post(f"/events/{event.event_id}", {"seat": seat_id}, action=f"/events/{event.event_id}/seats")

@@ -31,6 +31,12 @@ class VipStatus:
     spent: Decimal
 
 
+def vip_membership(customer_id: int):
+    """A VIP's tier and discount_rate (one primary-key read), None for a customer who is not one."""
+    return db.session.execute(sa.select(VipCustomer.tier, VipCustomer.discount_rate)
+                              .where(VipCustomer.customer_id == customer_id)).one_or_none()
+
+
 def vip_status(customer_id: int) -> VipStatus:
     """What VIP membership has saved a VIP, or would have saved a regular customer, on their bookings."""
     saved, subtotal, spent = db.session.execute(

@@ -1,18 +1,21 @@
 // The seat map (templates/storefront/event.html): the venue drawn to scale, fitted to its box on load, zoomed
 // and panned (buttons, wheel, pinch, double-tap, drag); the seats a WAI-ARIA grid that is one Tab stop, moved
-// through with the arrow keys, Home/End and PageUp/PageDown; and one polite live region (#seat-announcer)
-// whose text says what each press did and when a hold is about to run out. Without this file the rows flow
-// and every seat is a Tab stop: the map still works.
+// through with the arrow keys, Home/End and PageUp/PageDown; zoomed in, a minimap of the whole venue in the
+// map's corner that shows where the view is and moves it (pointer and keyboard); and one polite live region
+// (#seat-announcer) whose text says what each press did and when a hold is about to run out. Without this
+// file the rows flow and every seat is a Tab stop: the map still works.
 //
-// Positions come from the markup (data-x, data-y in the plan's units) and are set through the DOM here,
-// because the content security policy refuses style attributes in markup. A seat redrawn by a live update
-// (an out-of-band swap of its button) keeps the cell it is drawn in, so it keeps its place.
+// Positions come from the markup (each seat row's data-xy: the centres of its cells, in the plan's units)
+// and are set through the DOM here, because the content security policy refuses style attributes in markup.
+// A seat redrawn by a live update (an out-of-band swap of its button) keeps the cell it is drawn in, so it
+// keeps its place.
 (function () {
   "use strict";
   var UNIT = 3;          // CSS pixels per plan unit at zoom 1
   var SEAT = 24;         // a seat's button at zoom 1 (static/css/boxoffice.css)
   var TAP = 48;          // a seat zoomed for a finger: 44 px or more
   var STEP = 2;          // one press of a zoom button
+  var SVG = "http://www.w3.org/2000/svg";
   var views = {};        // zoom and pan by page address and section, so that going back keeps the place
   var map = null;        // the map on the page
   var pending = null;    // what the last request of the picker was: {kind: "seat"|"picker", seat: id}
@@ -47,12 +50,17 @@
     var canvas = this.canvas;
     canvas.style.width = this.width + "px";
     canvas.style.height = this.height + "px";
-    canvas.querySelectorAll("[data-x]").forEach(function (el) {
-      el.style.left = Number(el.dataset.x) * UNIT + "px";
-      el.style.top = Number(el.dataset.y) * UNIT + "px";
+    canvas.querySelectorAll("tr[data-xy]").forEach(function (row) {
+      row.dataset.xy.split(" ").forEach(function (point, i) {
+        var cell = row.cells[i], xy = point.split(",");
+        cell.planX = Number(xy[0]);
+        cell.style.left = xy[0] * UNIT + "px";
+        cell.style.top = xy[1] * UNIT + "px";
+      });
     });
     this.viewport.classList.add("is-placed");
     this.frame.querySelector(".seat-map__tools").hidden = false;
+    this.minimap = new Minimap(this);
     this.size();
   };
 
@@ -62,6 +70,7 @@
     var most = Math.max(300, Math.round(window.innerHeight * 0.7));
     var wanted = Math.round(width * this.height / this.width);
     this.viewport.style.height = Math.max(260, Math.min(most, wanted)) + "px";
+    this.minimap.size();
   };
 
   SeatMap.prototype.fitScale = function () {
@@ -82,6 +91,137 @@
     this.canvas.style.transform = "translate(" + this.x + "px, " + this.y + "px) scale(" + this.scale + ")";
     this.frame.dataset.scale = this.scale.toFixed(4);
     views[this.viewKey()] = {scale: this.scale, x: this.x, y: this.y};
+    if (this.minimap) this.minimap.update();
+  };
+
+  // Put the point (px, py) of the canvas (CSS pixels at zoom 1) in the middle of the box, at the same zoom.
+  SeatMap.prototype.centreOn = function (px, py) {
+    this.x = this.viewport.clientWidth / 2 - px * this.scale;
+    this.y = this.viewport.clientHeight / 2 - py * this.scale;
+    this.apply();
+  };
+
+  // ------------------------------------------------------------------ the minimap: where the view is
+
+  // Zoomed in, the whole venue drawn small in the corner of the map's box (the stage, the sections and
+  // each seat row as a line), with a frame round the part in view. A press or a drag on it moves the view
+  // there. The frame is a slider of its own (one Tab stop, named, its value saying which sections are in
+  // view and where): the arrow keys move the view by a quarter of the box, PageUp and PageDown by a whole
+  // box, Home to the middle of the venue; Tab leaves it as anything else. Hidden when the whole venue shows.
+  function Minimap(map) {
+    var plan = map.canvas.querySelector(".seat-plan-map");
+    this.map = map;
+    this.box = document.createElement("div");
+    this.box.className = "seat-map__minimap";
+    this.box.hidden = true;
+    var drawing = document.createElementNS(SVG, "svg");
+    drawing.setAttribute("viewBox", "0 0 " + map.canvas.dataset.width + " " + map.canvas.dataset.height);
+    drawing.setAttribute("aria-hidden", "true");
+    drawing.setAttribute("focusable", "false");
+    this.sections = [];
+    var self = this;
+    plan.querySelectorAll(".seat-plan-map__stage, .seat-plan-map__section").forEach(function (shape) {
+      // The copy keeps its fill (a section's category pattern), under a class of the minimap's own.
+      var copy = shape.cloneNode(false), section = shape.classList.contains("seat-plan-map__section");
+      copy.classList.replace(section ? "seat-plan-map__section" : "seat-plan-map__stage",
+                             section ? "seat-map__minimap-section" : "seat-map__minimap-stage");
+      drawing.appendChild(copy);
+      if (section) self.sections.push({name: sectionName(shape), box: shape.getBBox()});
+    });
+    map.canvas.querySelectorAll("tr[data-xy]").forEach(function (row) {
+      var line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("class", "seat-map__minimap-row");
+      line.setAttribute("points", row.dataset.xy.split(" ").slice(1).join(" "));
+      drawing.appendChild(line);
+    });
+    this.view = document.createElement("div");
+    this.view.className = "seat-map__minimap-view";
+    this.view.tabIndex = 0;
+    this.view.setAttribute("role", "slider");
+    this.view.setAttribute("aria-label", "Part of the venue in view. Arrow keys move it.");
+    this.view.setAttribute("aria-valuemin", "0");
+    this.view.setAttribute("aria-valuemax", "100");
+    this.box.appendChild(drawing);
+    this.box.appendChild(this.view);
+    map.frame.appendChild(this.box);
+    this.listen();
+  }
+
+  function sectionName(shape) {
+    var link = shape.closest("a");
+    if (link) return link.getAttribute("aria-label").split(":")[0];
+    var label = shape.nextElementSibling;
+    return label && label.classList.contains("seat-plan-map__section-label") ? label.textContent : "";
+  }
+
+  // At most a third of the box's width and 45 % of its height, the venue's shape.
+  Minimap.prototype.size = function () {
+    var viewport = this.map.viewport, ratio = this.map.height / this.map.width;
+    var width = Math.min(180, viewport.clientWidth / 3, viewport.clientHeight * 0.45 / ratio);
+    this.box.style.width = Math.round(width) + "px";
+    this.box.style.height = Math.round(width * ratio) + "px";
+    this.px = width / this.map.width;  // minimap pixels per canvas pixel
+  };
+
+  Minimap.prototype.update = function () {
+    var map = this.map, zoomed = map.scale > map.fitScale() * 1.02;
+    this.box.hidden = !zoomed;
+    if (!zoomed) return;
+    var left = -map.x / map.scale, top = -map.y / map.scale;
+    var width = map.viewport.clientWidth / map.scale, height = map.viewport.clientHeight / map.scale;
+    this.view.style.left = left * this.px + "px";
+    this.view.style.top = top * this.px + "px";
+    this.view.style.width = Math.max(4, width * this.px) + "px";
+    this.view.style.height = Math.max(4, height * this.px) + "px";
+    var middle = (left + width / 2) / map.width, depth = (top + height / 2) / map.height;
+    this.view.setAttribute("aria-valuenow", String(Math.round(middle * 100)));
+    this.view.setAttribute("aria-valuetext", this.describe(left / UNIT, top / UNIT, width / UNIT, height / UNIT,
+                                                           middle, depth));
+  };
+
+  // "Stalls, Terrace Left in view: front left of the venue"
+  Minimap.prototype.describe = function (x, y, w, h, middle, depth) {
+    var seen = this.sections.filter(function (s) {
+      return s.box.x < x + w && x < s.box.x + s.box.width && s.box.y < y + h && y < s.box.y + s.box.height;
+    }).map(function (s) { return s.name; }).filter(Boolean);
+    var across = middle < 0.36 ? "left" : middle > 0.64 ? "right" : "centre";
+    var along = depth < 0.36 ? "front" : depth > 0.64 ? "back" : "middle";
+    var where = along === "middle" && across === "centre" ? "the middle" : along + " " + across;
+    return (seen.length ? seen.slice(0, 4).join(", ") + " in view: " : "") + where + " of the venue";
+  };
+
+  Minimap.prototype.listen = function () {
+    var self = this, map = this.map, pressed = false;
+    function moveTo(e) {
+      var box = self.box.getBoundingClientRect();
+      map.centreOn((e.clientX - box.left) / self.px, (e.clientY - box.top) / self.px);
+    }
+    this.box.addEventListener("pointerdown", function (e) {
+      if (e.pointerType === "mouse" && e.button !== 0) return;
+      pressed = true;
+      self.box.setPointerCapture(e.pointerId);
+      moveTo(e);
+      e.preventDefault();
+      self.view.focus({preventScroll: true});
+    });
+    this.box.addEventListener("pointermove", function (e) { if (pressed) moveTo(e); });
+    this.box.addEventListener("pointerup", function () { pressed = false; });
+    this.box.addEventListener("pointercancel", function () { pressed = false; });
+    this.view.addEventListener("keydown", function (e) {
+      var vw = map.viewport.clientWidth, vh = map.viewport.clientHeight;
+      var moves = {ArrowLeft: [vw / 4, 0], ArrowRight: [-vw / 4, 0], ArrowUp: [0, vh / 4], ArrowDown: [0, -vh / 4],
+                   PageUp: [0, vh], PageDown: [0, -vh]};
+      if (e.key === "Home") {
+        map.centreOn(map.width / 2, map.height / 2);
+      } else if (moves[e.key]) {
+        map.x += moves[e.key][0];
+        map.y += moves[e.key][1];
+        map.apply();
+      } else {
+        return;
+      }
+      e.preventDefault();
+    });
   };
 
   SeatMap.prototype.viewKey = function () { return this.key + "#" + (this.canvas.dataset.focusKey || ""); };
@@ -137,7 +277,7 @@
   // ------------------------------------------------------------------ the grid: one Tab stop, arrow keys
 
   SeatMap.prototype.seats = function () { return this.grid ? this.grid.querySelectorAll(".seat") : []; };
-  SeatMap.prototype.rows = function () { return this.grid ? this.grid.querySelectorAll("[role=row]") : []; };
+  SeatMap.prototype.rows = function () { return this.grid ? this.grid.querySelectorAll("tr.seat-row") : []; };
 
   SeatMap.prototype.active = function () {
     return this.grid && this.grid.querySelector('.seat[tabindex="0"]');
@@ -167,17 +307,17 @@
     this.focusedSeat = lost ? active : this.focusedSeat;
   };
 
-  function cellOf(button) { return button.closest("[role=gridcell]"); }
+  function cellOf(button) { return button.closest("td"); }
 
   SeatMap.prototype.move = function (button, key, ctrl) {
-    var row = button.closest("[role=row]");
+    var row = button.closest("tr");
     var inRow = Array.prototype.slice.call(row.querySelectorAll(".seat"));
     var rows = Array.prototype.slice.call(this.rows());
     var index = inRow.indexOf(button), r = rows.indexOf(row);
     function nearest(targetRow) {
-      var x = Number(cellOf(button).dataset.x), best = null, distance = Infinity;
+      var x = cellOf(button).planX, best = null, distance = Infinity;
       targetRow.querySelectorAll(".seat").forEach(function (seat) {
-        var d = Math.abs(Number(cellOf(seat).dataset.x) - x);
+        var d = Math.abs(cellOf(seat).planX - x);
         if (d < distance) { distance = d; best = seat; }
       });
       return best;

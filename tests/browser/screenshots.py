@@ -148,6 +148,11 @@ def shoot_all(browser: Browser, base: str, shop: Shop, out: Path) -> list[str]:
                 ("admin-sign-in", "/admin/login")):
             page.goto(base + path)
             shoot(page, out, f"{tag}-{name}", overflowing)
+        # Zoomed in, with the minimap in the map's corner.
+        page.goto(f"{base}/events/{shop.hall.event_id}")
+        for _ in range(2):
+            page.get_by_role("button", name="Zoom in").click()
+        shoot(page, out, f"{tag}-event-small-hall-zoomed", overflowing)
         sign_in(page, base, shop.vip)
         buy(page, base, shop.hall, seats, shop.promo.code, out, tag, overflowing)
         page.goto(f"{base}/account/")
