@@ -80,6 +80,17 @@ def test_the_event_page_shows_prices_and_an_accessible_seat_map(client, event):
     assert "♿" in html and 'id="seat-poller"' in html
 
 
+def test_a_thousand_seat_event_page_stays_under_212_kib(client, db_session):
+    """Its size before the map was drawn as the venue (docs/benchmarks.md): a seat's markup is one cell, one
+    line of button, and nothing a thousand seats repeat that the row or the stylesheet can say once."""
+    hall = make_event(db_session, make_venue(db_session, sections=2, rows=20, seats_per_row=25,
+                                             categories={"A": PREMIUM}))
+    db_session.commit()
+    html = client.get(f"/events/{hall.event_id}").get_data(as_text=True)
+    assert html.count('<button name="seat"') == 1000
+    assert len(html.encode()) < 212 * 1024, f"{len(html.encode()) / 1024:.1f} KiB"
+
+
 def test_a_draft_event_is_not_public(client, db_session):
     draft = make_event(db_session, make_venue(db_session), status="draft")
     db_session.commit()
