@@ -18,6 +18,8 @@ UTINY = mysql.TINYINT(unsigned=True)
 USMALL = mysql.SMALLINT(unsigned=True)
 UBIG = mysql.BIGINT(unsigned=True)
 MONEY = sa.Numeric(10, 2)
+# Whom the reports count a customer as (customers.segment; the summaries' customer_type columns, 0015).
+SEGMENT = sa.Enum("regular", "vip", "guest")
 
 
 def ascii_char(length: int) -> mysql.CHAR:
@@ -77,6 +79,10 @@ class Customer(CustomerLogin, db.Model):
     customer_type: Mapped[str] = mapped_column(sa.Enum("regular", "vip"), server_default="regular")
     # A guest: a buyer without an account, made for one checkout; no password, never signed in (0009).
     is_guest: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    # Whom the reports count the customer as: 'guest' for a guest, else the type (0015; the summaries). Never
+    # NULL, though the server calls a generated column nullable.
+    segment: Mapped[str | None] = mapped_column(
+        SEGMENT, sa.Computed("if(`is_guest`,'guest',`customer_type`)", persisted=False))
     email: Mapped[str] = mapped_column(sa.String(254))
     # The e-mail of an account (NULL for a guest): unique, so an e-mail has at most one account.
     account_email: Mapped[str | None] = mapped_column(
@@ -428,7 +434,6 @@ class Booking(db.Model):
         sa.Index("ix_bookings_customer", "customer_id", "booked_at"),
         sa.Index("ix_bookings_event", "event_id", "booked_at"),
         sa.Index("ix_bookings_booked_at", "booked_at"),
-        sa.Index("ix_bookings_status_booked", "status", "booked_at", "event_id", "customer_id", "total"),
     )
 
 
@@ -718,7 +723,6 @@ class GatewayRefund(db.Model):
 # ---------------------------------------------------------------- reports (sql/migrations/0004_reporting.sql)
 
 GRAIN = sa.Enum("day", "month")
-CUSTOMER_TYPE = sa.Enum("regular", "vip")
 TOTAL = sa.Numeric(14, 2)
 
 
@@ -741,13 +745,16 @@ class SalesByPeriod(db.Model):
     event_id: Mapped[int] = mapped_column(
         UINT, sa.ForeignKey("events.event_id", name="fk_sales_by_period_event", ondelete="CASCADE"),
         primary_key=True, autoincrement=False)
-    customer_type: Mapped[str] = mapped_column(CUSTOMER_TYPE, primary_key=True)
+    customer_type: Mapped[str] = mapped_column(SEGMENT, primary_key=True)
     venue_id: Mapped[int] = mapped_column(UINT)
     bookings: Mapped[int] = _counter()
     booked_total: Mapped[Decimal] = _amount()
     charged: Mapped[Decimal] = _amount()
     refunded: Mapped[Decimal] = _amount()
     booked_seconds: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    # The bookings fully refunded and what they cost (0015): the average order value leaves them out.
+    refunded_bookings: Mapped[int] = _counter()
+    refunded_bookings_total: Mapped[Decimal] = _amount()
 
     __table_args__ = (
         sa.Index("ix_sales_by_period_event", "event_id", "grain", "period"),
@@ -790,7 +797,7 @@ class PaymentsByPeriod(db.Model):
     method_id: Mapped[int] = mapped_column(
         UTINY, sa.ForeignKey("payment_methods.method_id", name="fk_payments_by_period_method"),
         primary_key=True, autoincrement=False)
-    customer_type: Mapped[str] = mapped_column(CUSTOMER_TYPE, primary_key=True)
+    customer_type: Mapped[str] = mapped_column(SEGMENT, primary_key=True)
     venue_id: Mapped[int] = mapped_column(UINT, primary_key=True, autoincrement=False)
     charges: Mapped[int] = _counter()
     captured: Mapped[int] = _counter()
@@ -814,7 +821,7 @@ class CustomerSales(db.Model):
     customer_id: Mapped[int] = mapped_column(
         UINT, sa.ForeignKey("customers.customer_id", name="fk_customer_sales_customer", ondelete="CASCADE"),
         primary_key=True, autoincrement=False)
-    customer_type: Mapped[str] = mapped_column(CUSTOMER_TYPE)
+    customer_type: Mapped[str] = mapped_column(SEGMENT)
     bookings: Mapped[int] = _counter()
     booked_total: Mapped[Decimal] = _amount()
     refunded: Mapped[Decimal] = _amount()
@@ -869,7 +876,7 @@ class ReportShare(db.Model):
         UINT, sa.ForeignKey("venues.venue_id", name="fk_report_shares_venue", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(
         UINT, sa.ForeignKey("events.event_id", name="fk_report_shares_event", ondelete="CASCADE"))
-    customer_type: Mapped[str | None] = mapped_column(sa.Enum("regular", "vip"))
+    customer_type: Mapped[str | None] = mapped_column(SEGMENT)
     method_id: Mapped[int | None] = mapped_column(
         UTINY, sa.ForeignKey("payment_methods.method_id", name="fk_report_shares_method"))
     created_by: Mapped[int] = mapped_column(

@@ -20,7 +20,8 @@ class ReportFilterForm(FlaskForm):
                         validate_choice=False)
 
     customers = SelectField("Customers", coerce=str, validators=[Optional()],
-                            choices=[("", "All customers"), ("regular", "Regular customers"), ("vip", "VIP members")])
+                            choices=[("", "All customers"), ("regular", "Regular customers"), ("vip", "VIP members"),
+                                     ("guest", "Guests (no account)")])
     method = SelectField("Payment method", coerce=str, validate_choice=False,
                          validators=[Optional(), IdText("Choose a payment method from the list.")])
 

@@ -206,16 +206,22 @@ class Customer:
 
 def make_customer(s: Executor, *, vip: bool = False, tier: str = "gold", rate: Decimal = Decimal("0.1000"),
                   email: str | None = None, password: str | None = None, full_name: str = "Test Customer",
-                  city: str | None = "Testville") -> Customer:
+                  city: str | None = "Testville", guest: bool = False) -> Customer:
     """A customer with its subtype row: regular, or VIP with `tier` and discount `rate` (a fraction).
-    Signs in with `password`, or DEFAULT_PASSWORD."""
+    Signs in with `password`, or DEFAULT_PASSWORD; with `guest`, a guest as guest checkout makes one (a
+    regular customer without a password, who cannot sign in)."""
     email = email or f"customer-{_unique()}@example.test"
     customer_type = "vip" if vip else "regular"
     password_hash = hash_password(password) if password else _DEFAULT_PASSWORD_HASH
-    customer_id = _run(s, """INSERT INTO customers (customer_type, email, full_name, city, password_hash)
-                             VALUES (:type, :email, :name, :city, :hash)""",
-                       {"type": customer_type, "email": email, "name": full_name, "city": city,
-                        "hash": password_hash}).lastrowid
+    if guest:
+        customer_id = _run(s, """INSERT INTO customers (customer_type, is_guest, email, full_name, city, password_hash)
+                                 VALUES ('regular', TRUE, :email, :name, :city, NULL)""",
+                           {"email": email, "name": full_name, "city": city}).lastrowid
+    else:
+        customer_id = _run(s, """INSERT INTO customers (customer_type, email, full_name, city, password_hash)
+                                 VALUES (:type, :email, :name, :city, :hash)""",
+                           {"type": customer_type, "email": email, "name": full_name, "city": city,
+                            "hash": password_hash}).lastrowid
     if vip:
         _run(s, """INSERT INTO vip_customers (customer_id, customer_type, tier, discount_rate, member_since)
                    VALUES (:id, 'vip', :tier, :rate, UTC_DATE())""", {"id": customer_id, "tier": tier, "rate": rate})

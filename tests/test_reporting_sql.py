@@ -92,7 +92,7 @@ def raw(tx) -> SimpleNamespace:
         bookings=mappings(tx, "SELECT booking_id, event_id, total, booked_at FROM bookings"),
         tickets=mappings(tx, "SELECT booking_id, event_id, status FROM tickets"),
         payments=mappings(tx, "SELECT kind, status, booking_id, customer_id, method_id, amount FROM payments"),
-        customer_types=dict(rows(tx, "SELECT customer_id, customer_type FROM customers")),
+        customer_types=dict(rows(tx, "SELECT customer_id, segment FROM customers")),
     )
 
 

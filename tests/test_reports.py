@@ -52,7 +52,9 @@ class Raw:
             "SELECT event_id, title, venue_id, status, starts_at, sales_start, sales_end, seats_total, "
             "seats_available FROM events")}
         self.venues = {v["venue_id"]: v["name"] for v in read("SELECT venue_id, name FROM venues")}
-        self.types = {c["customer_id"]: c["customer_type"] for c in read("SELECT customer_id, customer_type FROM customers")}
+        # A customer's segment: a guest (no account) is counted apart from Regular customers.
+        self.types = {c["customer_id"]: "guest" if c["is_guest"] else c["customer_type"]
+                      for c in read("SELECT customer_id, customer_type, is_guest FROM customers")}
         self.categories = read("SELECT category_id, name, `rank` FROM seat_categories ORDER BY `rank`")
         self.methods = read("SELECT method_id, name FROM payment_methods ORDER BY method_id")
         self.bookings = read("SELECT booking_id, event_id, customer_id, total, status, booked_at FROM bookings")
@@ -169,6 +171,7 @@ def scopes(raw) -> dict[str, Scope]:
         "regular_venue": Scope(dt.date(2000, 1, 1), today, venue_id=busiest_venue, customer_type="regular"),
         "method": Scope(today - 364 * DAY, today, method_id=busiest_method),
         "vip_method": Scope(ragged_from, ragged_to, customer_type="vip", method_id=busiest_method),
+        "guest": Scope(dt.date(2000, 1, 1), today, customer_type="guest"),
     }
 
 
@@ -182,7 +185,7 @@ def kpis(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-kpi="(\w+)">([^<]*)<', html))
 
 
-SCOPES = ["default", "all_time", "venue", "event", "ragged", "vip", "regular_venue", "method", "vip_method"]
+SCOPES = ["default", "all_time", "venue", "event", "ragged", "vip", "regular_venue", "method", "vip_method", "guest"]
 
 
 @pytest.fixture
@@ -258,9 +261,10 @@ def test_the_customer_charts_split_revenue_and_payments_by_customer_type(page, r
         if p["kind"] == "charge" and p["status"] == "captured":
             paid[p["method_id"], raw.types[p["customer_id"]]] += p["amount"]
 
-    types = [t for t in ("regular", "vip") if t in net]
-    mixed = [t for t in ("regular", "vip") if s.customer_type in (None, t)]
-    assert drawn["chart-customer-types"]["labels"] == [{"regular": "Regular", "vip": "VIP"}[t] for t in types]
+    types = [t for t in ("regular", "vip", "guest") if t in net]
+    mixed = [t for t in ("regular", "vip", "guest") if s.customer_type in (None, t)]
+    assert drawn["chart-customer-types"]["labels"] == [{"regular": "Regular", "vip": "VIP", "guest": "Guest"}[t]
+                                                       for t in types]
     assert drawn["chart-customer-types"]["datasets"][0]["data"] == [float(net[t]) for t in types]
     mix = drawn["chart-payment-mix"]
     shown = [m for m in raw.methods if m["method_id"] in methods]
@@ -358,7 +362,7 @@ def test_the_csv_exports_parse_back_to_the_raw_figures(admin_client, raw, scopes
         attempts[p["method_id"], raw.types[p["customer_id"]]] += p["kind"] == "charge"
     names = {m["method_id"]: m["name"] for m in raw.methods}
     assert sorted((row[0], row[1], int(row[2])) for row in payments) == sorted(
-        (names[m], {"regular": "Regular", "vip": "VIP"}[t], n) for (m, t), n in attempts.items())
+        (names[m], {"regular": "Regular", "vip": "VIP", "guest": "Guest"}[t], n) for (m, t), n in attempts.items())
 
 
 def test_an_unknown_table_is_not_found(admin_client):
@@ -559,3 +563,16 @@ def test_a_customer_type_with_nothing_in_the_period_is_left_out_not_shown_as_zer
 
     assert [(row["key"], row["net_revenue"], row["average_order"]) for row in table.rows] == [
         ("regular", Decimal("80.00"), Decimal("45.00"))]
+
+
+def test_guests_are_a_customer_type_of_their_own_not_regular_customers(page, raw):
+    guest_bookings = [b for b in raw.bookings if raw.types[b["customer_id"]] == "guest"]
+    assert guest_bookings, "the demo data has bookings by guests"
+    html = page("all_time")
+    assert "Guest" in charts(html)["chart-customer-types"]["labels"]
+    assert "Guest: buyers who paid without an account." in html
+    drawn = charts(html)["chart-customer-types"]
+    guests = sum((b["total"] - raw.refunded[b["booking_id"]] for b in guest_bookings), ZERO)
+    assert drawn["datasets"][0]["data"][drawn["labels"].index("Guest")] == float(guests)
+    assert '<option selected value="guest">Guests (no account)</option>' in page("guest").replace(
+        'value="guest" selected', 'selected value="guest"')

@@ -79,9 +79,9 @@ class Totals:
 def expected_summaries(c: Connection) -> dict[str, dict[tuple, dict]]:
     """The summaries worked out from the raw rows."""
     venue_of = dict(rows(c, "SELECT event_id, venue_id FROM events"))
-    type_of = dict(rows(c, "SELECT customer_id, customer_type FROM customers"))
+    type_of = dict(rows(c, "SELECT customer_id, segment FROM customers"))
     bookings = {b["booking_id"]: b for b in mappings(c, """
-        SELECT booking_id, event_id, customer_id, total, discount_id, promo_discount, booked_at FROM bookings""")}
+        SELECT booking_id, event_id, customer_id, total, discount_id, promo_discount, booked_at, status FROM bookings""")}
     totals = Totals()
 
     def booking_sales(b: dict, **figures) -> None:
@@ -89,7 +89,8 @@ def expected_summaries(c: Connection) -> dict[str, dict[tuple, dict]]:
         totals.at_both_grains("sales_by_period", b["booked_at"], (b["event_id"], customer_type),
                               {"venue_id": venue_of[b["event_id"]]}, **{
                                   "bookings": 0, "booked_total": Decimal("0.00"), "charged": Decimal("0.00"),
-                                  "refunded": Decimal("0.00"), "booked_seconds": 0, **figures})
+                                  "refunded": Decimal("0.00"), "booked_seconds": 0, "refunded_bookings": 0,
+                                  "refunded_bookings_total": Decimal("0.00"), **figures})
 
     def booking_money(b: dict, bookings_made: int, booked_total: Decimal, refunded: Decimal) -> None:
         totals.add("customer_sales", (b["customer_id"],), {"customer_type": type_of[b["customer_id"]]},
@@ -103,7 +104,10 @@ def expected_summaries(c: Connection) -> dict[str, dict[tuple, dict]]:
 
     for b in bookings.values():
         seconds = int((b["booked_at"] - dt.datetime(2000, 1, 1)).total_seconds())
-        booking_sales(b, bookings=1, booked_total=b["total"], booked_seconds=seconds)
+        fully_refunded = b["status"] == "refunded"
+        booking_sales(b, bookings=1, booked_total=b["total"], booked_seconds=seconds,
+                      refunded_bookings=int(fully_refunded),
+                      refunded_bookings_total=b["total"] if fully_refunded else Decimal("0.00"))
         booking_money(b, 1, b["total"], Decimal("0.00"))
     for t in mappings(c, "SELECT booking_id, category_id, status, paid_amount FROM tickets"):
         b = bookings[t["booking_id"]]
@@ -152,10 +156,12 @@ def make_vip(c: Connection, customer) -> None:
                          VALUES (:c, 'vip', 'silver', 0.0500, UTC_DATE())"""), {"c": customer.customer_id})
 
 
-def sell_and_refund(c: Connection) -> None:
+def sell_and_refund(c: Connection) -> tuple[int, int]:
     """Sales over three months at two venues: past bookings by four methods, bookings through InsertBooking
     (a VIP rate, a promo code, the rounding remainder on the last ticket), partial and full refunds, declined
-    and failed charges, a check-in, and a regular customer who becomes a VIP afterwards."""
+    and failed charges, a check-in, a regular customer who becomes a VIP afterwards, and guests: one fully
+    refunded, one who makes an account afterwards. Returns the ids of the customer who became a VIP and of the
+    guest who made an account."""
     hall = make_venue(c, rows=3, seats_per_row=6, categories={"A": PREMIUM})
     club = make_venue(c, rows=2, seats_per_row=5)
     opened = now() - 100 * DAY
@@ -164,6 +170,7 @@ def sell_and_refund(c: Connection) -> None:
     gig = make_event(c, club, prices={STANDARD: Decimal("27.75")}, starts_in=5 * DAY, sales_start=opened)
     ann, bob = make_customer(c), make_customer(c)
     vip = make_customer(c, vip=True, rate=Decimal("0.1250"))
+    guest, joins_later = make_customer(c, guest=True), make_customer(c, guest=True)
 
     a = make_past_booking(c, gala, ann, gala.seat_ids("A1", "A2", "B1"), now() - 80 * DAY)
     b = make_past_booking(c, gala, bob, gala.seat_ids("B5"), now() - 45 * DAY, method="paypal")
@@ -173,6 +180,9 @@ def sell_and_refund(c: Connection) -> None:
     promo = make_discount(c, kind="percent", value=Decimal("15"))
     live = book(c, gala, vip, seats=gala.seat_ids("C1", "C2", "C3"), promo=promo.code, method="wallet")
     book(c, gig, bob, seats=gig.seat_ids("B4"))
+    g = make_past_booking(c, gig, guest, gig.seat_ids("A4"), now() - 30 * DAY)
+    make_past_booking(c, gig, guest, gig.seat_ids("A5"), now() - 29 * DAY, method="paypal")
+    book(c, gala, joins_later, seats=gala.seat_ids("C5"))
 
     refund_tickets(c, a.booking_id, a.ticket_ids[2:], at=now() - 70 * DAY)
     refund_tickets(c, b.booking_id, b.ticket_ids, at=now() - 2 * DAY)
@@ -186,6 +196,10 @@ def sell_and_refund(c: Connection) -> None:
     decline(c, vip, "gift_card", "190.00", now() - 10 * DAY)
     decline(c, bob, "card", "27.75", now() - 3 * DAY, status="failed")
     make_vip(c, bob)
+    refund_tickets(c, g.booking_id, g.ticket_ids, at=now() - 28 * DAY)
+    c.execute(sa.text("UPDATE customers SET is_guest = FALSE, password_hash = 'made an account' WHERE customer_id = :c"),
+              {"c": joins_later.customer_id})
+    return bob.customer_id, joins_later.customer_id
 
 
 def test_the_summaries_equal_the_raw_rows_after_bookings_refunds_declines_and_deletes(owner_engine, demo_summary):
@@ -194,10 +208,13 @@ def test_the_summaries_equal_the_raw_rows_after_bookings_refunds_declines_and_de
         before = summaries(c)
 
     with committed(owner_engine) as c:
-        sell_and_refund(c)
+        made_vip, joined = sell_and_refund(c)
         assert_summaries_equal_the_raw_rows(c)
         after_sales = summaries(c)
-        assert rows(c, "SELECT customer_type FROM customer_sales ORDER BY customer_id DESC LIMIT 1") == [("vip",)]
+        assert rows(c, "SELECT customer_type FROM customer_sales WHERE customer_id IN (:v, :j) ORDER BY customer_id",
+                    v=made_vip, j=joined) == [("vip",), ("regular",)], "counted under their segment now"
+        assert rows(c, "SELECT DISTINCT customer_type FROM sales_by_period ORDER BY customer_type") == [
+            ("regular",), ("vip",), ("guest",)], "guests are a segment of their own"
 
     with owner_engine.connect() as c:
         assert_summaries_equal_the_raw_rows(c)   # after every row made was deleted again

@@ -9,9 +9,13 @@ each other.
 
 Few statements, each read once (`_Reads`): the summaries' date bounds in one statement; the sales of every
 event and customer type in the period in one, from which the key figures, the top events and venues and
-the customer types are all added up; the tickets of every event and category in one; the payments in one;
-occupancy, the monthly procedure, repeat buyers and the fully refunded bookings (for the average order
-value) one each. A CSV export reads only what its own table is made of.
+the customer segments are all added up, the fully refunded bookings (which the average order value leaves
+out) too; the tickets of every event and category in one; the payments in one; occupancy, the monthly
+procedure and repeat buyers one each. A CSV export reads only what its own table is made of.
+
+Customers are counted in three segments, as the summaries keep them (customers.segment): Regular customers
+(with an account), VIPs, and guests (who paid without an account). The filter and the tables call the
+segment the customer type.
 
 A period counts bookings by the day they were made; a booking's refunds count with it, whenever they
 happened. Payments count on the day they were made. Occupancy is about events held in the period, and
@@ -33,16 +37,15 @@ from sqlalchemy.engine import Connection
 
 from ..clock import utcnow
 from ..models import (
-    Booking, CategorySalesByPeriod, Customer, CustomerSales, Event, PaymentMethod, PaymentsByPeriod, SalesByPeriod,
-    SeatCategory, Venue,
+    CategorySalesByPeriod, CustomerSales, Event, PaymentMethod, PaymentsByPeriod, SalesByPeriod, SeatCategory, Venue,
 )
 from . import replica
 from .reports_figures import Chart, Column, Dataset, Table, money, percent, ratio
 
 DAY = dt.timedelta(days=1)
-CUSTOMER_TYPES = ("regular", "vip")
-TYPE_NAMES = {"regular": "Regular", "vip": "VIP"}
-TYPE_COLOURS = {"regular": "#4f46e5", "vip": "#db2777"}
+CUSTOMER_TYPES = ("regular", "vip", "guest")
+TYPE_NAMES = {"regular": "Regular", "vip": "VIP", "guest": "Guest"}
+TYPE_COLOURS = {"regular": "#4f46e5", "vip": "#db2777", "guest": "#d97706"}
 # The top events and venues charts and tables show this many; per-event occupancy lists show this many rows
 # on the page (their CSV has them all).
 TOP = 10
@@ -56,6 +59,8 @@ DEFINITIONS = (
     ("Average order value", "Sales of the bookings not fully refunded, divided by their number."),
     ("Tickets sold", "Tickets of those bookings still valid or used at the door (refunded tickets left out)."),
     ("Occupancy", "Tickets sold divided by seats offered, for the events held in the period (or on sale now)."),
+    ("Customer types", "Regular: customers with an account. VIP: members with a VIP rate. Guest: buyers who paid "
+                       "without an account."),
 )
 
 
@@ -68,8 +73,8 @@ class UnknownTable(LookupError):
 @dataclass(frozen=True)
 class ReportFilter:
     """What a dashboard shows: bookings made from `date_from` to `date_to` (both days included), at one venue,
-    for one event, by one customer type ('regular' or 'vip'), paid with one payment method, or everywhere
-    (None)."""
+    for one event, by one customer type ('regular', 'vip' or 'guest'), paid with one payment method, or
+    everywhere (None)."""
 
     date_from: dt.date
     date_to: dt.date
@@ -203,7 +208,7 @@ def describe(f: ReportFilter) -> str:
                 method = c.scalar(sa.select(PaymentMethod.name).where(PaymentMethod.method_id == f.method_id))
                 parts.append(f"paid by {method or 'a method that no longer exists'}")
     if f.customer_type:
-        parts.append(f"{TYPE_NAMES[f.customer_type]} customers")
+        parts.append(f"{TYPE_NAMES[f.customer_type]} customers" if f.customer_type != "guest" else "guests")
     return " · ".join(parts)
 
 
@@ -245,14 +250,16 @@ class _Reads:
 
     @cached_property
     def sales(self) -> list[dict[str, Any]]:
-        """Per event and customer type in the filter: bookings, sales and refunded, with the event's title,
-        start and venue (one statement)."""
+        """Per event and customer type in the filter: bookings, sales and refunded, and the bookings fully
+        refunded and their cost, with the event's title, start and venue (one statement)."""
         s = SalesByPeriod
         conditions = self.scope("sales", s)
         if self.f.customer_type:
             conditions.append(s.customer_type == self.f.customer_type)
         totals = (sa.select(s.event_id, s.customer_type, sa.func.sum(s.bookings).label("bookings"),
-                            sa.func.sum(s.booked_total).label("booked_total"), sa.func.sum(s.refunded).label("refunded"))
+                            sa.func.sum(s.booked_total).label("booked_total"), sa.func.sum(s.refunded).label("refunded"),
+                            sa.func.sum(s.refunded_bookings).label("refunded_bookings"),
+                            sa.func.sum(s.refunded_bookings_total).label("refunded_bookings_total"))
                   .where(*conditions).group_by(s.event_id, s.customer_type).subquery())
         query = (sa.select(totals, Event.title, Event.starts_at, Venue.venue_id, Venue.name.label("venue"), Venue.city)
                  .join(Event, Event.event_id == totals.c.event_id).join(Venue, Venue.venue_id == Event.venue_id))
@@ -272,36 +279,14 @@ class _Reads:
     @cached_property
     def fully_refunded(self) -> dict[str, tuple[int, Decimal]]:
         """Per customer type: the number and cost of the bookings in the filter that are fully refunded (left
-        out of the average order value). One statement over the refunded bookings alone
-        (ix_bookings_status_booked)."""
-        f = self.f
-        # The refunded bookings first, from their covering index (a few per cent of all bookings), then each
-        # one's customer (its type, from a covering index) and event by primary key: joined the other way
-        # round, one venue's bookings were read whole (0.7 s at 1.27M tickets). The two types are added up
-        # side by side rather than grouped, which spares a temporary table.
-        vip = Customer.customer_type == "vip"
-        query = (sa.select(sa.func.count().label("bookings"), sa.func.sum(Booking.total).label("total"),
-                           sa.func.sum(sa.case((vip, 1), else_=0)).label("vip_bookings"),
-                           sa.func.sum(sa.case((vip, Booking.total), else_=0)).label("vip_total"))
-                 .prefix_with("STRAIGHT_JOIN")
-                 .with_hint(Booking, "USE INDEX (ix_bookings_status_booked)", "mysql")
-                 .with_hint(Customer, "USE INDEX (uq_customers_id_type)", "mysql")
-                 .select_from(Booking)
-                 .join(Customer, Customer.customer_id == Booking.customer_id)
-                 .where(Booking.status == "refunded", Booking.booked_at >= f.date_from,
-                        Booking.booked_at < f.date_to + DAY))
-        if f.venue_id:
-            query = (query.join(Event, Event.event_id == Booking.event_id).where(Event.venue_id == f.venue_id)
-                     .with_hint(Event, "USE INDEX (PRIMARY)", "mysql"))
-        if f.event_id:
-            query = query.where(Booking.event_id == f.event_id)
-        if f.customer_type:
-            query = query.where(Customer.customer_type == f.customer_type)
-        row = self.c.execute(query).one()
-        vip_bookings, vip_total = int(row.vip_bookings or 0), money(row.vip_total)
-        found = {"regular": (int(row.bookings) - vip_bookings, money(row.total) - vip_total),
-                 "vip": (vip_bookings, vip_total)}
-        return {customer_type: counts for customer_type, counts in found.items() if counts[0]}
+        out of the average order value), from the sales (the summaries keep them apart)."""
+        found: dict[str, tuple[int, Decimal]] = {}
+        for row in self.sales:
+            if row["refunded_bookings"]:
+                bookings, total = found.get(row["customer_type"], (0, Decimal("0.00")))
+                found[row["customer_type"]] = (bookings + int(row["refunded_bookings"]),
+                                               total + money(row["refunded_bookings_total"]))
+        return found
 
     @cached_property
     def payments(self) -> list[sa.Row]:
@@ -612,7 +597,8 @@ def customer_types_table(r: _Reads) -> Table:
                  (Column("customer_type", "Customers"), *MONEY_COLUMNS,
                   Column("average_order", "Average order", "money"),
                   Column("share_pct", "Share of net revenue", "percent")), rows,
-                 note="Customers count under their type today: a customer who became a VIP brings their history. "
+                 note="Guest: buyers who paid without an account. Customers count under their type today: a "
+                      "customer who became a VIP, or a guest who made an account, brings their history. "
                       "Average order: of the bookings not fully refunded.")
 
 
@@ -677,18 +663,19 @@ def _customers_group(r: _Reads) -> Group:
     shown_types = [t for t in CUSTOMER_TYPES if r.f.customer_type in (None, t)]
     tables = [types, payments, repeat_buyers_table(r)]
     return Group("customers", "Customers and payments",
-                 "Regular customers against VIPs, how they pay, and what goes wrong.",
+                 "Regular customers, VIPs and guests, how they pay, and what goes wrong.",
                  [Chart("chart-customer-types", "Net revenue by customer type", "doughnut",
                         [row["customer_type"] for row in types.rows],
                         [Dataset("Net revenue", [row["net_revenue"] for row in types.rows])],
                         colors=[TYPE_COLOURS[row["key"]] for row in types.rows],
-                        description="Doughnut: net revenue in euros of regular customers and of VIPs."),
+                        description="Doughnut: net revenue in euros of each customer type (regular, VIP, "
+                                    "guest)."),
                   Chart("chart-payment-mix", "Payment method mix", "bar", methods,
                         [Dataset(TYPE_NAMES[t], [by_method.get((m, t), Decimal("0.00")) for m in methods],
                                  TYPE_COLOURS[t]) for t in shown_types],
                         stacked=True, value_title="Amount paid (€)", category_title="Payment method",
-                        description="Stacked bars: the amount paid in euros with each method, by regular "
-                                    "customers and VIPs.")],
+                        description="Stacked bars: the amount paid in euros with each method, by customer "
+                                    "type (regular, VIP, guest).")],
                  [table for table in tables if table is not None])
 
 

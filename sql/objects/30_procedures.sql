@@ -237,8 +237,8 @@ BEGIN
         IF v_max_seats IS NULL THEN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'This event does not exist.';
         END IF;
-        -- (The customer's type is for the summaries.)
-        SELECT customer_type, email INTO v_customer_type, v_email FROM customers WHERE customer_id = p_customer_id;
+        -- (The customer's segment is for the summaries: 40_sales_summary.sql.)
+        SELECT segment, email INTO v_customer_type, v_email FROM customers WHERE customer_id = p_customer_id;
         IF v_customer_type IS NULL THEN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30008, MESSAGE_TEXT = 'There is no such customer.';
         END IF;

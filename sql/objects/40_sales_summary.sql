@@ -9,6 +9,11 @@
 -- customer, hour, promo code, payments), so two checkouts never wait on each other in opposite orders.
 -- Error 30020 refuses a change the summaries cannot follow.
 --
+-- Customers are counted under their segment now (customers.segment, migration 0015): 'guest' for a guest who
+-- paid without an account, else their type, 'regular' or 'vip'; the summaries' customer_type columns hold
+-- it. A booking fully refunded (status 'refunded') is counted apart too, in sales_by_period's
+-- refunded_bookings and refunded_bookings_total, so that the average order value can leave it out.
+--
 -- The checkout's own bookings are the exception: InsertBooking (30_procedures.sql) writes the summaries of
 -- the booking it makes, its tickets and its charge itself, each summary row once and in the same order,
 -- and the insert triggers below stand aside for exactly those rows. What a row adds is written there too,
@@ -43,8 +48,8 @@ DELIMITER $$
 
 -- ---------------------------------------------------------------- the writers
 
--- Adds to the sales of a booking's event, day and month, customer type; and to its customer's totals, the
--- hour it was made in and its promo code's totals.
+-- Adds to the sales of a booking's event, day and month, customer segment (and its fully refunded bookings
+-- there); and to its customer's totals, the hour it was made in and its promo code's totals.
 CREATE PROCEDURE AddBookingSales(
     IN p_event_id       INT UNSIGNED,
     IN p_venue_id       INT UNSIGNED,
@@ -56,23 +61,27 @@ CREATE PROCEDURE AddBookingSales(
     IN p_booked_total   DECIMAL(12,2),
     IN p_charged        DECIMAL(12,2),
     IN p_refunded       DECIMAL(12,2),
-    IN p_promo_discount DECIMAL(12,2))
+    IN p_promo_discount DECIMAL(12,2),
+    IN p_refunded_bookings       INT,
+    IN p_refunded_bookings_total DECIMAL(12,2))
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_day DATE DEFAULT DATE(p_booked_at);
     DECLARE v_seconds BIGINT DEFAULT p_bookings * TIMESTAMPDIFF(SECOND, '2000-01-01', p_booked_at);
 
     INSERT INTO sales_by_period (grain, period, event_id, customer_type, venue_id, bookings, booked_total, charged,
-                                 refunded, booked_seconds)
+                                 refunded, booked_seconds, refunded_bookings, refunded_bookings_total)
     VALUES ('day', v_day, p_event_id, p_customer_type, p_venue_id, p_bookings, p_booked_total, p_charged, p_refunded,
-            v_seconds),
+            v_seconds, p_refunded_bookings, p_refunded_bookings_total),
            ('month', v_day - INTERVAL (DAYOFMONTH(v_day) - 1) DAY, p_event_id, p_customer_type, p_venue_id,
-            p_bookings, p_booked_total, p_charged, p_refunded, v_seconds)
+            p_bookings, p_booked_total, p_charged, p_refunded, v_seconds, p_refunded_bookings, p_refunded_bookings_total)
     ON DUPLICATE KEY UPDATE bookings = bookings + VALUES(bookings),
                             booked_total = booked_total + VALUES(booked_total),
                             charged = charged + VALUES(charged),
                             refunded = refunded + VALUES(refunded),
-                            booked_seconds = booked_seconds + VALUES(booked_seconds);
+                            booked_seconds = booked_seconds + VALUES(booked_seconds),
+                            refunded_bookings = refunded_bookings + VALUES(refunded_bookings),
+                            refunded_bookings_total = refunded_bookings_total + VALUES(refunded_bookings_total);
 
     IF p_bookings <> 0 OR p_booked_total <> 0 OR p_refunded <> 0 THEN
         INSERT INTO customer_sales (customer_id, customer_type, bookings, booked_total, refunded)
@@ -99,7 +108,7 @@ BEGIN
 END$$
 
 -- Adds (p_sign 1) or takes back (-1) one payment in the payments ledger: on the day it was made, by method,
--- payer's customer type and the venue of the booking paid for (0: none).
+-- payer's customer segment and the venue of the booking paid for (0: none).
 CREATE PROCEDURE AddPayment(
     IN p_created_at    DATETIME,
     IN p_method_id     TINYINT UNSIGNED,
@@ -135,7 +144,8 @@ END$$
 
 -- ---------------------------------------------------------------- what a row adds
 
--- A booking: one booking and its total (and its promo discount) on the day it was made.
+-- A booking: one booking and its total (and its promo discount) on the day it was made; and, fully refunded,
+-- one fully refunded booking of that total.
 CREATE PROCEDURE SummariseBooking(
     IN p_event_id       INT UNSIGNED,
     IN p_customer_id    INT UNSIGNED,
@@ -143,17 +153,19 @@ CREATE PROCEDURE SummariseBooking(
     IN p_total          DECIMAL(10,2),
     IN p_discount_id    INT UNSIGNED,
     IN p_promo_discount DECIMAL(10,2),
+    IN p_status         VARCHAR(20),
     IN p_sign           INT)
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_venue_id INT UNSIGNED;
     DECLARE v_customer_type VARCHAR(8);
 
-    SELECT e.venue_id, c.customer_type INTO v_venue_id, v_customer_type
+    SELECT e.venue_id, c.segment INTO v_venue_id, v_customer_type
       FROM events e JOIN customers c ON c.customer_id = p_customer_id
      WHERE e.event_id = p_event_id;
     CALL AddBookingSales(p_event_id, v_venue_id, p_customer_id, v_customer_type, p_booked_at, p_discount_id,
-                         p_sign, p_sign * p_total, 0, 0, p_sign * p_promo_discount);
+                         p_sign, p_sign * p_total, 0, 0, p_sign * p_promo_discount,
+                         p_sign * (p_status = 'refunded'), p_sign * IF(p_status = 'refunded', p_total, 0));
 END$$
 
 -- A ticket: sold (valid or checked in) or refunded, with its paid share while it is sold; counted under its
@@ -206,7 +218,7 @@ BEGIN
     DECLARE v_discount_id INT UNSIGNED;
 
     IF p_booking_id IS NOT NULL THEN
-        SELECT b.event_id, e.venue_id, b.customer_id, c.customer_type, b.booked_at, b.discount_id
+        SELECT b.event_id, e.venue_id, b.customer_id, c.segment, b.booked_at, b.discount_id
           INTO v_event_id, v_venue_id, v_customer_id, v_customer_type, v_booked_at, v_discount_id
           FROM bookings b
           JOIN events e ON e.event_id = b.event_id
@@ -214,17 +226,18 @@ BEGIN
          WHERE b.booking_id = p_booking_id;
         CALL AddBookingSales(v_event_id, v_venue_id, v_customer_id, v_customer_type, v_booked_at, v_discount_id,
                              0, 0, p_sign * IF(p_kind = 'charge' AND p_status = 'captured', p_amount, 0),
-                             p_sign * IF(p_kind = 'refund', p_amount, 0), 0);
+                             p_sign * IF(p_kind = 'refund', p_amount, 0), 0, 0, 0);
     END IF;
     -- The payer is the booking's customer (checked here rather than assumed).
     IF v_customer_id IS NULL OR v_customer_id <> p_customer_id THEN
-        SELECT customer_type INTO v_customer_type FROM customers WHERE customer_id = p_customer_id;
+        SELECT segment INTO v_customer_type FROM customers WHERE customer_id = p_customer_id;
     END IF;
     CALL AddPayment(p_created_at, p_method_id, v_customer_type, v_venue_id, p_kind, p_status, p_amount, p_sign);
 END$$
 
--- A customer whose type changed (a regular customer became a VIP): their bookings and payments move from
--- the old type's rows to the new type's, as the summaries count by the customer's type now.
+-- A customer whose segment changed (a regular customer became a VIP, a guest made an account): their bookings
+-- and payments move from the old segment's rows to the new one's, as the summaries count by the customer's
+-- segment now.
 CREATE PROCEDURE MoveCustomerSales(
     IN p_customer_id INT UNSIGNED,
     IN p_from_type   VARCHAR(8),
@@ -232,6 +245,7 @@ CREATE PROCEDURE MoveCustomerSales(
     MODIFIES SQL DATA
 BEGIN
     FOR sale IN (SELECT b.event_id, e.venue_id, b.booked_at, b.discount_id, b.total, b.promo_discount,
+                        b.status = 'refunded' AS fully_refunded,
                         (SELECT COALESCE(SUM(p.amount), 0) FROM payments p
                           WHERE p.booking_id = b.booking_id AND p.kind = 'charge' AND p.status = 'captured') AS charged,
                         (SELECT COALESCE(SUM(p.amount), 0) FROM payments p
@@ -240,9 +254,11 @@ BEGIN
                   WHERE b.customer_id = p_customer_id)
     DO
         CALL AddBookingSales(sale.event_id, sale.venue_id, p_customer_id, p_from_type, sale.booked_at,
-                             sale.discount_id, -1, -sale.total, -sale.charged, -sale.refunded, -sale.promo_discount);
+                             sale.discount_id, -1, -sale.total, -sale.charged, -sale.refunded, -sale.promo_discount,
+                             -sale.fully_refunded, -sale.fully_refunded * sale.total);
         CALL AddBookingSales(sale.event_id, sale.venue_id, p_customer_id, p_to_type, sale.booked_at,
-                             sale.discount_id, 1, sale.total, sale.charged, sale.refunded, sale.promo_discount);
+                             sale.discount_id, 1, sale.total, sale.charged, sale.refunded, sale.promo_discount,
+                             sale.fully_refunded, sale.fully_refunded * sale.total);
     END FOR;
     FOR payment IN (SELECT p.created_at, p.method_id, COALESCE(e.venue_id, 0) AS venue_id, p.kind, p.status, p.amount
                 FROM payments p
@@ -268,11 +284,11 @@ FOR EACH ROW
     IF @boxoffice_bulk_load IS NULL
        AND (@boxoffice_insert_booking_code IS NULL OR NOT NEW.booking_code <=> @boxoffice_insert_booking_code) THEN
         CALL SummariseBooking(NEW.event_id, NEW.customer_id, NEW.booked_at, NEW.total, NEW.discount_id,
-                              NEW.promo_discount, 1);
+                              NEW.promo_discount, NEW.status, 1);
     END IF$$
 
 -- Tickets and payments are counted under their booking's event, customer and day, so those never change
--- once a booking is made (refund it and book again instead); its money may.
+-- once a booking is made (refund it and book again instead); its money may, and whether it is fully refunded.
 CREATE TRIGGER summarise_changed_booking AFTER UPDATE ON bookings
 FOR EACH ROW
 BEGIN
@@ -282,18 +298,18 @@ BEGIN
             MESSAGE_TEXT = 'A booking''s event, customer and booking time cannot be changed.';
     END IF;
     IF NOT (NEW.total <=> OLD.total AND NEW.discount_id <=> OLD.discount_id
-            AND NEW.promo_discount <=> OLD.promo_discount) THEN
+            AND NEW.promo_discount <=> OLD.promo_discount AND (NEW.status = 'refunded') <=> (OLD.status = 'refunded')) THEN
         CALL SummariseBooking(OLD.event_id, OLD.customer_id, OLD.booked_at, OLD.total, OLD.discount_id,
-                              OLD.promo_discount, -1);
+                              OLD.promo_discount, OLD.status, -1);
         CALL SummariseBooking(NEW.event_id, NEW.customer_id, NEW.booked_at, NEW.total, NEW.discount_id,
-                              NEW.promo_discount, 1);
+                              NEW.promo_discount, NEW.status, 1);
     END IF;
 END$$
 
 CREATE TRIGGER summarise_deleted_booking AFTER DELETE ON bookings
 FOR EACH ROW
     CALL SummariseBooking(OLD.event_id, OLD.customer_id, OLD.booked_at, OLD.total, OLD.discount_id,
-                          OLD.promo_discount, -1)$$
+                          OLD.promo_discount, OLD.status, -1)$$
 
 CREATE TRIGGER summarise_new_ticket AFTER INSERT ON tickets
 FOR EACH ROW
@@ -347,8 +363,9 @@ FOR EACH ROW
 CREATE TRIGGER summarise_customer_type AFTER UPDATE ON customers
 FOR EACH ROW
 BEGIN
-    IF NEW.customer_type <> OLD.customer_type THEN
-        CALL MoveCustomerSales(NEW.customer_id, OLD.customer_type, NEW.customer_type);
+    -- (Standing aside during a bulk load, as the insert triggers do: the load refills the summaries at its end.)
+    IF NEW.segment <> OLD.segment AND @boxoffice_bulk_load IS NULL THEN
+        CALL MoveCustomerSales(NEW.customer_id, OLD.segment, NEW.segment);
     END IF;
 END$$
 
