@@ -1,6 +1,7 @@
 """Anonymous load without cookies (as a shared cache sees it): the event page or its seat-map poll, through
 nginx or straight to an app server, at N keep-alive connections. Says how many answers came from nginx's
-micro-cache (X-Cache: HIT).
+micro-cache (X-Cache: HIT), how many set a cookie (none should: boxoffice/http_cache.py), the bytes on the
+wire and the machine's load average before and after (2 shared cores: it says how far to trust a run).
 
     .venv/bin/python -m bench.anonymous --url http://127.0.0.1:8800 --event 13 --kind poll --seconds 10
 """
@@ -14,6 +15,8 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+
+from bench.storefront import load_average
 
 
 def main() -> None:
@@ -33,7 +36,7 @@ def main() -> None:
     headers = {"Accept-Encoding": "gzip", **({"HX-Request": "true"} if args.kind == "poll" else {})}
     times: list[float] = []
     statuses: dict[int, int] = {}
-    hits, wire = [0], [0]
+    hits, wire, cookies = [0], [0], [0]
     stop = time.monotonic() + args.seconds
 
     def client() -> None:
@@ -46,11 +49,13 @@ def main() -> None:
             times.append(time.perf_counter() - started)
             statuses[answer.status] = statuses.get(answer.status, 0) + 1
             hits[0] += answer.getheader("X-Cache") == "HIT"
+            cookies[0] += answer.getheader("Set-Cookie") is not None
             wire[0] = len(body)
             if (answer.getheader("Connection") or "").lower() == "close":
                 connection.close()
                 connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
 
+    load_before = load_average()
     threads = [threading.Thread(target=client) for _ in range(args.clients)]
     started = time.monotonic()
     for thread in threads:
@@ -61,7 +66,8 @@ def main() -> None:
     cuts = statistics.quantiles(times, n=100)
     print(f"GET {path} x{args.clients} via {args.url}: n={len(times)} in {elapsed:.1f} s = {len(times) / elapsed:.0f} "
           f"req/s | p50 {cuts[49] * 1000:.1f} ms p99 {cuts[98] * 1000:.1f} ms | statuses {statuses} | "
-          f"micro-cache hits {hits[0]} | {wire[0]} bytes on the wire")
+          f"micro-cache hits {hits[0]} | set a cookie {cookies[0]} | {wire[0]} bytes on the wire | "
+          f"load {load_before} -> {load_average()}")
 
 
 if __name__ == "__main__":

@@ -176,7 +176,9 @@ class Browser:
         return self.request("GET", path, headers=headers)
 
     def post(self, path: str, form: dict, headers: dict | None = None) -> Response:
-        return self.request("POST", path, form=form, headers=headers)
+        """A form posted from one of the site's pages: the browser says so (Sec-Fetch-Site), which is what
+        the app checks first (boxoffice/csrf.py)."""
+        return self.request("POST", path, form=form, headers={"Sec-Fetch-Site": "same-origin", **(headers or {})})
 
     def close(self) -> None:
         if self.sock is not None:
@@ -539,13 +541,12 @@ def _seat_rows(connection, event_id: int) -> list[tuple[int, list[int]]]:
 
 
 def sign_in(browser: Browser, email: str, password: str) -> str:
-    """Sign in once (Argon2, outside the timed run); returns the session's CSRF token."""
-    page = browser.get("/account/login")
-    token = page.field("csrf_token")
-    answer = browser.post("/account/login", {"csrf_token": token, "email": email, "password": password})
+    """Sign in once (Argon2, outside the timed run); returns the CSRF token the session's pages draw."""
+    browser.get("/account/login")
+    answer = browser.post("/account/login", {"email": email, "password": password})
     if answer.status != 302:
         raise SystemExit(f"Sign-in of {email} answered {answer.status}.")
-    return token
+    return browser.get("/account/login").field("csrf_token") or ""
 
 
 def buy(browser: Browser, token: str, event_id: int, section_id: int, seats: list[int], tally: Tally,

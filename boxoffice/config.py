@@ -261,6 +261,8 @@ def load_config() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
+        # Never sent with a request another site makes (a second line behind boxoffice/csrf.py).
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "BOXOFFICE_ENV": env,
         "HOLD_MINUTES": _number("BOXOFFICE_HOLD_MINUTES", "10", 1, 60, "how long a seat hold lasts, in minutes"),
         # How long seats offered to the first in a waiting line are kept for them (boxoffice/services/holds.py).

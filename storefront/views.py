@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, request, url_for
+from flask_login import current_user
 
-from boxoffice import rate_limits
+from boxoffice import http_cache, rate_limits
 from boxoffice.errors import BoxOfficeError
 from boxoffice.forms import record_id
+from boxoffice.models import Event, Venue
 from boxoffice.services import best_available, catalogue, holds, seatmap
 from boxoffice.templating import event_date, render_page, wants_fragment
 
@@ -17,6 +19,7 @@ from .forms import BestAvailableForm, CatalogueFilterForm
 
 
 @bp.get("/")
+@http_cache.shared_briefly
 def index():
     form = CatalogueFilterForm(request.args)
     venues = catalogue.venues_with_upcoming_events()
@@ -50,9 +53,9 @@ SALE_MESSAGES = {"closed": "sales have closed",
 
 
 def _seat_picker_context(event, venue, section_id: int | None, message: str | None = None,
-                         error: str | None = None) -> dict:
+                         error: str | None = None, categories: dict[int, seatmap.Category] | None = None) -> dict:
     large = event.seats_total >= seatmap.LARGE_VENUE_SEATS
-    categories = seatmap.categories(event.event_id)
+    categories = seatmap.categories(event.event_id) if categories is None else categories
     overview = seat_maps().overview(event.event_id, categories) if large else None
     if large and section_id is None:
         drawn = None
@@ -85,13 +88,37 @@ def event_or_404(event_id: int):
     return found
 
 
+def _viewer() -> tuple:
+    """Who a page is drawn for: the person signed in (as of their session) and this browser's hold owner."""
+    return current_user.get_id(), getattr(current_user, "customer_type", None), hold_owner()
+
+
+# The event's columns that a seat changing moves: the map's version in the ETag stands for them.
+_MOVED_BY_SEATS = {"seat_version", "seats_available"}
+
+
+def _page_context(event, venue, categories: dict[int, seatmap.Category]) -> str:
+    """Everything an event page shows besides its seat map, as an ETag's digest (boxoffice/http_cache.py)."""
+    details = [getattr(event, c.key) for c in Event.__table__.columns if c.key not in _MOVED_BY_SEATS]
+    details += [getattr(venue, c.key) for c in Venue.__table__.columns]
+    prices = [(c.category_id, c.name, c.colour, c.rank, c.price) for c in categories.values()]
+    return http_cache.digest(details, prices, catalogue.sale_state(event), _viewer())
+
+
 @bp.get("/events/<int:event_id>")
 @admission_required
+@http_cache.shared_briefly
 def event(event_id: int):
     event, venue = event_or_404(event_id)
     section_id = request.args.get("section", type=record_id)
-    return render_page("storefront/event.html", fragment="seat_picker",
-                       **_seat_picker_context(event, venue, section_id))
+    categories = seatmap.categories(event_id)
+    context = _page_context(event, venue, categories)
+    unchanged = http_cache.not_modified(event_id, context)
+    if unchanged is not None:
+        return unchanged
+    picker = _seat_picker_context(event, venue, section_id, categories=categories)
+    page = render_page("storefront/event.html", fragment="seat_picker", **picker)
+    return http_cache.tagged(page, picker["version"], dt.datetime.fromisoformat(picker["as_of"]), context)
 
 
 def _page_version(values) -> tuple[int, dt.datetime] | None:
@@ -115,16 +142,22 @@ def _live_update(event_id: int, section_id: int | None, changes: seatmap.SeatCha
 
 @bp.get("/events/<int:event_id>/seats/changes")
 @admission_required
+@http_cache.shared_briefly
 def seat_changes(event_id: int):
-    """The live map's poll: only the seats that changed since the page's version; 204 when none did."""
+    """The live map's poll: only the seats that changed since the page's version; 204 when none did. Its
+    ETag names the version and time the answer brings the map to."""
     page_version = _page_version(request.args)
     if page_version is None:
         abort(400)
     section_id = request.args.get("section", type=record_id)
+    context = http_cache.digest(_viewer())
+    unchanged = http_cache.not_modified(event_id, context)
+    if unchanged is not None:
+        return unchanged
     changes = seatmap.changes_since(event_id, hold_owner(), *page_version, section_id)
     if changes is None:
-        return "", 204
-    return _live_update(event_id, section_id, changes)
+        return http_cache.tagged(make_response("", 204), *page_version, context)
+    return http_cache.tagged(_live_update(event_id, section_id, changes), changes.version, changes.as_of, context)
 
 
 @bp.post("/events/<int:event_id>/seats")

@@ -94,10 +94,15 @@ def client(app, db_session):
     return app.test_client()
 
 
-class Forms:
-    """Posts forms the way a browser does: fetch the page, take its CSRF token, post."""
+# What a browser says with a form posted from one of the site's own pages (boxoffice/csrf.py).
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}
 
-    TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+class Forms:
+    """Posts forms the way a browser does: fetch the page, take its CSRF token (drawn only once the browser
+    has a session), post it with the headers that say it comes from the site's own page."""
+
+    TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]*)"|name="csrf_token" value="([^"]*)"')
 
     def __init__(self, client):
         self.client = client
@@ -105,11 +110,12 @@ class Forms:
     def token(self, page_url: str) -> str:
         html = self.client.get(page_url).get_data(as_text=True)
         match = self.TOKEN.search(html)
-        assert match, f"no CSRF token on {page_url}"
-        return match.group(1) or match.group(2)
+        assert match, f"no form with a CSRF token field on {page_url}"
+        return match.group(1) or match.group(2) or ""
 
-    def post(self, page_url: str, data: dict, action: str | None = None, **kwargs):
-        return self.client.post(action or page_url, data={**data, "csrf_token": self.token(page_url)}, **kwargs)
+    def post(self, page_url: str, data: dict, action: str | None = None, headers: dict | None = None, **kwargs):
+        return self.client.post(action or page_url, data={**data, "csrf_token": self.token(page_url)},
+                                headers={**SAME_ORIGIN, **(headers or {})}, **kwargs)
 
 
 @pytest.fixture

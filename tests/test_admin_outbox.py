@@ -10,6 +10,7 @@ from boxoffice.models import OutboxEmail
 from boxoffice.services import mail
 from tests.admin_support import paid_booking
 from tests.builders import make_customer, make_event, make_past_booking, make_venue, now
+from tests.conftest import SAME_ORIGIN
 
 
 def test_the_outbox_shows_the_mail_the_box_office_sent(admin_client, db_session):
@@ -137,7 +138,8 @@ def test_send_again_is_for_admins_only(app, client, db_session, forms):
     db_session.commit()
     token = forms.token("/account/login")
 
-    nobody = client.post("/admin/outbox/send-again", data={"email_id": email_id, "csrf_token": token})
+    nobody = client.post("/admin/outbox/send-again", data={"email_id": email_id, "csrf_token": token},
+                         headers=SAME_ORIGIN)
     forms.post("/account/login", {"email": shopper.email, "password": "a-long-password"})
     customer = client.post("/admin/outbox/send-again", data={"email_id": email_id, "csrf_token": forms.token("/")})
 

@@ -91,7 +91,8 @@ def test_the_link_points_at_the_configured_site_never_at_the_host_the_request_na
     page = browser.get(FORGOT[kind], base_url="http://evil.example").get_data(as_text=True)
     token = Forms.TOKEN.search(page).group(1)
 
-    browser.post(FORGOT[kind], data={"email": email, "csrf_token": token}, base_url="http://evil.example")
+    browser.post(FORGOT[kind], data={"email": email, "csrf_token": token}, base_url="http://evil.example",
+                 headers={"Sec-Fetch-Site": "same-origin"})
 
     (_, body), = mails_to(db_session, email)
     assert "evil.example" not in body

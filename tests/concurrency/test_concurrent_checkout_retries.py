@@ -11,6 +11,7 @@ from boxoffice.services import checkout, holds
 from tests.builders import PREMIUM, committed, make_customer, make_event, make_venue, rows
 from tests.concurrency.harness import (GOOD_CARD, assert_inventory_consistent, assert_money_accounted_for,
                                        assert_no_faults, at_once, money_problems, new_key, pay)
+from tests.conftest import SAME_ORIGIN
 
 pytestmark = pytest.mark.concurrency
 
@@ -79,8 +80,8 @@ def test_a_pay_button_clicked_many_times_books_once_over_http(app, owner_engine)
         venue = make_venue(c, rows=1, seats_per_row=4, categories={"A": PREMIUM})
         customer = make_customer(c)
         browser = app.test_client()
-        response = browser.post("/account/login", data={"email": customer.email, "password": customer.password,
-                                                        "csrf_token": csrf_token(browser, "/account/login")})
+        response = browser.post("/account/login", data={"email": customer.email, "password": customer.password},
+                                headers=SAME_ORIGIN)
         assert response.status_code == 302, response.get_data(as_text=True)
         for _ in range(rounds):
             event = make_event(c, venue)

@@ -47,6 +47,8 @@ class HttpClient:
     def get(self, path: str, **options) -> Answer:
         return self.request("GET", path, **options)
 
-    def post(self, path: str, data: dict, **options) -> Answer:
-        """A form post with the CSRF token of the last page read (read one first)."""
-        return self.request("POST", path, {**data, "csrf_token": self.csrf_token or ""}, **options)
+    def post(self, path: str, data: dict, headers: dict | None = None, **options) -> Answer:
+        """A form post as a browser sends it from one of the site's pages: saying so (Sec-Fetch-Site), with the
+        CSRF token of the last page read, if it drew one (only once there is a session)."""
+        return self.request("POST", path, {**data, "csrf_token": self.csrf_token or ""},
+                            headers={"Sec-Fetch-Site": "same-origin", **(headers or {})}, **options)
