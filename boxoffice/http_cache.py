@@ -22,7 +22,7 @@ import re
 from functools import cache, wraps
 from typing import Callable
 
-from flask import Response, make_response, request, session
+from flask import Response, current_app, make_response, request, session
 
 from .config import PROJECT_ROOT
 from .services import seatmap
@@ -110,8 +110,9 @@ def tagged(response: Response, version: int, as_of: dt.datetime, context: str) -
 def not_modified(event_id: int, context: str) -> Response | None:
     """304 Not Modified when the request's If-None-Match names a copy drawn in `context` whose map has not
     changed since (seatmap.map_state); None otherwise (draw the answer). A page with a message waiting to be
-    shown (a flash) is always drawn, and its tag is its own (digest)."""
-    if not request.if_none_match or session.get("_flashes"):
+    shown (a flash) is always drawn, and its tag is its own (digest). So is every page of a debug server,
+    whose templates change under a release() read once."""
+    if not request.if_none_match or session.get("_flashes") or current_app.debug:
         return None
     for tag in request.if_none_match.as_set(include_weak=True):
         found = _TAG.fullmatch(tag)

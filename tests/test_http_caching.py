@@ -207,3 +207,12 @@ def test_a_poll_is_answered_304_until_the_map_changes(client, event, db_session)
 def test_a_tag_that_is_not_ours_is_simply_answered(client, event):
     for tag in ('"abc"', 'W/"1.2.zzzzzzzzzzzzzzzz"', 'W/"99999999999999999999.1.0123456789abcdef"', "*"):
         assert client.get(f"/events/{event.event_id}", headers={"If-None-Match": tag}).status_code == 200
+
+
+def test_a_debug_server_draws_every_page_again(app, client, event, monkeypatch):
+    """Its templates change while it runs, under a release digest read once."""
+    url = f"/events/{event.event_id}"
+    tag = client.get(url).headers["ETag"]
+    assert client.get(url, headers={"If-None-Match": tag}).status_code == 304
+    monkeypatch.setitem(app.config, "DEBUG", True)
+    assert client.get(url, headers={"If-None-Match": tag}).status_code == 200
