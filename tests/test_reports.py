@@ -556,8 +556,8 @@ def test_a_customer_type_with_nothing_in_the_period_is_left_out_not_shown_as_zer
 
     zero = {"customer_type": "vip", "bookings": 0, "booked_total": Decimal("0.00"), "refunded": Decimal("0.00")}
     sold = {"customer_type": "regular", "bookings": 2, "booked_total": Decimal("90.00"), "refunded": Decimal("10.00")}
-    reads = SimpleNamespace(f=ReportFilter(dt.date(2026, 1, 1), dt.date(2026, 12, 31)), sales=[zero, sold],
-                            fully_refunded={})
+    reads = SimpleNamespace(f=ReportFilter(dt.date(2026, 1, 1), dt.date(2026, 12, 31)),
+                            sales_part={"type": [zero, sold]}.get, fully_refunded={})
 
     table = reporting.customer_types_table(reads)
 

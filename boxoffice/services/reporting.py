@@ -7,11 +7,13 @@ GetEventRevenueByMonth and can write nothing. The sales figures come from the su
 whatever the size of the box office; one dashboard is read in one transaction, so its figures agree with
 each other.
 
-Few statements, each read once (`_Reads`): the summaries' date bounds in one statement; the sales of every
-event and customer type in the period in one, from which the key figures, the top events and venues and
-the customer segments are all added up, the fully refunded bookings (which the average order value leaves
-out) too; the tickets of every event and category in one; the payments in one; occupancy, the monthly
-procedure and repeat buyers one each. A CSV export reads only what its own table is made of.
+Few statements, each read once (`_Reads`), and each returning what the page shows rather than summary rows
+to add up in Python (parsing thousands of rows cost more than the SQL): the summaries' date bounds in one
+statement; the sales in one, added up two ways (the top events with their tickets; per venue and customer
+type, with the fully refunded bookings, which the average order value leaves out), from which the key
+figures and three tables come; the tickets per seat category and per venue in one; the payments in one;
+occupancy, the monthly procedure and repeat buyers one each. A CSV export reads only what its own table
+is made of.
 
 Customers are counted in three segments, as the summaries keep them (customers.segment): Regular customers
 (with an account), VIPs, and guests (who paid without an account). The filter and the tables call the
@@ -26,14 +28,13 @@ figures a filter leaves as they are.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from ..clock import utcnow
 from ..models import (
@@ -62,6 +63,10 @@ DEFINITIONS = (
     ("Customer types", "Regular: customers with an account. VIP: members with a VIP rate. Guest: buyers who paid "
                        "without an account."),
 )
+
+
+# What the sales read adds up (_Reads.sales).
+SALES_FIGURES = ("bookings", "booked_total", "refunded", "refunded_bookings", "refunded_bookings_total")
 
 
 class UnknownTable(LookupError):
@@ -249,44 +254,83 @@ class _Reads:
         return conditions
 
     @cached_property
-    def sales(self) -> list[dict[str, Any]]:
-        """Per event and customer type in the filter: bookings, sales and refunded, and the bookings fully
-        refunded and their cost, with the event's title, start and venue (one statement)."""
-        s = SalesByPeriod
+    def sales(self) -> list[RowMapping]:
+        """The filter's sales added up two ways in one statement, a few rows each however many events there
+        are (what the page shows, not the summary rows: parsing thousands of rows cost more than the SQL):
+        part 'event', the TOP best-earning events, with their title, start, venue and tickets still sold (not
+        kept per customer type); part 'venue_type', per venue and customer type, with the venue's name. Each:
+        bookings, sales, refunded, and the bookings fully refunded and their cost."""
+        s, c = SalesByPeriod, CategorySalesByPeriod
         conditions = self.scope("sales", s)
         if self.f.customer_type:
             conditions.append(s.customer_type == self.f.customer_type)
-        totals = (sa.select(s.event_id, s.customer_type, sa.func.sum(s.bookings).label("bookings"),
-                            sa.func.sum(s.booked_total).label("booked_total"), sa.func.sum(s.refunded).label("refunded"),
-                            sa.func.sum(s.refunded_bookings).label("refunded_bookings"),
-                            sa.func.sum(s.refunded_bookings_total).label("refunded_bookings_total"))
-                  .where(*conditions).group_by(s.event_id, s.customer_type).subquery())
-        query = (sa.select(totals, Event.title, Event.starts_at, Venue.venue_id, Venue.name.label("venue"), Venue.city)
-                 .join(Event, Event.event_id == totals.c.event_id).join(Venue, Venue.venue_id == Event.venue_id))
-        return [dict(row) for row in self.c.execute(query).mappings()]
+
+        def figures(*keys) -> sa.Subquery:
+            return (sa.select(*keys, sa.func.sum(s.bookings).label("bookings"),
+                              sa.func.sum(s.booked_total).label("booked_total"),
+                              sa.func.sum(s.refunded).label("refunded"),
+                              sa.func.sum(s.refunded_bookings).label("refunded_bookings"),
+                              sa.func.sum(s.refunded_bookings_total).label("refunded_bookings_total"))
+                    .where(*conditions).group_by(*keys))
+
+        top = (figures(s.event_id).having(sa.func.sum(s.bookings) > 0)
+               .order_by((sa.func.sum(s.booked_total) - sa.func.sum(s.refunded)).desc(), s.event_id)
+               .limit(TOP).subquery("top"))
+        by_venue = figures(s.venue_id, s.customer_type).subquery("by_venue")
+        nothing = sa.null()
+        events = (sa.select(sa.literal("event").label("part"), top.c.event_id.label("id"),
+                            nothing.label("customer_type"), top.c.bookings, top.c.booked_total, top.c.refunded,
+                            top.c.refunded_bookings, top.c.refunded_bookings_total,
+                            # Each event's tickets through the summary's event index: a few dozen rows each.
+                            sa.select(sa.func.sum(c.tickets)).where(c.event_id == top.c.event_id,
+                                                                    *self.scope("categories", c))
+                            .scalar_subquery().label("tickets"), Event.title, Event.starts_at,
+                            Venue.name.label("venue"), Venue.city)
+                  .join(Event, Event.event_id == top.c.event_id).join(Venue, Venue.venue_id == Event.venue_id))
+        venues = (sa.select(sa.literal("venue_type"), by_venue.c.venue_id, by_venue.c.customer_type,
+                            by_venue.c.bookings, by_venue.c.booked_total, by_venue.c.refunded,
+                            by_venue.c.refunded_bookings, by_venue.c.refunded_bookings_total, nothing, nothing,
+                            nothing, Venue.name, Venue.city)
+                  .join(Venue, Venue.venue_id == by_venue.c.venue_id))
+        return list(self.c.execute(sa.union_all(events, venues)).mappings())
+
+    def sales_part(self, part: str) -> list[Any]:
+        """The sales of the top events ('event'), or added up per venue ('venue') or per customer type
+        ('type') from the rows per venue and customer type."""
+        if part == "event":
+            return [row for row in self.sales if row["part"] == "event"]
+        key = {"venue": "id", "type": "customer_type"}[part]
+        totals: dict[Any, dict[str, Any]] = {}
+        for row in self.sales:
+            if row["part"] == "venue_type":
+                found = totals.setdefault(row[key], {"id": row["id"], "customer_type": row["customer_type"],
+                                                     "venue": row["venue"], "city": row["city"], **dict.fromkeys(
+                                                         SALES_FIGURES, 0)})
+                for figure in SALES_FIGURES:
+                    found[figure] += row[figure] or 0
+        return list(totals.values())
 
     @cached_property
-    def tickets(self) -> list[dict[str, Any]]:
-        """Per event and seat category in the filter's period, venue and event: tickets still sold, refunded
-        and their revenue (one statement). Not kept per customer type or payment method."""
+    def tickets(self) -> list[RowMapping]:
+        """The tickets in the filter's period, venue and event, in one statement: part 'category', per seat
+        category, the tickets still sold, refunded and their revenue; part 'venue', per venue, the tickets still
+        sold. Not kept per customer type or payment method."""
         s = CategorySalesByPeriod
-        query = (sa.select(s.event_id, s.venue_id, s.category_id, sa.func.sum(s.tickets).label("tickets"),
-                           sa.func.sum(s.tickets_refunded).label("tickets_refunded"),
-                           sa.func.sum(s.revenue).label("revenue"))
-                 .where(*self.scope("categories", s)).group_by(s.event_id, s.venue_id, s.category_id))
-        return [dict(row) for row in self.c.execute(query).mappings()]
+        categories = (sa.select(sa.literal("category").label("part"), s.category_id.label("id"),
+                                sa.func.sum(s.tickets).label("tickets"),
+                                sa.func.sum(s.tickets_refunded).label("tickets_refunded"),
+                                sa.func.sum(s.revenue).label("revenue"))
+                      .where(*self.scope("categories", s)).group_by(s.category_id))
+        venues = (sa.select(sa.literal("venue"), s.venue_id, sa.func.sum(s.tickets), sa.null(), sa.null())
+                  .where(*self.scope("categories", s)).group_by(s.venue_id))
+        return list(self.c.execute(sa.union_all(categories, venues)).mappings())
 
     @cached_property
     def fully_refunded(self) -> dict[str, tuple[int, Decimal]]:
         """Per customer type: the number and cost of the bookings in the filter that are fully refunded (left
         out of the average order value), from the sales (the summaries keep them apart)."""
-        found: dict[str, tuple[int, Decimal]] = {}
-        for row in self.sales:
-            if row["refunded_bookings"]:
-                bookings, total = found.get(row["customer_type"], (0, Decimal("0.00")))
-                found[row["customer_type"]] = (bookings + int(row["refunded_bookings"]),
-                                               total + money(row["refunded_bookings_total"]))
-        return found
+        return {row["customer_type"]: (int(row["refunded_bookings"]), money(row["refunded_bookings_total"]))
+                for row in self.sales_part("type") if row["refunded_bookings"]}
 
     @cached_property
     def payments(self) -> list[sa.Row]:
@@ -333,13 +377,14 @@ def _sum(rows, key: str) -> Decimal | int:
 
 def _kpis(r: _Reads) -> Kpis:
     """The key figures; occupancy of the events held in the period."""
-    bookings, booked, refunded = _sum(r.sales, "bookings"), money(_sum(r.sales, "booked_total")), \
-        money(_sum(r.sales, "refunded"))
+    types = r.sales_part("type")
+    bookings, booked, refunded = _sum(types, "bookings"), money(_sum(types, "booked_total")), \
+        money(_sum(types, "refunded"))
     gone = r.fully_refunded.values()
     kept = int(bookings) - sum(n for n, _ in gone)
     held = r.occupancy.held
     return Kpis(net_revenue=booked - refunded, refunded=refunded, bookings=int(bookings),
-                tickets_sold=int(_sum(r.tickets, "tickets")),
+                tickets_sold=int(_sum([row for row in r.tickets if row["part"] == "category"], "tickets")),
                 average_order=ratio(booked - sum((total for _, total in gone), Decimal("0.00")), kept),
                 occupancy_pct=percent(sum(e["sold"] for e in held), sum(e["seats"] for e in held)),
                 events_held=len(held))
@@ -357,26 +402,18 @@ def _money_row(bookings, booked_total, refunded) -> dict[str, Any]:
             "net_revenue": money(booked_total) - money(refunded)}
 
 
-def _top(r: _Reads, key: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The TOP best-earning events or venues (`key`: event_id or venue_id) with their tickets sold."""
-    totals: dict[int, dict[str, Any]] = {}
-    for row in r.sales:
-        found = totals.setdefault(row[key], {"id": row[key], **{name: row[name] for name in names},
-                                             "bookings": 0, "booked_total": 0, "refunded": 0})
-        for column in ("bookings", "booked_total", "refunded"):
-            found[column] += row[column] or 0
-    ranked = sorted((t for t in totals.values() if t["bookings"] > 0),
-                    key=lambda t: (-(money(t["booked_total"]) - money(t["refunded"])), t["id"]))[:TOP]
-    tickets: dict[int, int] = defaultdict(int)
-    for row in r.tickets:
-        tickets[row[key]] += int(row["tickets"])
-    return [{**{name: t[name] for name in names}, "id": t["id"],
-             **_money_row(t["bookings"], t["booked_total"], t["refunded"]), "tickets": tickets[t["id"]]}
-            for t in ranked]
+def _top(rows: list[RowMapping], names: tuple[str, ...], tickets: dict[int, int]) -> list[dict[str, Any]]:
+    """The TOP best-earning of the sales' events or venues, with their tickets sold (by id)."""
+    ranked = sorted((row for row in rows if row["bookings"] > 0),
+                    key=lambda row: (-(money(row["booked_total"]) - money(row["refunded"])), row["id"]))[:TOP]
+    return [{**{name: row[name] for name in names}, "id": row["id"],
+             **_money_row(row["bookings"], row["booked_total"], row["refunded"]), "tickets": tickets.get(row["id"], 0)}
+            for row in ranked]
 
 
 def top_events_table(r: _Reads) -> Table:
-    rows = _top(r, "event_id", ("title", "starts_at", "venue"))
+    events = r.sales_part("event")
+    rows = _top(events, ("title", "starts_at", "venue"), {row["id"]: int(row["tickets"] or 0) for row in events})
     note = "Bookings made in the period and what has been refunded of them since."
     if r.f.customer_type:
         note += " Tickets sold are of every customer type (the tickets are not counted per customer type)."
@@ -386,7 +423,8 @@ def top_events_table(r: _Reads) -> Table:
 
 
 def top_venues_table(r: _Reads) -> Table:
-    rows = _top(r, "venue_id", ("venue", "city"))
+    rows = _top(r.sales_part("venue"), ("venue", "city"),
+                {row["id"]: int(row["tickets"]) for row in r.tickets if row["part"] == "venue"})
     return Table("top-venues", "Venues by net revenue",
                  (Column("venue", "Venue"), Column("city", "City"), TICKETS, *MONEY_COLUMNS), rows)
 
@@ -463,11 +501,7 @@ def _monthly_group(r: _Reads) -> Group:
 # ---------------------------------------------------------------- 3. seat categories and occupancy
 
 def categories_table(r: _Reads) -> Table:
-    totals: dict[int, dict[str, Any]] = {}
-    for row in r.tickets:
-        found = totals.setdefault(row["category_id"], {"tickets": 0, "tickets_refunded": 0, "revenue": 0})
-        for column in found:
-            found[column] += row[column] or 0
+    totals = {row["id"]: row for row in r.tickets if row["part"] == "category"}
     names = {c.category_id: c for c in r.c.execute(
         sa.select(SeatCategory.category_id, SeatCategory.name, SeatCategory.colour, SeatCategory.rank))} \
         if totals else {}
@@ -576,11 +610,7 @@ def _seats_group(r: _Reads) -> Group:
 # ---------------------------------------------------------------- 4. customers and payments
 
 def customer_types_table(r: _Reads) -> Table:
-    totals: dict[str, dict[str, Any]] = {}
-    for row in r.sales:
-        found = totals.setdefault(row["customer_type"], {"bookings": 0, "booked_total": 0, "refunded": 0})
-        for column in found:
-            found[column] += row[column] or 0
+    totals = {row["customer_type"]: row for row in r.sales_part("type")}
     all_net = sum((money(t["booked_total"]) - money(t["refunded"]) for t in totals.values()), Decimal("0.00"))
     rows = []
     for customer_type in CUSTOMER_TYPES:
