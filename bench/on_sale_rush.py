@@ -57,7 +57,8 @@ from tests.faults.server import free_port  # noqa: E402
 POLL = re.compile(r'hx-trigger="every (\d+)s"')
 CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')
 ADMITTED_STEPS = ("event page", "seat click", "guest e-mail", "checkout page", "pay")
-PAGES = ("event page", "checkout page")
+# Buyers choose among the front blocks of this many rows (the best rows still open).
+PICK_ROWS = 8
 
 
 @dataclass
@@ -124,8 +125,9 @@ class Scheduler:
 
 
 class Rush:
-    def __init__(self, args, base_url: str, event_id: int, board: SlotBoard):
+    def __init__(self, args, base_url: str, event_id: int, board: SlotBoard, block_rows: list[int]):
         self.args = args
+        self.block_rows = block_rows  # the row of each of the board's blocks
         self.base = base_url
         self.event_id = event_id
         self.board = board
@@ -186,15 +188,24 @@ class Rush:
     # ------------------------------------------------------------ buying
 
     def pick_block(self, tried: set[int]) -> int | None:
-        """One of the best few blocks nobody holds yet, as the map shows them: often the same one as another
-        buyer's at the same moment (whoever loses tries another)."""
+        """A block as the map shows them: in each row the leftmost one nobody has bought yet (rows fill from
+        the aisle, so no choice strands a single seat) and nobody holds now; one of the best few rows' at
+        random. Several buyers often want the same one at once: whoever loses tries another."""
+        candidates, rows_seen = [], set()
         with self.board.lock:
-            open_blocks = [i for i in range(self.board.first_open, len(self.board.blocks))
-                           if not self.board.settled[i] and i not in self.busy and i not in tried][:4]
-        if not open_blocks:
+            for index in range(self.board.first_open, len(self.board.blocks)):
+                row = self.block_rows[index]
+                if row in rows_seen or self.board.settled[index]:
+                    continue
+                rows_seen.add(row)
+                if index not in self.busy and index not in tried:
+                    candidates.append(index)
+                    if len(candidates) == PICK_ROWS:
+                        break
+        if not candidates:
             return None
         with self.rng_lock:
-            return self.rng.choice(open_blocks)
+            return self.rng.choice(candidates)
 
     def hold_block(self, index: int, busy: bool) -> None:
         """A buyer holds the block (the map shows it taken) or let it go again."""
@@ -235,8 +246,10 @@ class Rush:
                 self.hold_block(index, True)
                 break
             # Someone else has it (or part of it): give back what this buyer took of it and try another.
-            browser.post(f"/events/{self.event_id}/seats", {"csrf_token": token, "action": "release"},
-                         headers=post_headers)
+            released = browser.post(f"/events/{self.event_id}/seats", {"csrf_token": token, "action": "release"},
+                                    headers=post_headers)
+            if released.status != 302:
+                self.tally.error(f"release {released.status}")
         if held is None:
             buyer.outcome = "no seats left"
             browser.close()
@@ -421,13 +434,19 @@ def main() -> int:
             # Each buyer from an address of its own: the box office caps the seats held from one address.
             source = f"127.{1 + index // 62500}.{(index // 250) % 250 + 1}.{index % 250 + 1}"
             buyers.append(Buyer(index, arrives, early, Browser(cluster.url, source=source)))
-        board = SlotBoard(_blocks(seat_rows, random.Random(args.seed)))
+        cut = random.Random(args.seed)
+        blocks, block_rows = [], []
+        for row, seats in enumerate(seat_rows):
+            for block in _blocks([seats], cut):
+                blocks.append(block)
+                block_rows.append(row)
+        board = SlotBoard(blocks)
         print(f"Event {event_id}: {sum(len(s) for _, s in seat_rows):,} seats; {args.buyers:,} buyers "
               f"({args.early:,} before the opening {args.opens_in:g} s in, the rest over {args.arrive_over:g} s); "
               f"{args.rate:,} let in a minute; at most {args.concurrency} requests at once; {args.apps} app servers "
               f"x {args.workers} workers behind nginx.")
         load_before = Path("/proc/loadavg").read_text().strip()
-        rush = Rush(args, cluster.url, event_id, board)
+        rush = Rush(args, cluster.url, event_id, board, block_rows)
         wall = rush.run(buyers)
         load_after = Path("/proc/loadavg").read_text().strip()
         outcomes = Counter(buyer.outcome for buyer in buyers)

@@ -1,5 +1,5 @@
-"""Screenshots of every storefront page, and the back office's page of a disputed booking, at desktop (1280
-wide) and phone (390 wide) widths, for looking at.
+"""Screenshots of every storefront page (an on-sale queue's too), and the back office's page of a disputed booking
+and of a queue's controls, at desktop (1280 wide) and phone (390 wide) widths, for looking at.
 
     .venv/bin/python -m tests.browser.screenshots OUTDIR              # serves the app itself
     .venv/bin/python -m tests.browser.screenshots OUTDIR --url URL    # a server already running
@@ -93,6 +93,26 @@ class Shop:
                                       {"b": past.booking_id})
         c.execute(sa.text("UPDATE bookings SET disputed_at = UTC_TIMESTAMP(), dispute_reference = 'dp_screenshots' "
                           "WHERE booking_id = :b"), {"b": past.booking_id})
+        # A big on-sale behind its queue: 1,234 people in line, the first 200 let in, nobody more for now; and a
+        # presale whose queue opens in two days.
+        self.rush = scenario.small_event(c, title="Stadium Tour: Opening Night", performer="Nova Lane",
+                                         venue_name="The Big Shed", city="Manchester")
+        self.presale = scenario.small_event(c, title="Festival Weekend Presale", performer="Many Bands",
+                                            venue_name="Meadow Field", city="Somerset")
+        for event, opens_in_minutes in ((self.rush, -10), (self.presale, 2 * 24 * 60)):
+            c.execute(sa.text("""INSERT INTO waiting_rooms (event_id, enabled, opens_at, admit_per_minute, max_active,
+                                                             drawn, credit_from)
+                                 VALUES (:e, TRUE, UTC_TIMESTAMP(3) + INTERVAL :minutes MINUTE, 120, 400, :minutes < 0,
+                                         UTC_TIMESTAMP(3) + INTERVAL 1 HOUR)"""),
+                      {"e": event.event_id, "minutes": opens_in_minutes})
+        c.execute(sa.text("""INSERT INTO waiting_room_visitors (event_id, visitor_id, joined_at, position, admitted_at,
+                                                                finished_at)
+                             SELECT :e, LPAD(HEX(seq), 32, '0'), UTC_TIMESTAMP(3) - INTERVAL 10 MINUTE, seq,
+                                    IF(seq <= 200, UTC_TIMESTAMP(3) - INTERVAL 5 MINUTE, NULL),
+                                    IF(seq <= 150, UTC_TIMESTAMP(3) - INTERVAL 1 MINUTE, NULL)
+                               FROM seq_1_to_1234"""), {"e": self.rush.event_id})
+        c.execute(sa.text("UPDATE waiting_rooms SET last_position = 1234, admitted_through = 200 WHERE event_id = :e"),
+                  {"e": self.rush.event_id})
         self.staff_email = f"staff-{now():%H%M%S}@example.test"
         c.execute(sa.text("INSERT INTO staff_users (email, full_name, password_hash) VALUES (:e, 'Sam Staff', :h)"),
                   {"e": self.staff_email, "h": hash_password(STAFF_PASSWORD)})
@@ -169,6 +189,14 @@ def shoot_all(browser: Browser, base: str, shop: Shop, out: Path) -> list[str]:
         shoot(page, out, f"{tag}-saved-cards-empty", overflowing)
         context.close()
 
+        for name, event in (("queue-waiting", shop.rush), ("queue-before-opening", shop.presale)):
+            context = browser.new_context(**options)  # a visitor of their own: a new place in line
+            page = context.new_page()
+            page.goto(f"{base}/events/{event.event_id}")
+            expect(page).to_have_url(re.compile(r"/queue$"))
+            shoot(page, out, f"{tag}-{name}", overflowing)
+            context.close()
+
         context = browser.new_context(**options)
         page = context.new_page()
         page.goto(f"{base}/admin/login")
@@ -179,6 +207,8 @@ def shoot_all(browser: Browser, base: str, shop: Shop, out: Path) -> list[str]:
         page.goto(f"{base}/admin/bookings/{shop.disputed_code}")
         expect(page.locator(".badge--disputed")).to_have_text("Disputed")
         shoot(page, out, f"{tag}-admin-booking-disputed", overflowing)
+        page.goto(f"{base}/admin/events/{shop.rush.event_id}/waiting-room")
+        shoot(page, out, f"{tag}-admin-waiting-room", overflowing)
         context.close()
     return overflowing
 
