@@ -208,7 +208,7 @@ def main() -> None:
         key, reference = secrets.token_hex(16), f"sim_{secrets.token_hex(12)}"
         for _ in range(args.seats):
             # As the seat map calls it: a signed-in buyer, its address (the per-buyer cap's counts).
-            counted("hold", lambda: run("hold", f"CALL {call['HoldSeats']}(%s, %s, %s, 10, TRUE, %s, %s, TRUE)",
+            counted("hold", lambda: run("hold", f"CALL {call['HoldSeats']}(%s, %s, %s, 10, TRUE, %s, %s, 40, TRUE)",
                                         (event_id, owner, json.dumps([seats[at]]), customer_id, "127.0.0.1")))
             at += 1
         counted("extend", lambda: run("extend", f"CALL {call['ExtendHold']}(%s, %s, 600, TRUE)", (event_id, owner)))

@@ -265,6 +265,11 @@ def load_config() -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "BOXOFFICE_ENV": env,
         "HOLD_MINUTES": _number("BOXOFFICE_HOLD_MINUTES", "10", 1, 60, "how long a seat hold lasts, in minutes"),
+        # The most seats held at once from one network address, for one event, by everyone behind it: several
+        # buyers may share an address (a household, an office, a mobile carrier's NAT), each up to the
+        # event's seats per order (boxoffice/services/holds.py).
+        "HOLD_SEATS_PER_ADDRESS": _number("BOXOFFICE_HOLD_SEATS_PER_ADDRESS", "40", 1, 100000,
+                                          "how many seats one network address may hold at once for one event"),
         # How long seats offered to the first in a waiting line are kept for them (boxoffice/services/holds.py).
         "WAITING_LIST_OFFER_MINUTES": _number("BOXOFFICE_WAITING_LIST_OFFER_MINUTES", "30", 5, 1440,
                                               "how long a waiting-list offer lasts, in minutes"),

@@ -44,6 +44,15 @@ class HoldTooFast(BoxOfficeError):
                        "few seconds and try again.")
 
 
+class LookupTooFast(BoxOfficeError):
+    """Orders looked up by e-mail and code faster than a person types; `retry_after`: seconds to wait."""
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        wait = f"{retry_after} seconds" if retry_after < 120 else f"{(retry_after + 59) // 60} minutes"
+        super().__init__(f"Too many look-ups in a short time. Please wait {wait} and try again.")
+
+
 class PaymentRejected(BoxOfficeError):
     default_message = "The payment could not be taken."
 

@@ -1,4 +1,5 @@
-"""The once-only jobs (the reconciler and the mail sender), on a schedule that needs no extra daemon.
+"""The once-only jobs (waiting-list offers, the reconciler, the mail sender, forgetting old sign-in counts),
+on a schedule that needs no extra daemon.
 
 Every worker process of every app server starts one background thread (on its first request, so that
 gunicorn forks before it exists) that wakes every JOBS_INTERVAL seconds and tries to take the database
@@ -27,11 +28,12 @@ class Pass:
 
     reconciliation: object | None
     delivery: object | None
+    pruned: int | None = None
 
 
 def run_pass() -> Pass:
     """One pass of every once-only job, if no other node is running one; in the app context."""
-    from .services import mail, reconciler, waiting_list
+    from .services import accounts, mail, reconciler, waiting_list
 
     name = f"{db.engine.url.database}.jobs"
     # The lock lives on a connection of its own, held for the whole pass: the jobs use db.session.
@@ -42,7 +44,7 @@ def run_pass() -> Pass:
             # Offers not claimed in time end and free seats go down the waiting lists before the mail is sent,
             # so an offer's mail leaves in the same pass.
             waiting_list.pass_down_the_line()
-            return Pass(reconciler.reconcile(), mail.deliver_due())
+            return Pass(reconciler.reconcile(), mail.deliver_due(), accounts.forget_old_counts())
         finally:
             lock.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name})
             db.session.remove()

@@ -517,7 +517,8 @@ class SignInThrottle(db.Model):
     next_try_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
     updated_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
 
-    __table_args__ = (sa.Index("ix_sign_in_throttles_address", "address", "updated_at"),)
+    __table_args__ = (sa.Index("ix_sign_in_throttles_address", "address", "updated_at"),
+                      sa.Index("ix_sign_in_throttles_updated", "updated_at"))
 
 
 class SignInBudget(db.Model):
@@ -528,6 +529,28 @@ class SignInBudget(db.Model):
     address: Mapped[str] = mapped_column(ascii_varchar(45), primary_key=True)
     window_started_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
     tries: Mapped[int] = mapped_column(UINT, server_default="0")
+
+    __table_args__ = (sa.Index("ix_sign_in_budgets_window", "window_started_at"),)
+
+
+class Registration(db.Model):
+    """A registration waiting for its e-mail to be confirmed by the link mailed to it (services/accounts.py):
+    the account is made from it, or the guest it names becomes one, when the link is followed."""
+
+    __tablename__ = "registrations"
+
+    registration_id: Mapped[int] = mapped_column(UBIG, primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    city: Mapped[str | None] = mapped_column(sa.String(80))
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    guest_customer_id: Mapped[int | None] = mapped_column(
+        UINT, sa.ForeignKey("customers.customer_id", name="fk_registrations_guest", ondelete="CASCADE"))
+    requested_at: Mapped[dt.datetime] = mapped_column(mysql.DATETIME(fsp=3))
+
+    __table_args__ = (sa.Index("ix_registrations_email", "email"),
+                      sa.Index("ix_registrations_requested", "requested_at"))
 
 
 class GatewayCharge(db.Model):

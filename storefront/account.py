@@ -9,14 +9,16 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import login_user, logout_user
 
 from boxoffice.auth import forgot_password_page, password_reset_page, safe_next, sign_in
-from boxoffice.errors import BoxOfficeError, InvalidCard, InvalidCredentials, PaymentProviderUnavailable, TooManyAttempts
+from boxoffice.errors import (BoxOfficeError, DuplicateRecord, InvalidCard, InvalidCredentials,
+                              PaymentProviderUnavailable, TooManyAttempts)
 from boxoffice.forms import SignInForm, record_id
 from boxoffice.services import accounts, customers, orders
 from boxoffice.services.payments import CardDetails
 from boxoffice.templating import render_page
 
 from .blueprint import bp, customer_required, signed_in_customer
-from .forms import CardSetupForm, ChangePasswordForm, GuestCheckoutForm, RegisterForm, SavedCardForm
+from .forms import (CardSetupForm, ChangePasswordForm, ConfirmRegistrationForm, GuestCheckoutForm, RegisterForm,
+                    SavedCardForm)
 
 CHECKOUT = re.compile(r"/checkout/([0-9]{1,10})")
 
@@ -43,20 +45,39 @@ def register():
     status = 200
     if form.validate_on_submit():
         try:
-            customer = accounts.register_customer(form.email.data, form.full_name.data, form.password.data,
-                                                  ip_address=request.remote_addr or "?", city=form.city.data or None)
+            accounts.register_customer(form.email.data, form.full_name.data, form.password.data,
+                                       ip_address=request.remote_addr or "?", city=form.city.data or None,
+                                       next_path=safe_next(request.args.get("next"), ""))
         except TooManyAttempts as refusal:
             form.email.errors = [refusal.message]
             return render_page("account/register.html", form=form), 429
-        # A new account is signed in at once (a buyer registering at checkout goes on paying); an e-mail that
-        # has an account gets the same message and address, its owner a mail, and no session.
-        if customer is not None:
-            login_user(customer)
-        flash(f"Check your inbox: we have sent a message about your account to {form.email.data.strip()}.", "ok")
-        return redirect(safe_next(request.args.get("next"), url_for("storefront.account")))
+        # The same page whether the e-mail is new (a link to confirm it is on its way) or has an account (its
+        # owner is mailed): nobody is signed in before the address is confirmed, so nothing tells them apart.
+        return render_page("account/register.html", form=None, email=form.email.data.strip())
     elif form.is_submitted():
         status = 422
     return render_page("account/register.html", form=form), status
+
+
+@bp.route("/account/confirm/<token>", methods=["GET", "POST"])
+def confirm_registration(token: str):
+    """A registration's link: the page says whose account it makes, and its button makes it and signs it
+    in (a POST, so that a mail scanner opening the link makes nothing)."""
+    form = ConfirmRegistrationForm()
+    try:
+        if form.validate_on_submit():
+            customer, next_path = accounts.confirm_registration(token)
+            login_user(customer)
+            flash("Your e-mail address is confirmed and your account is ready: you are signed in.", "ok")
+            return redirect(safe_next(next_path, url_for("storefront.account")))
+        registration = accounts.check_registration_link(token)
+    except accounts.RegistrationLinkInvalid as refusal:
+        return render_page("account/confirm.html", form=None, error=refusal.message), 410
+    except DuplicateRecord as refusal:
+        # Whoever follows the link reads the address's mail: they may know it has an account.
+        return render_page("account/confirm.html", form=None, error=refusal.message, taken=True), 409
+    return render_page("account/confirm.html", form=form, registration=registration), \
+        422 if form.is_submitted() else 200
 
 
 @bp.post("/account/logout")

@@ -17,7 +17,7 @@ from boxoffice.services import customers, holds, orders, waiting_room
 from boxoffice.services.payments import CardDetails, PaymentRequest, gateway
 from boxoffice.templating import render_page, wants_fragment
 
-from .blueprint import admission_required, bp, hold_owner, signed_in_customer, visitor_id
+from .blueprint import admission_required, bp, current_buyer, hold_owner, signed_in_customer, visitor_id
 from .forms import GuestCheckoutForm, PaymentForm, PromoForm
 from .orders import GUEST, Access, order_page
 
@@ -223,7 +223,8 @@ def pay(event_id: int):
     try:
         payment = _payment_request(form, customer)
         confirmation = checkout_service.pay(event_id, hold_owner(), customer.customer_id,
-                                            form.promo_code.data or None, payment, form.idempotency_key.data, expected)
+                                            form.promo_code.data or None, payment, form.idempotency_key.data, expected,
+                                            address=current_buyer().address)
     except (HoldExpired, NoSeatsHeld) as refusal:
         flash(refusal.message, "error")
         return redirect(url_for("storefront.event", event_id=event_id))

@@ -46,6 +46,10 @@ class RegisterForm(FlaskForm):
     confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")])
 
 
+class ConfirmRegistrationForm(FlaskForm):
+    """The button of a registration's link: nothing but its CSRF token."""
+
+
 class ChangePasswordForm(FlaskForm):
     current = PasswordField("Current password", validators=[DataRequired()])
     password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=200,

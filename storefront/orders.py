@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import abort, current_app, flash, g, redirect, request, send_from_directory, session, url_for
-from flask_login import login_user
 
-from boxoffice import pricing
-from boxoffice.errors import BoxOfficeError
+from boxoffice import pricing, rate_limits
+from boxoffice.errors import BoxOfficeError, LookupTooFast, TooManyAttempts
 from boxoffice.extensions import db
 from boxoffice.models import Booking
-from boxoffice.services import customers, orders, refunds, ticket_files
+from boxoffice.services import accounts, customers, orders, refunds, ticket_files
 from boxoffice.templating import render_page
 
 from .blueprint import bp, customer_required, signed_in_customer
@@ -235,21 +234,34 @@ def keep_account(token: str):
     form = GuestAccountForm()
     if not form.validate():
         return order_page(access, new=False, account_form=form, status=422)
-    account = customers.make_account_of_guest(guest_id, form.password.data, form.full_name.data or "")
+    try:
+        # Like any registration: the account is made when the link mailed to the checkout's e-mail is
+        # followed, and the answer is the same whether or not that e-mail has an account (its owner is mailed).
+        accounts.register_customer(order.customer_email, form.full_name.data or order.customer_name or "",
+                                   form.password.data, ip_address=request.remote_addr or "?", guest_id=guest_id,
+                                   next_path=url_for("storefront.order", booking_code=order.booking_code))
+    except TooManyAttempts as refusal:
+        form.password.errors = [refusal.message]
+        return order_page(access, new=False, account_form=form, status=429)
     session.pop(GUEST, None)
-    if account is not None:
-        login_user(account)
-    # The same answer whether or not the e-mail had an account (its owner is mailed): it tells nobody.
-    flash(f"Check your inbox: we have sent a message about your account to {order.customer_email}.", "ok")
+    flash(f"Check your inbox: we have sent a message about your account to {order.customer_email}. "
+          "Open the link in it to confirm your address; your account opens then.", "ok")
     return redirect(access.url("order"))
 
 
 @bp.route("/orders/find", methods=["GET", "POST"])
 def find_order():
-    """Find a booking by the e-mail it was bought with and its code; it opens at its signed link."""
+    """Find a booking by the e-mail it was bought with and its code; it opens at its signed link. Look-ups are
+    counted like sign-in tries (boxoffice/rate_limits.py), so e-mails and codes cannot be tried by the
+    thousand."""
     form = OrderLookupForm()
     status = 200
     if form.validate_on_submit():
+        try:
+            rate_limits.check_order_lookup_rate(form.email.data, request.remote_addr)
+        except LookupTooFast as refusal:
+            form.booking_code.errors = [refusal.message]
+            return render_page("account/order_find.html", form=form), 429, {"Retry-After": str(refusal.retry_after)}
         booking_id = orders.find_order(form.email.data, form.booking_code.data)
         if booking_id is not None:
             return redirect(url_for("storefront.linked_order",

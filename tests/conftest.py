@@ -60,8 +60,8 @@ def demo_summary(test_database):
 
 @pytest.fixture(scope="session")
 def app(test_database):
-    # Hold rate limits off: tests click faster than people; tests about the limits turn them on.
-    return create_app({"TESTING": True, "HOLD_RATE_LIMITS_ENABLED": False})
+    # Rate limits off: tests click and look up faster than people; tests about the limits turn them on.
+    return create_app({"TESTING": True, "HOLD_RATE_LIMITS_ENABLED": False, "ORDER_LOOKUP_LIMITS_ENABLED": False})
 
 
 @pytest.fixture(scope="session")

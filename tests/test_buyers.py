@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import secrets
 from decimal import Decimal
 
 import icalendar
@@ -15,9 +16,11 @@ import pytest
 import sqlalchemy as sa
 import zxingcpp
 
+from boxoffice import create_app, rate_limits
 from boxoffice.models import OutboxEmail
 from boxoffice.services import customers, mail, orders, refunds
 from tests.conftest import Forms
+from tests.test_password_reset import confirmation_link
 from tests.builders import PREMIUM, make_customer, make_discount, make_event, make_venue, rows
 
 HX = {"HX-Request": "true"}
@@ -106,6 +109,50 @@ def test_an_order_is_found_by_its_e_mail_and_code_and_another_guests_code_is_ref
         assert "We found no booking with this code for this e-mail address." in refused.get_data(as_text=True)
 
 
+@pytest.fixture
+def lookup_limits(app, monkeypatch) -> dict:
+    limits = {"ORDER_LOOKUP_LIMITS_ENABLED": True, "ORDER_LOOKUP_LIMIT": "3 per minute",
+              "ORDER_LOOKUP_LIMIT_ADDRESS": "5 per minute"}
+    for name, value in limits.items():
+        monkeypatch.setitem(app.config, name, value)
+    monkeypatch.setattr(rate_limits, "_storage_down_until", 0.0)
+    return limits
+
+
+def look_up(client, email: str, code: str, address: str):
+    return Forms(client).post("/orders/find", {"email": email, "booking_code": code},
+                              environ_base={"REMOTE_ADDR": address})
+
+
+def test_looking_orders_up_faster_than_a_person_types_is_refused_with_a_wait(client, forms, db_session, event,
+                                                                             lookup_limits):
+    mine = booking_code(client.get(pay_as_guest(client, forms, event, "me@example.com", "A1")).get_data(as_text=True))
+    here, elsewhere = f"198.51.100.{secrets.randbelow(250)}", f"203.0.113.{secrets.randbelow(250)}"
+
+    guesses = [look_up(client, "me@example.com", f"GUESS0000{n}", here).status_code for n in range(3)]
+    refused = look_up(client, "me@example.com", mine, here)
+
+    assert guesses == [404, 404, 404] and refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "Too many look-ups in a short time. Please wait" in refused.get_data(as_text=True)
+    # Other e-mails from that address share its looser budget; the buyer elsewhere is never held back.
+    assert [look_up(client, f"other{n}@example.com", "GUESS00000", here).status_code for n in range(3)] == [
+        404, 404, 429]
+    assert look_up(client, "me@example.com", mine, elsewhere).status_code == 303
+
+
+def test_order_look_ups_are_counted_in_storage_every_app_server_shares(client, db_session, lookup_limits):
+    other_server = create_app({"TESTING": True, "HOLD_RATE_LIMITS_ENABLED": False, **lookup_limits})
+    address = f"192.0.2.{secrets.randbelow(250)}"
+
+    other_client = other_server.test_client()
+
+    answers = [look_up(browser, "me@example.com", "GUESS00000", address).status_code
+               for browser in (client, other_client, client, other_client)]
+
+    assert answers == [404, 404, 404, 429]
+
+
 def test_a_signed_link_opens_its_own_booking_only_and_a_forged_one_nothing(client, forms, db_session, event):
     page = client.get(pay_as_guest(client, forms, event, "me@example.com", "A1")).get_data(as_text=True)
     code = booking_code(page)
@@ -121,14 +168,28 @@ def test_a_signed_link_opens_its_own_booking_only_and_a_forged_one_nothing(clien
     assert client.get(f"/account/orders/{code}").status_code == 302
 
 
-def test_a_guest_keeps_an_account_after_paying_and_can_sign_in(client, forms, db_session, event):
+def keep_an_account(forms, location: str):
+    return forms.post(location, {"password": "a-long-password", "confirm": "a-long-password"},
+                      action=location.split("?")[0] + "/account")
+
+
+def test_a_guest_keeps_an_account_once_it_follows_the_link_mailed_to_it(client, forms, db_session, event):
     location = pay_as_guest(client, forms, event, "keeper@example.com", "A1", name="Kim Keeper")
-    response = forms.post(location, {"password": "a-long-password", "confirm": "a-long-password"},
-                          action=location.split("?")[0] + "/account")
+    code = booking_code(client.get(location).get_data(as_text=True))
+    response = keep_an_account(forms, location)
+
     assert response.status_code == 302
+    assert "Check your inbox" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert client.get("/account/").status_code == 302, "no account before the e-mail is confirmed"
+    assert rows(db_session, "SELECT is_guest FROM customers WHERE email = 'keeper@example.com'") == [(1,)]
+
+    confirmed = Forms(client).post("/account/login", {}, action=confirmation_link(db_session, "keeper@example.com"))
+
+    assert confirmed.status_code == 302 and confirmed.headers["Location"] == f"/account/orders/{code}"
     assert rows(db_session, "SELECT is_guest, account_email FROM customers WHERE email = 'keeper@example.com'") == [
         (0, "keeper@example.com")]
     assert "Kim" in client.get("/account/").get_data(as_text=True)
+    assert code in client.get(confirmed.headers["Location"]).get_data(as_text=True), "the guest's booking is its"
 
 
 def test_a_guest_keeping_an_account_for_a_taken_e_mail_changes_nothing_and_the_owner_is_told(client, forms,
@@ -136,10 +197,11 @@ def test_a_guest_keeping_an_account_for_a_taken_e_mail_changes_nothing_and_the_o
     owner = make_customer(db_session, email="taken@example.com")
     db_session.commit()
     location = pay_as_guest(client, forms, event, owner.email, "A1")
-    forms.post(location, {"password": "a-long-password", "confirm": "a-long-password"},
-               action=location.split("?")[0] + "/account")
+    response = keep_an_account(forms, location)
 
+    assert "Check your inbox" in client.get(response.headers["Location"]).get_data(as_text=True)
     assert rows(db_session, "SELECT COUNT(*) FROM customers WHERE email = :e AND is_guest = 0", e=owner.email) == [(1,)]
+    assert rows(db_session, "SELECT COUNT(*) FROM registrations") == [(0,)]
     assert rows(db_session, "SELECT subject FROM outbox_emails WHERE recipient = :e AND kind = 'message'",
                 e=owner.email) == [("Someone tried to register with your e-mail address",)]
 

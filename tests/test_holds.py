@@ -155,7 +155,7 @@ def test_a_sold_seat_is_refused_as_sold_not_as_just_taken(db_session, event):
 
 
 def call_hold_seats(conn, event, labels, owner) -> list[tuple]:
-    return rows(conn, "CALL HoldSeats(:e, :o, :ids, 10, FALSE, NULL, NULL, FALSE)", e=event.event_id, o=owner,
+    return rows(conn, "CALL HoldSeats(:e, :o, :ids, 10, FALSE, NULL, NULL, 40, FALSE)", e=event.event_id, o=owner,
                 ids=json.dumps(event.seat_ids(*labels)))
 
 

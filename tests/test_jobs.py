@@ -1,5 +1,6 @@
-"""The once-only jobs (waiting-list offers, the reconciler, the mail sender) run on one node at a time:
-each pass takes the database's advisory lock `<db>.jobs`, and a node that cannot have it skips the round."""
+"""The once-only jobs (waiting-list offers, the reconciler, the mail sender, forgetting old sign-in counts) run
+on one node at a time: each pass takes the database's advisory lock `<db>.jobs`, and a node that cannot have
+it skips the round."""
 from __future__ import annotations
 
 import threading
@@ -23,7 +24,7 @@ def jobs_app(app):
 
 def test_a_pass_runs_every_job_when_no_other_node_holds_the_lock(jobs_app):
     done = jobs.run_pass()
-    assert done.reconciliation is not None and done.delivery is not None
+    assert done.reconciliation is not None and done.delivery is not None and done.pruned is not None
 
 
 def test_a_node_skips_its_round_while_another_node_runs_the_jobs(jobs_app, owner_engine):

@@ -7,6 +7,7 @@ import statistics
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from boxoffice.errors import InvalidCredentials, TooManyAttempts
 from boxoffice.services import accounts
@@ -122,6 +123,32 @@ def test_failures_are_forgotten_after_a_quiet_day(owner, clock):
     clock.advance(hours=24)
 
     assert [attempt(owner.email, "guess", ATTACKER) for _ in range(4)] == ["wrong", "wrong", "wrong", "wait"]
+
+
+def test_counts_that_no_longer_count_are_deleted_and_the_others_kept(db_session, owner, clock, monkeypatch):
+    """The jobs' pass forgets, a batch at a time, pairs quiet for a day, budgets whose window is over and
+    registrations whose link has expired; the tables stop growing and nothing that still counts goes."""
+    monkeypatch.setattr(accounts, "PRUNE_BATCH", 1)
+    start = clock.now
+    attempt(owner.email, "guess", ATTACKER)
+    clock.advance(hours=23)
+    attempt(owner.email, "guess", OWNER_AT_HOME)
+    clock.advance(hours=1, minutes=1)
+    attempt("someone@example.test", "guess", "192.0.2.7")
+    for email, requested_at in (("expired@example.test", start), ("waiting@example.test", clock.now)):
+        db_session.execute(sa.text("""INSERT INTO registrations (email, full_name, password_hash, requested_at)
+                                      VALUES (:email, 'Someone', 'x', :at)"""), {"email": email, "at": requested_at})
+    db_session.commit()
+
+    assert accounts.forget_old_counts() == 4
+    assert accounts.forget_old_counts() == 0
+
+    assert rows(db_session, "SELECT address FROM sign_in_throttles ORDER BY address") == [
+        ("192.0.2.7",), (OWNER_AT_HOME,)]
+    assert rows(db_session, "SELECT address FROM sign_in_budgets") == [("192.0.2.7",)]
+    assert rows(db_session, "SELECT email FROM registrations") == [("waiting@example.test",)]
+    assert [attempt(owner.email, "guess", OWNER_AT_HOME) for _ in range(3)] == ["wrong", "wrong", "wait"], \
+        "a pair that still counts kept its count"
 
 
 # ---------------------------------------------------------------- one address, many accounts

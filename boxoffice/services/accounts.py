@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -25,7 +26,7 @@ from ..errors import BoxOfficeError, DuplicateRecord, InvalidCredentials, TooMan
 from ..extensions import db
 from ..models import Customer, RegularCustomer, StaffUser, VipCustomer
 from ..passwords import hash_password, verify_password
-from . import mail
+from . import customers, mail
 from .unit_of_work import unit_of_work
 
 # Tries at one account from one address before any wait, the longest wait, and how long a quiet account
@@ -36,8 +37,9 @@ FORGET_AFTER = dt.timedelta(hours=24)
 # Failed sign-ins one address may have per window, at any accounts.
 ADDRESS_BUDGET = 30
 BUDGET_WINDOW = dt.timedelta(minutes=15)
-# How long a password reset link works.
+# How long a password reset link works, and a registration's link.
 RESET_LINK_LIFETIME = dt.timedelta(hours=1)
+REGISTRATION_LINK_LIFETIME = dt.timedelta(hours=24)
 
 # Checked against a real hash when the e-mail is unknown, so the time taken does not tell which exist.
 _UNKNOWN_USER_HASH = hash_password("not-a-real-password")
@@ -105,6 +107,33 @@ GIVE_BACK_BUDGET = sa.text("UPDATE sign_in_budgets SET tries = tries - 1 WHERE a
 FORGET_PAIR = sa.text("""DELETE FROM sign_in_throttles
                           WHERE account_kind = :kind AND email = :email AND address = :address""")
 FORGET_ACCOUNT = sa.text("DELETE FROM sign_in_throttles WHERE account_kind = :kind AND email = :email")
+
+
+# What no longer counts, oldest first, a batch at a time (forget_old_counts).
+PRUNE_BATCH = 1000
+PRUNE = (
+    sa.text("DELETE FROM sign_in_throttles WHERE updated_at <= :before ORDER BY updated_at LIMIT :batch"),
+    sa.text("DELETE FROM sign_in_budgets WHERE window_started_at <= :before ORDER BY window_started_at LIMIT :batch"),
+    sa.text("DELETE FROM registrations WHERE requested_at <= :before ORDER BY requested_at LIMIT :batch"),
+)
+
+
+def forget_old_counts() -> int:
+    """Delete what the sign-in throttle and registration no longer count, so the tables do not grow for ever:
+    pairs not tried for FORGET_AFTER (their count would start again anyway), address budgets whose window
+    is over (the next try starts a new one) and registrations whose link has expired. A batch per
+    transaction, so no try waits long behind it; a try that touches a row meanwhile keeps it (the DELETE
+    sees the row's new time). Returns how many rows went. Run by the jobs' pass (boxoffice/jobs.py)."""
+    now = utcnow()
+    removed = 0
+    for statement, age in zip(PRUNE, (FORGET_AFTER, BUDGET_WINDOW, REGISTRATION_LINK_LIFETIME)):
+        while True:
+            with unit_of_work():
+                gone = db.session.execute(statement, {"before": now - age, "batch": PRUNE_BATCH}).rowcount
+            removed += gone
+            if gone < PRUNE_BATCH:
+                break
+    return removed
 
 
 class SignInWait(TooManyAttempts):
@@ -252,39 +281,106 @@ def _count_mailing(kind: str, email: str, ip_address: str) -> None:
         _claim_try(kind, _normalise(email), address_key(ip_address), utcnow())
 
 
+# ---------------------------------------------------------------- registration, confirmed by e-mail
+
+INSERT_REGISTRATION = sa.text("""
+    INSERT INTO registrations (email, full_name, city, phone, password_hash, guest_customer_id, requested_at)
+    VALUES (:email, :full_name, :city, :phone, :password_hash, :guest_id, :now)""")
+REGISTRATION = sa.text("""
+    SELECT registration_id, email, full_name, city, phone, password_hash, guest_customer_id FROM registrations
+     WHERE registration_id = :registration_id FOR UPDATE""")
+FORGET_REGISTRATIONS = sa.text("DELETE FROM registrations WHERE email = :email")
+
+
+class RegistrationLinkInvalid(BoxOfficeError):
+    default_message = "This link has expired or has already been used. Register again to be sent a new one."
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registration waiting for its link: whose it is and where the new customer goes once it is followed."""
+
+    email: str
+    full_name: str
+    next_path: str | None
+
+
+def _registration_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="boxoffice.registration")
+
+
 def register_customer(email: str, full_name: str, password: str, *, ip_address: str, city: str | None = None,
-                      phone: str | None = None) -> Customer | None:
-    """Register a regular customer and mail them a welcome. When the e-mail already has an account, nothing
-    is created and its owner is mailed instead (someone tried to register with their address); the caller
-    answers both the same way, so the answer does not tell which e-mails have accounts. Returns the new
-    customer, or None when the e-mail was taken. Both ways take about the same time (one Argon2 hash) and
-    count against the sign-in throttle of the e-mail and `ip_address`. Raises TooManyAttempts."""
+                      phone: str | None = None, guest_id: int | None = None, next_path: str | None = None) -> None:
+    """Ask for a regular customer's account, which is made only when its e-mail is confirmed: a new address
+    is mailed a signed link (valid for REGISTRATION_LINK_LIFETIME, once) that makes the account and signs it
+    in (confirm_registration), then goes on to `next_path`. When the address has an account already, nothing
+    is kept and its owner is mailed instead (someone tried to register with their address). The caller
+    answers both the same way, and both take the same work (one Argon2 hash, one mail), so neither the
+    answer nor its timing tells which e-mails have accounts. `guest_id`: a guest who has just paid keeps an
+    account under its checkout's e-mail (the guest row, with its bookings, becomes the account). Counts
+    against the sign-in throttle of the e-mail and `ip_address`: raises TooManyAttempts."""
     _count_mailing("customer", email, ip_address)
     email = _normalise(email)
     new_hash = hash_password(password)
+    with unit_of_work():
+        if db.session.scalar(sa.select(Customer.customer_id).where(Customer.account_email == email)):
+            taken_mail(email)
+            return
+        registration_id = db.session.execute(INSERT_REGISTRATION, {
+            "email": email, "full_name": full_name.strip(), "city": city, "phone": phone, "password_hash": new_hash,
+            "guest_id": guest_id, "now": utcnow()}).lastrowid
+        link = _link("storefront.confirm_registration",
+                     token=_registration_signer().dumps([registration_id, next_path or ""]))
+        mail.queue_message(email, "Confirm your e-mail address for Encore Box Office", (
+            f"Dear {full_name.strip() or 'customer'},\n\nTo finish creating your Encore Box Office account, "
+            f"confirm that this e-mail address is yours by opening this link within "
+            f"{int(REGISTRATION_LINK_LIFETIME.total_seconds() // 3600)} hours (it works once):\n{link}\n\n"
+            "If you did not ask for an account, ignore this message: nothing is created without the link.\n"))
+
+
+def _registration(token: str):
+    """The registration row a link is for (locked), and where to go next. Raises RegistrationLinkInvalid."""
     try:
-        with unit_of_work(messages=EMAIL_TAKEN):
-            if db.session.scalar(sa.select(Customer.customer_id).where(Customer.account_email == email)):
-                raise DuplicateRecord()
-            customer = Customer(email=email, full_name=full_name, password_hash=new_hash, city=city, phone=phone,
-                                customer_type="regular")
+        registration_id, next_path = _registration_signer().loads(
+            token, max_age=int(REGISTRATION_LINK_LIFETIME.total_seconds()))
+        row = db.session.execute(REGISTRATION, {"registration_id": int(registration_id)}).one_or_none()
+    except (BadSignature, ValueError, TypeError):
+        raise RegistrationLinkInvalid() from None
+    if row is None:
+        raise RegistrationLinkInvalid()
+    return row, str(next_path) or None
+
+
+def check_registration_link(token: str) -> Registration:
+    """The registration a link confirms, if the link is genuine, unexpired and unused. Raises
+    RegistrationLinkInvalid."""
+    with unit_of_work():
+        row, next_path = _registration(token)
+    return Registration(row.email, row.full_name, next_path)
+
+
+def confirm_registration(token: str) -> tuple[Customer, str | None]:
+    """Follow a registration's link: the account is made (or the guest it was asked for becomes one), every
+    other registration of the address is forgotten, and so are its sign-in counts (its owner has just shown
+    they read its mail). Returns the customer, to be signed in, and where to go next. Raises
+    RegistrationLinkInvalid, or DuplicateRecord when the address has had an account made meanwhile."""
+    with unit_of_work(messages=EMAIL_TAKEN):
+        row, next_path = _registration(token)
+        if row.guest_customer_id is not None:
+            customer = customers.guest(row.guest_customer_id)
+            if customer is None:
+                raise RegistrationLinkInvalid()
+            customer.is_guest, customer.password_hash = False, row.password_hash
+            customer.full_name = row.full_name or customer.full_name
+        else:
+            customer = Customer(email=row.email, full_name=row.full_name, password_hash=row.password_hash,
+                                city=row.city, phone=row.phone, customer_type="regular")
             customer.regular = RegularCustomer(customer_type="regular")
             db.session.add(customer)
-            welcome_mail(email, full_name)
-    except DuplicateRecord:
-        # Taken (before or, through the unique key, at the same moment): tell the owner, no one else.
-        with unit_of_work():
-            taken_mail(email)
-        return None
-    return customer
-
-
-def welcome_mail(email: str, full_name: str) -> None:
-    """Queue the welcome of a new account, in the caller's transaction."""
-    mail.queue_message(email, "Welcome to Encore Box Office", (
-        f"Dear {full_name},\n\nYour Encore Box Office account is ready. Sign in with this e-mail address "
-        f"to pay for seats and to find your tickets:\n{_link('storefront.login')}\n\n"
-        "If you did not create this account, tell us by replying to this message.\n"))
+        db.session.flush()  # the unique key on account_email decides here
+        db.session.execute(FORGET_REGISTRATIONS, {"email": row.email})
+        db.session.execute(FORGET_ACCOUNT, {"kind": "customer", "email": row.email})
+    return customer, next_path
 
 
 def taken_mail(email: str) -> None:

@@ -217,9 +217,10 @@ def _key_is_for(key: str, customer_id: int, event_id: int, owner: str, amount: D
 
 
 def pay(event_id: int, owner: str, customer_id: int, promo_code: str | None, payment: PaymentRequest,
-        idempotency_key: str, expected_total: Decimal) -> Confirmation:
+        idempotency_key: str, expected_total: Decimal, address: str | None = None) -> Confirmation:
     """Charge the customer for their hold and book it, as the payment attempt with this key (see
-    payment_attempts): a retry with the same key gets the same outcome, never a second charge.
+    payment_attempts): a retry with the same key gets the same outcome, never a second charge. `address`:
+    the buyer's network address (as holds.Buyer has it), for seats reclaimed after the hold ran out.
 
     Raises PaymentFormExpired (a key this server did not issue for this buyer, hold and amount),
     PriceChanged (the total is not what the buyer saw), NoSeatsHeld / HoldExpired (nothing to book,
@@ -252,7 +253,7 @@ def pay(event_id: int, owner: str, customer_id: int, promo_code: str | None, pay
                                               priced.promo_code, payment.method_code, held_seat_ids)
     left_behind = not new and utcnow() - attempt.created_at > payment_attempts.STALE_AFTER
     attempt = payment_attempts.finish(
-        attempt, payment, note="Finished when its buyer tried again" if left_behind else None)
+        attempt, payment, note="Finished when its buyer tried again" if left_behind else None, address=address)
     return _outcome(attempt, replayed=not new)
 
 

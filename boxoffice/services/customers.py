@@ -8,11 +8,9 @@ import sqlalchemy as sa
 
 from .. import pricing
 from ..clock import utcnow
-from ..errors import DuplicateRecord
 from ..extensions import db
 from ..models import (Booking, Customer, Discount, PaymentMethod, RegularCustomer, SavedPaymentMethod,
                       VipCustomer)
-from . import accounts
 from .payments import CardDetails, SavedCardToken, gateway
 from .unit_of_work import unit_of_work
 
@@ -156,9 +154,6 @@ def remove_card(customer_id: int, saved_method_id: int) -> bool:
 
 # ---------------------------------------------------------------- guests (migration 0009)
 
-GUEST_IS_ACCOUNT = {"uq_customers_email": "There is already an account with this e-mail address."}
-
-
 def new_guest(email: str, full_name: str = "") -> int:
     """A guest to check out as: a Regular customer row without a password (is_guest), for this e-mail,
     never signed in and never VIP (so a guest typing a VIP's address pays a regular price). Its e-mail need
@@ -175,27 +170,3 @@ def new_guest(email: str, full_name: str = "") -> int:
 def guest(customer_id: int) -> Customer | None:
     """The guest with this id (None for an account, or no such customer)."""
     return db.session.scalar(sa.select(Customer).where(Customer.customer_id == customer_id, Customer.is_guest))
-
-
-def make_account_of_guest(customer_id: int, password: str, full_name: str) -> Customer | None:
-    """Turn a guest into an account with this password (after paying, the guest chose to keep an
-    account): its bookings are the account's from now on, and it is welcomed by mail. When its e-mail has
-    an account already, nothing changes and that account's owner is mailed instead, exactly as
-    accounts.register_customer does, so the answer tells nobody which e-mails have accounts. Returns the
-    account, or None (no such guest, or the e-mail was taken)."""
-    new_hash = accounts.hash_password(password)
-    try:
-        with unit_of_work(messages=GUEST_IS_ACCOUNT):
-            customer = guest(customer_id)
-            if customer is None:
-                return None
-            customer.is_guest, customer.password_hash = False, new_hash
-            customer.full_name = full_name.strip() or customer.full_name
-            db.session.flush()  # the unique key on account_email decides here
-            accounts.welcome_mail(customer.email, customer.full_name)
-    except DuplicateRecord:
-        with unit_of_work():
-            email = db.session.scalar(sa.select(Customer.email).where(Customer.customer_id == customer_id))
-            accounts.taken_mail(email)
-        return None
-    return customer

@@ -9,9 +9,10 @@ ExtendHold), so that the event's lock is held for one round trip. A hold whose e
 simply free: every read treats it so, and the next claim may take it, so no clean-up job is needed.
 
 Fair holds: one buyer holds at most the event's max_seats_per_order seats at once, counted across the hold
-owner, the signed-in account and the network address (a `Buyer`), by HoldSeats under the event's lock, so
-that ten sessions from one buyer cannot hold ten times the limit. How fast seats may be taken is the
-view's business (boxoffice/rate_limits.py).
+owner and the signed-in account, and one network address at most HOLD_SEATS_PER_ADDRESS (larger: several
+people may share an address; never less than one order), by HoldSeats under its locks, so that ten
+sessions cannot hold ten times the limit. How fast seats may be taken is the view's business
+(boxoffice/rate_limits.py).
 """
 from __future__ import annotations
 
@@ -113,9 +114,11 @@ def _change_hold(event_id: int, seat_ids, owner: str, minutes: int, toggle: bool
     its pick now and HoldSeats is asked once more: a seat the line took is then someone else's."""
     def change() -> Hold:
         return _hold_procedure(
-            "CALL HoldSeats(:event_id, :owner, :seat_ids, :minutes, :toggle, :customer_id, :address, :commit)", {
+            "CALL HoldSeats(:event_id, :owner, :seat_ids, :minutes, :toggle, :customer_id, :address, :address_cap,"
+            " :commit)", {
                 "event_id": event_id, "owner": owner, "seat_ids": json.dumps([int(s) for s in seat_ids]),
-                "minutes": minutes, "toggle": toggle, "customer_id": buyer.customer_id, "address": buyer.address},
+                "minutes": minutes, "toggle": toggle, "customer_id": buyer.customer_id, "address": buyer.address,
+                "address_cap": current_app.config["HOLD_SEATS_PER_ADDRESS"]},
             event_id)
     try:
         return change()
@@ -162,15 +165,18 @@ def extend_for_payment(event_id: int, owner: str) -> Hold:
         "event_id": event_id, "owner": owner, "seconds": int(PAYMENT_EXTENSION.total_seconds())}, event_id)
 
 
-def reclaim_seats(event_id: int, owner: str, seat_ids) -> bool:
+def reclaim_seats(event_id: int, owner: str, seat_ids, buyer: Buyer = NOBODY) -> bool:
     """After a payment that completed once the hold had run out: take the same seats into the owner's hold
-    again for RECLAIM_HOLD, if every one is still free (or still the owner's). True if they were; nothing
-    changes otherwise. Raises Busy."""
+    again for RECLAIM_HOLD, if every one is still free (or still the owner's), recorded as `buyer`'s (the
+    fair-hold caps count them, as HoldSeats' holds). True if they were; nothing changes otherwise. Raises
+    Busy."""
     try:
         with unit_of_work(lock_event=event_id):
-            db.session.execute(sa.text("CALL ReclaimSeats(:event_id, :owner, :seat_ids, :seconds)"), {
+            db.session.execute(sa.text(
+                "CALL ReclaimSeats(:event_id, :owner, :seat_ids, :seconds, :customer_id, :address)"), {
                 "event_id": event_id, "owner": owner, "seat_ids": json.dumps(sorted({int(s) for s in seat_ids})),
-                "seconds": int(RECLAIM_HOLD.total_seconds())})
+                "seconds": int(RECLAIM_HOLD.total_seconds()), "customer_id": buyer.customer_id,
+                "address": buyer.address})
     except SeatUnavailable:
         return False
     return True

@@ -240,7 +240,7 @@ def _charge(attempt: Attempt, payment: PaymentRequest) -> ChargeResult:
         raise
 
 
-def _unfinished(attempt: Attempt, result: ChargeResult, note: str | None) -> Attempt:
+def _unfinished(attempt: Attempt, result: ChargeResult, note: str | None, address: str | None) -> Attempt:
     """The provider has the attempt's payment but has not decided it: the buyer is authenticating (3-D
     Secure), or the confirmation never went out (a crash between the provider's calls). Answered as in
     flight, with the provider's next action; given up (cancelled at the provider) after AWAITING_BUYER_FOR
@@ -249,7 +249,7 @@ def _unfinished(attempt: Attempt, result: ChargeResult, note: str | None) -> Att
         return dataclasses.replace(_reread(attempt), action=result if result.status == "requires_action" else None)
     result = gateway.cancel(result.reference)
     if result.captured:
-        return _book(attempt, result, note)
+        return _book(attempt, result, note, address)
     if result.unfinished:
         return _reread(attempt)
     return _decline(attempt, result, result.reason or "The payment was not completed.", note or "Given up")
@@ -268,16 +268,17 @@ def _insert_booking(attempt: Attempt, result: ChargeResult | None) -> Booked:
     return Booked(row["booking_id"], row["booking_code"])
 
 
-def _book(attempt: Attempt, result: ChargeResult | None, note: str | None) -> Attempt:
-    """Book the attempt's seats (reclaiming them if its hold ran out and they are still free), or give the
-    money back; the attempt as it then stands. Raises Busy, or a fault (the attempt stays in flight for the
-    reconciler)."""
+def _book(attempt: Attempt, result: ChargeResult | None, note: str | None, address: str | None) -> Attempt:
+    """Book the attempt's seats (reclaiming them if its hold ran out and they are still free, held for the
+    paying customer and `address`, as HoldSeats records a hold), or give the money back; the attempt as it
+    then stands. Raises Busy, or a fault (the attempt stays in flight for the reconciler)."""
     try:
         try:
             booked = _insert_booking(attempt, result)
         except (HoldExpired, NoSeatsHeld):
             # Paid just after the hold ran out: book anyway if the very same seats are still free.
-            if not holds.reclaim_seats(attempt.event_id, attempt.hold_owner, json.loads(attempt.seat_ids)):
+            if not holds.reclaim_seats(attempt.event_id, attempt.hold_owner, json.loads(attempt.seat_ids),
+                                       holds.Buyer(attempt.customer_id, address)):
                 raise SeatsLostRefunded("Your hold ran out before the payment completed and the seats were taken.")
             booked = _insert_booking(attempt, result)
     except Busy:
@@ -332,13 +333,15 @@ def _customer_email(customer_id: int) -> str:
     return db.session.scalar(sa.text("SELECT email FROM customers WHERE customer_id = :c"), {"c": customer_id})
 
 
-def finish(attempt: Attempt, payment: PaymentRequest | None = None, note: str | None = None) -> Attempt:
+def finish(attempt: Attempt, payment: PaymentRequest | None = None, note: str | None = None,
+           address: str | None = None) -> Attempt:
     """Take an attempt as far as it can go now, and answer it as it then stands: an attempt in flight is
     charged (with the buyer's `payment`, on a retry of their request) or its charge looked up at the
     provider, then booked or its money returned; a pending refund is finished. An attempt in flight whose
     fate cannot be known yet (young, and unknown to the provider) is answered as it is. `note`: what
     finished it, when it was not the request that started it (the admin's list of reconciled attempts).
-    Raises Busy, InvalidCard, or a fault."""
+    `address`: the buyer's, when it is their request (seats reclaimed are counted under it for the fair-hold
+    cap). Raises Busy, InvalidCard, or a fault."""
     if attempt.state == "refund_pending":
         return _refund(attempt, note)
     if attempt.state not in IN_FLIGHT:
@@ -350,7 +353,7 @@ def finish(attempt: Attempt, payment: PaymentRequest | None = None, note: str | 
         else:
             result = gateway.find_charge(attempt.idempotency_key, attempt.provider_reference)
         if result is not None and result.unfinished:
-            return _unfinished(attempt, result, note)
+            return _unfinished(attempt, result, note, address)
         if result is None:
             if utcnow() - attempt.created_at < STALE_AFTER:
                 return attempt
@@ -360,4 +363,4 @@ def finish(attempt: Attempt, payment: PaymentRequest | None = None, note: str | 
             return _reread(attempt)
         if not result.captured:
             return _decline(attempt, result, result.reason or "The payment was declined.", note)
-    return _book(attempt, result, note)
+    return _book(attempt, result, note, address)

@@ -27,10 +27,12 @@
 -- so a click on an available seat costs nothing more.
 --
 -- Fair holds (migration 0008): one buyer holds at most the event's max_seats_per_order seats at once,
--- counted across the hold owner (the browser session), the signed-in account and the network address
--- (HoldSeats' p_customer_id and p_address, recorded on each seat it holds). It is the same number as the
--- most seats of one order, since an order is one hold: a limit per session that a second session doubles
--- is no limit.
+-- counted across the hold owner (the browser session) and the signed-in account. It is the same number as
+-- the most seats of one order, since an order is one hold: a limit per session that a second session
+-- doubles is no limit. A network address has a cap of its own, larger (the caller's p_address_cap, never
+-- below the seats of one order): the people behind one address (a household, an office, a carrier's NAT)
+-- each hold up to an order, until the address's seats reach its cap. The holds record who took them
+-- (hold_customer_id and hold_address: HoldSeats, ReclaimSeats, OfferSeats), so that every live hold counts.
 
 DROP PROCEDURE IF EXISTS HoldSeats;
 DROP PROCEDURE IF EXISTS ExtendHold;
@@ -60,11 +62,12 @@ DELIMITER $$
 -- seats' whole rows by a window function cost about a millisecond a click on the arena. (The search is
 -- written here once, not called: a CALL inside a procedure costs about as much as a primary-key read.)
 --
--- The cap: the owner's live seats, the new ones, and the live seats other owners hold for the same
--- customer (`p_customer_id`) or from the same address (`p_address`), each seat counted once, may not pass
--- max_seats_per_order (30006, saying how many are held elsewhere). Those two counts are read only when
--- seats are added and only for what is given (NULL: not counted), each through its own index
--- (hold_customer_id or hold_address, event_id, state, hold_expires_at): a range over the live holds alone.
+-- The caps: the owner's live seats, the new ones and the live seats other owners hold for the same customer
+-- (`p_customer_id`) may not pass max_seats_per_order; with the live seats other owners hold from the same
+-- address (`p_address`), they may not pass the address's cap, `p_address_cap` (at least max_seats_per_order).
+-- Each is 30006, saying how many are held elsewhere. The two counts are read only when seats are added and
+-- only for what is given (NULL: not counted), each through its own index (hold_customer_id or hold_address,
+-- event_id, state, hold_expires_at): a range over the live holds alone.
 --
 -- Returns the owner's live hold afterwards: one row per seat (seat_id, hold_expires_at, hold_extended).
 -- Every refusal leaves nothing behind, in its own transaction or inside the caller's, as InsertBooking;
@@ -77,6 +80,7 @@ CREATE PROCEDURE HoldSeats(
     IN p_toggle      BOOLEAN,
     IN p_customer_id INT UNSIGNED,
     IN p_address     VARCHAR(45) CHARACTER SET ascii,
+    IN p_address_cap INT,
     IN p_commit      BOOLEAN)
     MODIFIES SQL DATA
 BEGIN
@@ -186,7 +190,7 @@ BEGIN
             SET v_message = CONCAT('One order can hold at most ', v_max_seats, ' seats for this event.');
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30006, MESSAGE_TEXT = v_message;
         END IF;
-        -- The buyer's other holds (see above): the account's, then the address's that are not the account's.
+        -- The buyer's other holds (see above): the account's, then everyone's from the address.
         IF v_new > 0 AND p_customer_id IS NOT NULL THEN
             SELECT COUNT(*) INTO v_elsewhere
               FROM event_seats USE INDEX (ix_event_seats_hold_customer)
@@ -197,13 +201,18 @@ BEGIN
             SELECT COUNT(*) INTO v_from_address
               FROM event_seats USE INDEX (ix_event_seats_hold_address)
              WHERE hold_address = p_address AND event_id = p_event_id AND state = 'held'
-               AND hold_expires_at > v_now AND hold_owner <> p_hold_owner
-               AND (p_customer_id IS NULL OR NOT (hold_customer_id <=> p_customer_id));
+               AND hold_expires_at > v_now AND hold_owner <> p_hold_owner;
         END IF;
-        IF v_held + v_new + v_elsewhere + v_from_address > v_max_seats THEN
+        IF v_held + v_new + v_elsewhere > v_max_seats THEN
             SET v_message = CONCAT('You can hold at most ', v_max_seats, ' seats for this event at a time, counting the ',
-                                   v_elsewhere + v_from_address, ' held in your other windows, devices or from your network. ',
+                                   v_elsewhere, ' held in your other windows or devices. ',
                                    'Give some back or finish that order first.');
+            SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30006, MESSAGE_TEXT = v_message;
+        END IF;
+        IF v_held + v_new + v_from_address > GREATEST(COALESCE(p_address_cap, 0), v_max_seats) THEN
+            SET v_message = CONCAT('At most ', GREATEST(COALESCE(p_address_cap, 0), v_max_seats), ' seats for this ',
+                                   'event may be held at once from one network connection, and yours has reached it. ',
+                                   'Try again in a few minutes, when some have been paid for or given back.');
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30006, MESSAGE_TEXT = v_message;
         END IF;
         IF v_new > 0 THEN
@@ -359,9 +368,11 @@ END$$
 
 -- After a payment that completed once the hold had run out: takes the same seats (a JSON array of seat
 -- ids) into the owner's hold again for `p_seconds`, if every one is still free or still the owner's;
--- otherwise changes nothing and refuses (30009).
+-- otherwise changes nothing and refuses (30009). Records the payer and address as HoldSeats does, so the
+-- fair-hold caps count the seats (and not for whoever held them before).
 CREATE PROCEDURE ReclaimSeats(IN p_event_id INT UNSIGNED, IN p_hold_owner CHAR(32) CHARACTER SET ascii,
-                              IN p_seat_ids JSON, IN p_seconds INT)
+                              IN p_seat_ids JSON, IN p_seconds INT, IN p_customer_id INT UNSIGNED,
+                              IN p_address VARCHAR(45) CHARACTER SET ascii)
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_now DATETIME(3) DEFAULT UTC_TIMESTAMP(3);
@@ -370,7 +381,7 @@ BEGIN
       JOIN JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
         ON es.event_id = p_event_id AND es.seat_id = j.seat_id
        SET es.state = 'held', es.hold_owner = p_hold_owner, es.hold_expires_at = v_now + INTERVAL p_seconds SECOND,
-           es.hold_extended = TRUE
+           es.hold_extended = TRUE, es.hold_customer_id = p_customer_id, es.hold_address = p_address
      WHERE es.state = 'available'
         OR (es.state = 'held' AND (es.hold_owner = p_hold_owner OR es.hold_expires_at <= v_now));
     IF ROW_COUNT() <> JSON_LENGTH(p_seat_ids) THEN
@@ -404,13 +415,15 @@ END$$
 -- of seat ids) to the waiting-list entry `p_entry_id`: they are held under the entry's offer token for
 -- `p_minutes`, and the entry is 'offered'. Locks the event row first, like every seat change (the caller's
 -- unit of work usually has already). Refuses (30009) and changes nothing if the entry is no longer waiting
--- or any seat is no longer free (available, or held with its hold expired).
+-- or any seat is no longer free (available, or held with its hold expired). The seats are recorded as the
+-- entry's customer's (no address: nobody clicked), so the fair-hold cap counts them.
 CREATE PROCEDURE OfferSeats(IN p_event_id INT UNSIGNED, IN p_entry_id INT UNSIGNED, IN p_seat_ids JSON,
                             IN p_offer_token CHAR(32) CHARACTER SET ascii, IN p_minutes INT)
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_locked INT UNSIGNED;
     DECLARE v_now DATETIME(3);
+    DECLARE v_customer_id INT UNSIGNED;
     SELECT event_id INTO v_locked FROM events WHERE event_id = p_event_id FOR UPDATE;
     SET v_now = UTC_TIMESTAMP(3);
     SAVEPOINT offer_seats;
@@ -421,11 +434,12 @@ BEGIN
     IF ROW_COUNT() <> 1 THEN
         SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30009, MESSAGE_TEXT = 'This place in the waiting list has moved on.';
     END IF;
+    SELECT customer_id INTO v_customer_id FROM waiting_list_entries WHERE entry_id = p_entry_id;
     UPDATE event_seats es USE INDEX (PRIMARY)
       JOIN JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
         ON es.event_id = p_event_id AND es.seat_id = j.seat_id
        SET es.state = 'held', es.hold_owner = p_offer_token, es.hold_expires_at = v_now + INTERVAL p_minutes MINUTE,
-           es.hold_extended = FALSE
+           es.hold_extended = FALSE, es.hold_customer_id = v_customer_id, es.hold_address = NULL
      WHERE es.state = 'available' OR (es.state = 'held' AND es.hold_expires_at <= v_now);
     IF ROW_COUNT() <> JSON_LENGTH(p_seat_ids) THEN
         ROLLBACK TO SAVEPOINT offer_seats;
