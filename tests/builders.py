@@ -400,7 +400,7 @@ def refund_tickets(s: Executor, booking_id: int, ticket_ids: Sequence[int], at: 
 # Children before parents, each with its key. Rows above the key's mark (taken before the test) are deleted
 # in this order; the subtype and inventory tables, keyed by their parent's id, go by the parent's mark.
 _CLEANUP_ORDER = [
-    ("waiting_list_entries", "entry_id"), ("outbox_emails", "email_id"), ("gateway_charges", "charge_id"), ("payment_attempts", "attempt_id"),
+    ("registrations", "registration_id"), ("waiting_list_entries", "entry_id"), ("outbox_emails", "email_id"), ("gateway_charges", "charge_id"), ("payment_attempts", "attempt_id"),
     ("tickets", "ticket_id"), ("booking_refunds", "refund_id"), ("payments", "payment_id"), ("bookings", "booking_id"), ("discounts", "discount_id"),
     ("event_seats", "event_id"), ("event_prices", "event_id"), ("events", "event_id"),
     ("seats", "seat_id"), ("seat_rows", "row_id"), ("sections", "section_id"), ("venues", "venue_id"),

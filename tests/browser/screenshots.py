@@ -65,6 +65,7 @@ class Shop:
     the buyer's bank disputes, and staff to look at it."""
 
     def __init__(self, c: sa.Connection):
+        self.connection = c
         self.hall = scenario.small_event(
             c, title="Midnight Strings", performer="The Aurora Quartet", genre="classical",
             venue_name="The Lantern Room", city="Bristol", starts_in=dt.timedelta(days=21),
@@ -147,6 +148,37 @@ def buy(page: Page, base: str, event: Event, seats: tuple[str, ...], promo: str,
     shoot(page, out, f"{tag}-e-tickets", overflowing)
 
 
+def page_of(browser: Browser, options: dict) -> Page:
+    """A page in a browser context of its own (no cookies), closed with the browser."""
+    context = browser.new_context(**options)
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+def register(page: Page, base: str, shop: Shop, out: Path, tag: str, overflowing: list[str]) -> None:
+    """Register a new address (the same "check your inbox" a known one gets), follow the mailed link, confirm
+    it, and open the link again once it is used; shoot each step."""
+    email = f"nora-{tag}-{now():%H%M%S}@example.com"
+    page.goto(f"{base}/account/register")
+    page.get_by_label("Full name").fill("Nora Newcomer")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password", exact=True).fill("a long password")
+    page.get_by_label("Repeat password").fill("a long password")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    shoot(page, out, f"{tag}-register-check-your-inbox", overflowing)
+    body = shop.connection.scalar(sa.text("SELECT body_text FROM outbox_emails WHERE recipient = :r"), {"r": email})
+    link = re.search(r"https?://\S+(/account/confirm/\S+)", body).group(1)
+    page.goto(base + link)
+    shoot(page, out, f"{tag}-register-confirm", overflowing)
+    page.get_by_role("button", name="Confirm and sign in").click()
+    expect(page.get_by_role("heading", name="Hello, Nora")).to_be_visible()
+    shoot(page, out, f"{tag}-register-confirmed", overflowing)
+    page.goto(base + link)
+    shoot(page, out, f"{tag}-register-link-used", overflowing)
+    page.context.close()
+
+
 def shoot_all(browser: Browser, base: str, shop: Shop, out: Path) -> list[str]:
     overflowing: list[str] = []
     gallery = shop.arena.venue.seat("AN1").section_id
@@ -168,6 +200,7 @@ def shoot_all(browser: Browser, base: str, shop: Shop, out: Path) -> list[str]:
                 ("admin-sign-in", "/admin/login")):
             page.goto(base + path)
             shoot(page, out, f"{tag}-{name}", overflowing)
+        register(page_of(browser, options), base, shop, out, tag, overflowing)
         # Zoomed in, with the minimap in the map's corner.
         page.goto(f"{base}/events/{shop.hall.event_id}")
         for _ in range(2):
