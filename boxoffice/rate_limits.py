@@ -2,12 +2,13 @@
 looking orders up by e-mail and booking code no faster than a person types (per e-mail and address, and per
 address, as sign-in counts tries).
 
-Flask-Limiter keeps the counts in storage every worker process and every app server shares: Redis
+The `limits` library keeps the counts in storage every worker process and every app server shares: Redis
 (BOXOFFICE_REDIS_URL, default redis://127.0.0.1:6379/0; `make run` and `make test` start a local one,
 .ci/ensure-redis.sh), in sliding windows. The limits are checked by `check_hold_rate` from the seat map's
 view and `check_order_lookup_rate` from the order look-up's, not by a route decorator, so that a refusal is
 a message where the person is looking (the seat map's status, the look-up form's field), not a bare 429
-page.
+page; and no other request pays for them (an extension for decorated routes runs hooks on every request
+of the site).
 
 The limits are a brake, not the rule: the most seats a buyer may hold is enforced by the database
 (HoldSeats), and a booking code cannot be guessed in any number of tries. So when Redis cannot be reached
@@ -17,12 +18,15 @@ every sale.
 Settings (app.config; create_app's test_config may override them):
   HOLD_RATE_LIMITS_ENABLED    False turns the limits off (the test suite's default; tests that are about
                               them turn them on)
-  HOLD_RATE_LIMIT_SESSION     per hold owner (a browser session), Flask-Limiter's notation
+  HOLD_RATE_LIMIT_SESSION     per hold owner (a browser session), in the `limits` notation
   HOLD_RATE_LIMIT_ADDRESS     per network address (an IPv6 address by its /64), looser: several people
                               may share one address
   ORDER_LOOKUP_LIMITS_ENABLED False turns the order look-up's limits off (the test suite's default)
   ORDER_LOOKUP_LIMIT          per e-mail looked up from one address
   ORDER_LOOKUP_LIMIT_ADDRESS  per network address, at any e-mails (looser, for people sharing an address)
+  RATE_LIMIT_STORAGE          the storage's URI (BOXOFFICE_REDIS_URL)
+  RATE_LIMIT_PREFIX           the prefix of the counts' keys (each database, the test suites' too, counts
+                              on its own)
 """
 from __future__ import annotations
 
@@ -33,8 +37,7 @@ import os
 import time
 
 from flask import Flask, current_app
-from flask_limiter import Limiter
-from limits import parse_many
+from limits import parse_many, storage, strategies
 
 from .errors import HoldTooFast, LookupTooFast
 from .services.accounts import address_key
@@ -48,27 +51,28 @@ LOOKUP_ADDRESS_LIMITS = "20 per minute; 100 per hour"
 # After Redis failed to answer, this many seconds go by before it is asked again.
 RETRY_STORAGE_AFTER = 10.0
 
-# No route of the box office is limited by a decorator: check_hold_rate asks the limiter's strategy itself.
-limiter = Limiter(key_func=lambda: "", default_limits=[])
 _storage_down_until = 0.0
 
 
 def init_app(app: Flask) -> None:
-    redis_url = os.environ.get("BOXOFFICE_REDIS_URL", "redis://127.0.0.1:6379/0")
-    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url)
-    # Short waits: a click must not hang on a Redis that has gone away.
-    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 0.3, "socket_timeout": 0.3})
-    app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
-    # Each database (the test suites' ones too) counts on its own.
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", f"boxoffice:{app.config['DATABASE'].name}")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    app.config.setdefault("RATE_LIMIT_STORAGE", os.environ.get("BOXOFFICE_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    app.config.setdefault("RATE_LIMIT_PREFIX", f"boxoffice:{app.config['DATABASE'].name}")
     app.config.setdefault("HOLD_RATE_LIMITS_ENABLED", True)
     app.config.setdefault("HOLD_RATE_LIMIT_SESSION", SESSION_LIMITS)
     app.config.setdefault("HOLD_RATE_LIMIT_ADDRESS", ADDRESS_LIMITS)
     app.config.setdefault("ORDER_LOOKUP_LIMITS_ENABLED", True)
     app.config.setdefault("ORDER_LOOKUP_LIMIT", LOOKUP_LIMITS)
     app.config.setdefault("ORDER_LOOKUP_LIMIT_ADDRESS", LOOKUP_ADDRESS_LIMITS)
-    limiter.init_app(app)
+    # Short waits: a click must not hang on a Redis that has gone away. (Nothing connects until the first
+    # count.)
+    counts = storage.storage_from_string(app.config["RATE_LIMIT_STORAGE"], socket_connect_timeout=0.3,
+                                         socket_timeout=0.3)
+    app.extensions["rate_limiter"] = strategies.SlidingWindowCounterRateLimiter(counts)
+
+
+def rate_limiter() -> strategies.RateLimiter:
+    """The counts' sliding windows in the shared storage, for this app."""
+    return current_app.extensions["rate_limiter"]
 
 
 def check_hold_rate(owner: str, address: str | None) -> None:
@@ -108,12 +112,12 @@ def _refused_after(checks: list[tuple[str, tuple[str, ...]]]) -> int | None:
     global _storage_down_until
     if time.monotonic() < _storage_down_until:
         return None
-    prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
+    prefix, counter = current_app.config["RATE_LIMIT_PREFIX"], rate_limiter()
     try:
         for limits, key in checks:
             for item in _parsed(limits):
-                if not limiter.limiter.hit(item, prefix, *key):
-                    reset_at = limiter.limiter.get_window_stats(item, prefix, *key).reset_time
+                if not counter.hit(item, prefix, *key):
+                    reset_at = counter.get_window_stats(item, prefix, *key).reset_time
                     return max(1, int(reset_at - time.time() + 0.999))
     except Exception as failure:  # noqa: BLE001 (redis-py's errors, whatever the storage raises)
         _storage_down_until = time.monotonic() + RETRY_STORAGE_AFTER
