@@ -293,6 +293,25 @@ class Event(db.Model):
     )
 
 
+class EventLock(db.Model):
+    """The event as a whole (migration 0017): holds and bookings lock it shared, whatever changes the event as
+    a whole (unit_of_work(lock_event=...)) exclusive. One row an event, made by the trigger make_event_lock."""
+
+    __tablename__ = "event_locks"
+
+    event_id: Mapped[int] = mapped_column(
+        UINT, sa.ForeignKey("events.event_id", name="fk_event_locks_event", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False)
+
+
+class BuyerLock(db.Model):
+    """A buyer's lock row (migration 0017): the rows 0-1023 a hold locks for its owner, customer and address."""
+
+    __tablename__ = "buyer_locks"
+
+    lock_no: Mapped[int] = mapped_column(USMALL, primary_key=True, autoincrement=False)
+
+
 class EventPrice(db.Model):
     __tablename__ = "event_prices"
 
@@ -409,7 +428,7 @@ class Booking(db.Model):
     booking_id: Mapped[int] = mapped_column(UINT, primary_key=True)
     booking_code: Mapped[str] = mapped_column(ascii_char(10))
     customer_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("customers.customer_id", name="fk_bookings_customer"))
-    event_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("events.event_id", name="fk_bookings_event"))
+    event_id: Mapped[int] = mapped_column(UINT, sa.ForeignKey("event_locks.event_id", name="fk_bookings_event"))
     status: Mapped[str] = mapped_column(
         sa.Enum("confirmed", "partially_refunded", "refunded"), server_default="confirmed")
     subtotal: Mapped[Decimal] = mapped_column(MONEY)
@@ -424,7 +443,8 @@ class Booking(db.Model):
     disputed_at: Mapped[dt.datetime | None] = mapped_column(mysql.DATETIME(fsp=3))
     dispute_reference: Mapped[str | None] = mapped_column(ascii_varchar(255))
 
-    event: Mapped[Event] = relationship()
+    # (Its foreign key names the event's lock row: migration 0017.)
+    event: Mapped[Event] = relationship(primaryjoin="Booking.event_id == Event.event_id", foreign_keys=event_id)
     customer: Mapped[Customer] = relationship()
     tickets: Mapped[list[Ticket]] = relationship(back_populates="booking", order_by="Ticket.ticket_id")
 
@@ -766,7 +786,7 @@ class SalesByPeriod(db.Model):
     grain: Mapped[str] = mapped_column(GRAIN, primary_key=True)
     period: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
     event_id: Mapped[int] = mapped_column(
-        UINT, sa.ForeignKey("events.event_id", name="fk_sales_by_period_event", ondelete="CASCADE"),
+        UINT, sa.ForeignKey("event_locks.event_id", name="fk_sales_by_period_event", ondelete="CASCADE"),
         primary_key=True, autoincrement=False)
     customer_type: Mapped[str] = mapped_column(SEGMENT, primary_key=True)
     venue_id: Mapped[int] = mapped_column(UINT)
@@ -793,7 +813,7 @@ class CategorySalesByPeriod(db.Model):
     grain: Mapped[str] = mapped_column(GRAIN, primary_key=True)
     period: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
     event_id: Mapped[int] = mapped_column(
-        UINT, sa.ForeignKey("events.event_id", name="fk_category_sales_by_period_event", ondelete="CASCADE"),
+        UINT, sa.ForeignKey("event_locks.event_id", name="fk_category_sales_by_period_event", ondelete="CASCADE"),
         primary_key=True, autoincrement=False)
     category_id: Mapped[int] = mapped_column(
         UTINY, sa.ForeignKey("seat_categories.category_id", name="fk_category_sales_by_period_category"),

@@ -1,12 +1,12 @@
 """The one way a service runs a transaction: `with unit_of_work(): ...`.
 
 The block is one transaction of db.session, begun afresh (so its reads see everything committed before
-it began), committed at its end and rolled back whole on any error. With `lock_event`, it first locks the
-event's row: the one lock order of the box office, since every change of an event's seats locks that row
-first (the trigger update_seat_availability writes it for every seat change anyway), so transactions on
-one event queue in one place instead of deadlocking on each other's seats; reads after the lock see every
-change committed by whoever held it before. A lock not granted within the session's lock wait timeout
-is the domain error Busy.
+it began), committed at its end and rolled back whole on any error. With `lock_event`, it first takes the
+event as a whole: its lock row (migration 0017) exclusive, which every hold, extension and booking of the
+event holds shared for its own transaction (sql/objects/35_seat_states.sql, "Locks"). So the block runs
+with none of them under way and none starting, as it always did, while they run beside each other; reads
+after the lock see every change committed by whoever held it before. A lock not granted within the
+session's lock wait timeout is the domain error Busy.
 
 The database keeps the rules of the box office in CHECK constraints, unique keys, triggers and
 procedures. A service does not repeat those rules in Python: it writes, and when the database refuses,
@@ -33,9 +33,12 @@ from ..extensions import db
 # "Duplicate entry '...' for key 'uq_x'".
 _NAMED = re.compile(r"CONSTRAINT `([^`]+)` failed|for key '(?:[^'.]+\.)?([^']+)'")
 
-LOCK_EVENT = sa.text("""
+# The lock row alone (the events row is the last lock of a booking: taking it here first could wait in
+# the opposite order), then the event as it is once the lock is ours.
+LOCK_EVENT = sa.text("SELECT event_id FROM event_locks WHERE event_id = :event_id FOR UPDATE")
+READ_EVENT = sa.text("""
     SELECT event_id, status, starts_at, sales_start, sales_end, max_seats_per_order
-      FROM events WHERE event_id = :event_id FOR UPDATE""")
+      FROM events WHERE event_id = :event_id""")
 
 
 def refusal(error: DBAPIError, messages: Mapping[str, str]) -> BoxOfficeError | None:
@@ -69,7 +72,7 @@ class Work:
     @property
     def procedure_may_commit(self) -> bool:
         """Whether a procedure called in this block may commit the transaction itself (the `p_commit` of
-        HoldSeats, ExtendHold and InsertBooking), so the event's lock is let go inside the server: yes when
+        HoldSeats, ExtendHold and InsertBooking), so their locks are let go inside the server: yes when
         the transaction is the connection's own, no when it is a savepoint inside an outer transaction (a
         test's), which only its owner may end. (After such a commit, the block's own COMMIT costs no round
         trip: boxoffice/dbapi.py knows there is nothing to end.)"""
@@ -85,7 +88,9 @@ def unit_of_work(*, lock_event: int | None = None, messages: Mapping[str, str] |
     # taken after the lock.
     session.commit()
     try:
-        event = session.execute(LOCK_EVENT, {"event_id": lock_event}).one_or_none() if lock_event is not None else None
+        event = None
+        if lock_event is not None and session.execute(LOCK_EVENT, {"event_id": lock_event}).one_or_none():
+            event = session.execute(READ_EVENT, {"event_id": lock_event}).one()
         yield Work(event)
         session.commit()
     except DBAPIError as error:

@@ -4,6 +4,7 @@
 
 DROP TRIGGER IF EXISTS check_booking_date;
 DROP TRIGGER IF EXISTS update_seat_availability;
+DROP TRIGGER IF EXISTS make_event_lock;
 
 DELIMITER $$
 
@@ -49,8 +50,13 @@ END$$
 --  * a seat turning sold (or back from sold) moves the event's and the category's available counts,
 --    so those counts always equal the inventory (held seats still count as available: a hold expires
 --    on its own, without a write).
--- The events row is updated first in every transaction that changes seats (the services lock it before
--- touching seats), so two transactions never wait on each other in opposite orders.
+-- The events row is the last lock of a transaction that changes seats (sql/objects/35_seat_states.sql,
+-- "Locks"): whatever else it locks, it has locked before its first seat change, and after that it waits
+-- for nothing, so two of them never wait on each other in opposite orders; the events row is held for
+-- their last moments, and the versions are given out in the order the changes commit (a poll that has
+-- seen version N has seen every change up to N). HoldSeats, which reads on after changing seats (the
+-- single-seat rule), gives its seats their version itself at its end: while @boxoffice_hold_seats_event
+-- names the event, a change of a seat of it that moves no count is left unversioned here.
 CREATE TRIGGER update_seat_availability BEFORE UPDATE ON event_seats
 FOR EACH ROW
 BEGIN
@@ -66,11 +72,13 @@ BEGIN
 
         -- LAST_INSERT_ID(expr) hands the new version back without a second read of the row; a trigger's
         -- LAST_INSERT_ID is put back when it ends, so the statement that fired it sees its own.
-        UPDATE events
-           SET seat_version = LAST_INSERT_ID(seat_version + 1),
-               seats_available = seats_available + v_delta
-         WHERE event_id = NEW.event_id;
-        SET NEW.version = LAST_INSERT_ID();
+        IF v_delta <> 0 OR NOT (NEW.event_id <=> @boxoffice_hold_seats_event) THEN
+            UPDATE events
+               SET seat_version = LAST_INSERT_ID(seat_version + 1),
+                   seats_available = seats_available + v_delta
+             WHERE event_id = NEW.event_id;
+            SET NEW.version = LAST_INSERT_ID();
+        END IF;
 
         IF v_delta <> 0 THEN
             UPDATE event_prices
@@ -79,5 +87,10 @@ BEGIN
         END IF;
     END IF;
 END$$
+
+-- Every event has its lock row (migration 0017): whatever inserts an event, it is there.
+CREATE TRIGGER make_event_lock AFTER INSERT ON events
+FOR EACH ROW
+    INSERT INTO event_locks (event_id) VALUES (NEW.event_id)$$
 
 DELIMITER ;

@@ -146,8 +146,11 @@ END$$
 -- the procedure runs its own transaction and rolls it back; called inside the caller's transaction (as the
 -- app does, or after START TRANSACTION in the client), it rolls back to its own savepoint and leaves the
 -- caller's transaction as it was, uncommitted. On success, inside the caller's transaction, `p_commit`
--- commits that transaction (the app's use): the event's lock is let go before the answer leaves the
--- server, not once the caller's COMMIT has come back across the network.
+-- commits that transaction (the app's use): its locks are let go before the answer leaves the server, not
+-- once the caller's COMMIT has come back across the network. It locks as a hold does ("Locks" at the top
+-- of sql/objects/35_seat_states.sql): the event shared, the owner's lock row, the owner's seats, its own
+-- rows and the summaries, and the events row last (marking the seats sold); in READ COMMITTED where the
+-- transaction is its own to begin, as there.
 CREATE PROCEDURE InsertBooking(
     IN p_customer_id        INT UNSIGNED,
     IN p_event_id           INT UNSIGNED,
@@ -190,6 +193,7 @@ BEGIN
     DECLARE v_price DECIMAL(10,2);
     DECLARE v_last_seat INT UNSIGNED;
     DECLARE v_share DECIMAL(10,2);
+    DECLARE v_locked INT;
 
     DECLARE EXIT HANDLER FOR SQLEXCEPTION
     BEGIN
@@ -212,23 +216,33 @@ BEGIN
         SAVEPOINT insert_booking;
         ROLLBACK TO SAVEPOINT insert_booking;
     END;
+    -- Read committed when the transaction is ours to begin (an error, ignored, when it has begun).
+    BEGIN
+        DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;
+        SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+    END;
     IF v_own_tx THEN
         START TRANSACTION;
     END IF;
 
-    -- The event row is locked first by everything that changes seats (see update_seat_availability):
-    -- checkouts for one event queue here instead of deadlocking on each other's seats.
-    SELECT max_seats_per_order, venue_id INTO v_max_seats, v_venue_id FROM events WHERE event_id = p_event_id FOR UPDATE;
-    -- The clock is read once the lock is ours (waiting for it may take a while): holds expire to the
+    -- The event shared, then the owner's lock row, which every change of the owner's hold takes (two
+    -- payments of one hold queue here); the event's figures are read once it is ours (a subquery of a
+    -- locking read locks nothing: the events row is the booking's last lock).
+    SELECT COUNT(*) INTO v_locked FROM event_locks WHERE event_id = p_event_id LOCK IN SHARE MODE;
+    SELECT (SELECT max_seats_per_order FROM events WHERE event_id = p_event_id),
+           (SELECT venue_id FROM events WHERE event_id = p_event_id)
+      INTO v_max_seats, v_venue_id
+      FROM buyer_locks WHERE lock_no = BuyerLock(p_event_id, CONCAT('owner ', p_hold_owner)) FOR UPDATE;
+    -- The clock is read once the locks are ours (waiting for them may take a while): holds expire to the
     -- millisecond; the booking itself is dated to the second.
     SET v_now_ms = UTC_TIMESTAMP(3), v_now = UTC_TIMESTAMP();
 
-    -- A retry that waited on the lock above finds the booking its first attempt made. A plain read, on
-    -- purpose: a locking read of a key that does not exist yet would lock a gap of the unique index, and
-    -- two checkouts of different events that both insert into that gap would deadlock. The caller starts
-    -- this transaction just before the CALL, so the read's snapshot is taken after the event lock; should
-    -- a caller's older snapshot miss the booking, the seats are sold by then and the locking seat read
-    -- below refuses (30002), and the unique key on idempotency_key stops a second booking in any case.
+    -- A retry that waited on the owner's lock above finds the booking its first attempt made. A plain
+    -- read, on purpose: a locking read of a key that does not exist yet would lock a gap of the unique
+    -- index, and two checkouts of different events that both insert into that gap would deadlock. In read
+    -- committed it sees every booking committed before it; should a caller's older snapshot (a transaction
+    -- begun before the CALL) miss the booking, the seats are sold by then and the locking seat read below
+    -- refuses (30002), and the unique key on idempotency_key stops a second booking in any case.
     IF p_idempotency_key IS NOT NULL THEN
         SELECT booking_id INTO v_booking_id FROM bookings WHERE idempotency_key = p_idempotency_key;
     END IF;
@@ -244,14 +258,17 @@ BEGIN
         END IF;
 
         -- The seats are locked and priced in one read, so the booking charges for exactly the seats it gets.
-        -- (It locks their categories' event_prices rows too, which marking the seats sold below updates in
-        -- any case, under the same event lock.)
+        -- (Their prices by subquery, which locks nothing: the categories' event_prices rows are written
+        -- by the trigger when the seats are sold, among the booking's last locks.)
         -- (And whether they are all of one category, at what price, and the last seat: see the tickets.)
-        SELECT COUNT(*), COALESCE(SUM(es.hold_expires_at <= v_now_ms), 0), COALESCE(SUM(ep.price), 0),
-               MIN(es.category_id), MAX(es.category_id), MIN(ep.price), MAX(es.seat_id)
+        SELECT COUNT(*), COALESCE(SUM(es.hold_expires_at <= v_now_ms), 0),
+               COALESCE(SUM((SELECT ep.price FROM event_prices ep
+                              WHERE ep.event_id = es.event_id AND ep.category_id = es.category_id)), 0),
+               MIN(es.category_id), MAX(es.category_id),
+               MIN((SELECT ep.price FROM event_prices ep WHERE ep.event_id = es.event_id AND ep.category_id = es.category_id)),
+               MAX(es.seat_id)
           INTO v_seat_count, v_expired, v_subtotal, v_category, v_last_category, v_price, v_last_seat
           FROM event_seats es USE INDEX (ix_event_seats_owner)
-          JOIN event_prices ep ON ep.event_id = es.event_id AND ep.category_id = es.category_id
          WHERE es.event_id = p_event_id AND es.hold_owner = p_hold_owner AND es.state = 'held'
            FOR UPDATE;
         IF v_seat_count = 0 THEN
@@ -289,6 +306,17 @@ BEGIN
         END IF;
         SET v_booking_code = UPPER(LPAD(CONV(LEFT(SHA2(CONCAT(v_salt, ':booking'), 256), 12), 16, 36), 10, '0'));
 
+        IF v_discount_id IS NOT NULL THEN
+            -- Conditional, so two checkouts racing for a code's last use cannot both have it. Before the
+            -- booking's insert, whose foreign key check would lock the code's row shared first: two
+            -- checkouts with the same code would then each wait for the other's shared lock to write it.
+            UPDATE discounts SET times_used = times_used + 1
+             WHERE discount_id = v_discount_id AND (usage_limit IS NULL OR times_used < usage_limit);
+            IF ROW_COUNT() = 0 THEN
+                SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30004, MESSAGE_TEXT = 'This promo code has been used up.';
+            END IF;
+        END IF;
+
         -- check_booking_date guards this insert.
         SET @boxoffice_insert_booking_code = v_booking_code;
         INSERT INTO bookings (booking_code, customer_id, event_id, status, subtotal, vip_discount,
@@ -311,15 +339,6 @@ BEGIN
         END IF;
         INSERT INTO outbox_emails (kind, recipient, booking_id, created_at)
         VALUES ('booking_confirmation', v_email, v_booking_id, v_now_ms);
-
-        IF v_discount_id IS NOT NULL THEN
-            -- Conditional, so two checkouts racing for a code's last use cannot both have it.
-            UPDATE discounts SET times_used = times_used + 1
-             WHERE discount_id = v_discount_id AND (usage_limit IS NULL OR times_used < usage_limit);
-            IF ROW_COUNT() = 0 THEN
-                SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30004, MESSAGE_TEXT = 'This promo code has been used up.';
-            END IF;
-        END IF;
 
         -- Each ticket carries its share of what was paid, so a partial refund gives back exactly that
         -- share. Shares are rounded down to the cent, in whole-cent integer arithmetic (exact), so they

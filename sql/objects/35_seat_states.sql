@@ -4,10 +4,30 @@
 -- re-created). How long a hold lasts is always the caller's parameter (boxoffice/services/holds.py names
 -- each duration once).
 --
--- Every hold change locks the event row first (the lock order update_seat_availability relies on), and
--- every checkout of the event queues on that lock. Done from the app statement by statement, the lock
--- was held across half a dozen round trips to the web server, and under load the buyers queued for it
--- far longer than the work took; here it is held for the work alone (plus the caller's COMMIT).
+-- Locks (migration 0017). A hold, an extension or a booking locks only what it contends on, always in this
+-- order, and its seats' changes come last, so that none of them waits for another in the opposite order:
+--  1. the event's lock row (event_locks), shared: holds and bookings of one event run side by side, and
+--     whatever takes the event as a whole (unit_of_work(lock_event=...): cancelling, refunds, the waiting
+--     list, giving a whole hold back; OfferSeats, ClaimOfferedSeats) locks it exclusive and waits for
+--     them, as they wait for it;
+--  2. HoldSeats: the seat rows (seat_rows) of the seats it takes or gives back, by row id: the single-seat
+--     rule reads a changed seat's neighbours, so two changes in one row run one after the other, and
+--     changes in different rows or sections side by side;
+--  3. the buyer's lock rows (buyer_locks, by BuyerLock below), exclusive: the hold owner's (HoldSeats,
+--     ExtendHold and InsertBooking), the customer's and the address's (HoldSeats: the fair-hold cap counts
+--     them), so a buyer's holds and payments go one at a time;
+--  4. the seats themselves: every seat a statement will change is locked before the first change (a
+--     single seat by the UPDATE itself);
+--  5. the booking's own rows and the summaries (InsertBooking);
+--  6. last, by the trigger update_seat_availability at a seat's change (HoldSeats: at its end, once its
+--     reads are done): the events row (its seat version and counts) and the category's event_prices row,
+--     kept for the last moments before the commit, when nothing is waited for any more.
+-- They run in READ COMMITTED when the transaction is theirs to begin (the app's, and a caller with
+-- autocommit on): each read sees what is committed when it runs, after the locks above, and a scan takes
+-- no gap locks, which would make a seat's change wait for a stranger's hold in the next index gap. Called
+-- inside a transaction already under way (a test's), they run in the caller's isolation level.
+-- Done from the app statement by statement, one lock was held across half a dozen round trips to the web
+-- server; here the locks are held for the work alone (the procedures commit themselves: `p_commit`).
 --
 -- Reads and writes of one owner's seats name ix_event_seats_owner (USE INDEX), and of given seats the
 -- primary key. Those are the plans the optimiser picks (but for ExtendHold's UPDATE, which went through
@@ -34,6 +54,7 @@
 -- each hold up to an order, until the address's seats reach its cap. The holds record who took them
 -- (hold_customer_id and hold_address: HoldSeats, ReclaimSeats, OfferSeats), so that every live hold counts.
 
+DROP FUNCTION IF EXISTS BuyerLock;
 DROP PROCEDURE IF EXISTS HoldSeats;
 DROP PROCEDURE IF EXISTS ExtendHold;
 DROP PROCEDURE IF EXISTS RefuseStrandedSeat;
@@ -46,6 +67,13 @@ DROP PROCEDURE IF EXISTS ClaimOfferedSeats;
 DROP PROCEDURE IF EXISTS ReleaseRunOutHolds;
 
 DELIMITER $$
+
+-- The buyer's lock row (buyer_locks, 0-1023) of a key of the event: 'owner <hold owner>', 'customer <id>'
+-- or 'address <address>'. NULL for a NULL key. Different keys may share a row: they only wait for each other.
+CREATE FUNCTION BuyerLock(p_event_id INT UNSIGNED, p_key VARCHAR(100) CHARACTER SET ascii)
+    RETURNS SMALLINT UNSIGNED
+    DETERMINISTIC NO SQL
+    RETURN CRC32(CONCAT(p_event_id, ' ', p_key)) % 1024$$
 
 -- Adds the seats `p_seat_ids` (a JSON array of seat ids) to the hold of `p_hold_owner` for the event:
 -- a new hold lasts `p_minutes`; added seats share the running hold's expiry, so adding seats never buys
@@ -105,11 +133,19 @@ BEGIN
     DECLARE v_message VARCHAR(200);
     DECLARE v_elsewhere INT DEFAULT 0;
     DECLARE v_from_address INT DEFAULT 0;
+    DECLARE v_locked INT;
+    DECLARE v_rows JSON;
+    DECLARE v_targets JSON;
+    DECLARE v_run_out JSON;
+    DECLARE v_versioned JSON DEFAULT JSON_ARRAY();
+    DECLARE v_line_first BOOLEAN;
+    DECLARE v_free JSON;
     DECLARE v_claimed INT;
 
     DECLARE EXIT HANDLER FOR SQLEXCEPTION
     BEGIN
         GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO;
+        SET @boxoffice_hold_seats_event = NULL;
         IF v_own_tx THEN
             ROLLBACK;
         ELSEIF v_errno <> 1213 THEN
@@ -118,19 +154,53 @@ BEGIN
         RESIGNAL;
     END;
 
-    -- Inside the caller's transaction or not: see InsertBooking.
+    -- Inside the caller's transaction or not, in READ COMMITTED if it is ours to begin: see InsertBooking.
     BEGIN
         DECLARE CONTINUE HANDLER FOR SQLEXCEPTION SET v_own_tx = TRUE;
         SAVEPOINT hold_seats;
         ROLLBACK TO SAVEPOINT hold_seats;
     END;
+    BEGIN
+        DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;
+        SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+    END;
     IF v_own_tx THEN
         START TRANSACTION;
     END IF;
 
+    -- The locks, in the order of "Locks" at the top of this file: the event shared, then the seats' rows
+    -- and the buyer's lock rows (for one seat in one read; for several, their rows by row id first).
+    SET v_first = CAST(JSON_VALUE(p_seat_ids, '$[0]') AS UNSIGNED);
+    SET v_one_seat = v_first IS NOT NULL AND JSON_LENGTH(p_seat_ids) = 1;
+    SELECT COUNT(*) INTO v_locked FROM event_locks WHERE event_id = p_event_id LOCK IN SHARE MODE;
+    IF v_one_seat THEN
+        SELECT COUNT(*) INTO v_locked
+          FROM seats s STRAIGHT_JOIN seat_rows r ON r.row_id = s.row_id
+          STRAIGHT_JOIN buyer_locks b
+         WHERE s.seat_id = v_first
+           AND b.lock_no IN (BuyerLock(p_event_id, CONCAT('owner ', p_hold_owner)),
+                             BuyerLock(p_event_id, CONCAT('customer ', p_customer_id)),
+                             BuyerLock(p_event_id, CONCAT('address ', p_address)))
+           FOR UPDATE;
+    ELSE
+        SELECT JSON_ARRAYAGG(DISTINCT s.row_id ORDER BY s.row_id), JSON_ARRAYAGG(DISTINCT s.seat_id ORDER BY s.seat_id)
+          INTO v_rows, v_targets
+          FROM JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+          JOIN seats s ON s.seat_id = j.seat_id;
+        SELECT COUNT(*) INTO v_locked
+          FROM JSON_TABLE(v_rows, '$[*]' COLUMNS (row_id INT UNSIGNED PATH '$')) j
+          STRAIGHT_JOIN seat_rows r ON r.row_id = j.row_id
+           FOR UPDATE;
+        SELECT COUNT(*) INTO v_locked FROM buyer_locks
+         WHERE lock_no IN (BuyerLock(p_event_id, CONCAT('owner ', p_hold_owner)),
+                           BuyerLock(p_event_id, CONCAT('customer ', p_customer_id)),
+                           BuyerLock(p_event_id, CONCAT('address ', p_address)))
+           FOR UPDATE;
+    END IF;
+
     SELECT status, starts_at, sales_start, sales_end, max_seats_per_order
       INTO v_status, v_starts_at, v_sales_start, v_sales_end, v_max_seats
-      FROM events WHERE event_id = p_event_id FOR UPDATE;
+      FROM events WHERE event_id = p_event_id;
     SET v_now = UTC_TIMESTAMP(3);
     IF v_status IS NULL THEN
         SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'This event does not exist.';
@@ -145,10 +215,11 @@ BEGIN
         SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001, MESSAGE_TEXT = 'Ticket sales for this event have closed.';
     END IF;
 
+    -- The seats changed below get their version at the end (see update_seat_availability).
+    SET @boxoffice_hold_seats_event = p_event_id;
+
     -- The owner's hold in one read: its live seats, their shared expiry, whether the first seat pressed is
     -- among them, and any seats left over from an expired hold (freed only when there are some).
-    SET v_first = CAST(JSON_VALUE(p_seat_ids, '$[0]') AS UNSIGNED);
-    SET v_one_seat = v_first IS NOT NULL AND JSON_LENGTH(p_seat_ids) = 1;
     SELECT COUNT(*), COALESCE(SUM(hold_expires_at <= v_now), 0),
            MIN(IF(hold_expires_at > v_now, hold_expires_at, NULL)),
            COALESCE(MAX(IF(hold_expires_at > v_now, hold_extended, NULL)), FALSE),
@@ -162,16 +233,39 @@ BEGIN
             SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30011,
                 MESSAGE_TEXT = 'Your hold ran out, and seats that come back go to the waiting list first.';
         END IF;
-        UPDATE event_seats USE INDEX (ix_event_seats_owner)
-           SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
-         WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held' AND hold_expires_at <= v_now;
-        SET v_held = v_held - v_expired;
+        -- Locked before the change (4. in "Locks"): the seats pressed that are free, then the owner's run-out
+        -- seats but those someone else is taking just now (theirs once they commit), who might be pressing
+        -- ours. (A seat that is not free is let go at once in read committed: its holder may be changing it.)
+        SELECT JSON_ARRAYAGG(es.seat_id) INTO v_free
+          FROM JSON_TABLE(COALESCE(v_targets, JSON_ARRAY(v_first)), '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+          STRAIGHT_JOIN event_seats es USE INDEX (PRIMARY) ON es.event_id = p_event_id AND es.seat_id = j.seat_id
+         WHERE es.state = 'available' OR (es.state = 'held' AND es.hold_expires_at <= v_now)
+           FOR UPDATE;
+        SELECT JSON_ARRAYAGG(seat_id) INTO v_run_out
+          FROM event_seats USE INDEX (ix_event_seats_owner)
+         WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held' AND hold_expires_at <= v_now
+           FOR UPDATE SKIP LOCKED;
+        UPDATE event_seats es USE INDEX (PRIMARY)
+          JOIN JSON_TABLE(COALESCE(v_run_out, '[]'), '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+            ON es.event_id = p_event_id AND es.seat_id = j.seat_id
+           SET es.state = 'available', es.hold_owner = NULL, es.hold_expires_at = NULL, es.hold_extended = FALSE
+         WHERE es.hold_owner = p_hold_owner AND es.state = 'held' AND es.hold_expires_at <= v_now;
+        SET v_held = v_held - v_expired, v_versioned = COALESCE(v_run_out, v_versioned);
+    ELSEIF NOT v_one_seat THEN
+        -- The free seats pressed, locked before the change (4. in "Locks"), by seat id: the change below
+        -- takes these alone, so it never waits with some of them changed.
+        SELECT JSON_ARRAYAGG(es.seat_id) INTO v_free
+          FROM JSON_TABLE(v_targets, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+          STRAIGHT_JOIN event_seats es USE INDEX (PRIMARY) ON es.event_id = p_event_id AND es.seat_id = j.seat_id
+         WHERE es.state = 'available' OR (es.state = 'held' AND es.hold_expires_at <= v_now)
+           FOR UPDATE;
     END IF;
 
     IF p_toggle AND v_first_held THEN
         UPDATE event_seats USE INDEX (PRIMARY)
            SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
          WHERE event_id = p_event_id AND seat_id = v_first;
+        SET v_versioned = JSON_ARRAY_APPEND(v_versioned, '$', v_first);
         IF v_held > 1 THEN
             SET v_changed = JSON_ARRAY(v_first);
         END IF;
@@ -227,9 +321,10 @@ BEGIN
                         AND NOT EXISTS (SELECT 1 FROM waiting_list_entries w USE INDEX (ix_waiting_list_line)
                                          WHERE w.event_id = p_event_id AND w.status = 'waiting')));
             ELSE
-                -- Joined, not `seat_id IN (SELECT ... JSON_TABLE)`: that form scans the event's every seat.
+                -- Joined, not `seat_id IN (SELECT ... JSON_TABLE)`: that form scans the event's every seat. The
+                -- free seats locked above alone: a seat pressed that is not free is counted out by ROW_COUNT.
                 UPDATE event_seats es USE INDEX (PRIMARY)
-                  JOIN JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+                  JOIN JSON_TABLE(COALESCE(v_free, JSON_ARRAY()), '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
                     ON es.event_id = p_event_id AND es.seat_id = j.seat_id
                    SET es.state = 'held', es.hold_owner = p_hold_owner,
                        es.hold_expires_at = COALESCE(v_expires_at, v_now + INTERVAL p_minutes MINUTE),
@@ -239,14 +334,19 @@ BEGIN
                                          WHERE w.event_id = p_event_id AND w.status = 'waiting'));
             END IF;
             SET v_claimed = ROW_COUNT();
-            IF v_claimed <> v_new AND EXISTS (
-                    SELECT 1 FROM JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
-                      JOIN event_seats es USE INDEX (PRIMARY) ON es.event_id = p_event_id AND es.seat_id = j.seat_id
-                     WHERE es.state = 'held' AND es.hold_expires_at <= v_now)
-               AND EXISTS (SELECT 1 FROM waiting_list_entries USE INDEX (ix_waiting_list_line)
-                            WHERE event_id = p_event_id AND status = 'waiting') THEN
-                SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30011,
-                    MESSAGE_TEXT = 'That seat has just come back, and seats that come back go to the waiting list first.';
+            IF v_claimed <> v_new THEN
+                -- A SELECT, not the IF's own subquery: that would lock the seats shared (an IF is no SELECT to
+                -- InnoDB), and a buyer paying for one of them may be waiting for a seat this hold has locked.
+                SELECT EXISTS (SELECT 1 FROM JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+                                 JOIN event_seats es USE INDEX (PRIMARY) ON es.event_id = p_event_id AND es.seat_id = j.seat_id
+                                WHERE es.state = 'held' AND es.hold_expires_at <= v_now)
+                       AND EXISTS (SELECT 1 FROM waiting_list_entries USE INDEX (ix_waiting_list_line)
+                                    WHERE event_id = p_event_id AND status = 'waiting')
+                  INTO v_line_first;
+                IF v_line_first THEN
+                    SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30011,
+                        MESSAGE_TEXT = 'That seat has just come back, and seats that come back go to the waiting list first.';
+                END IF;
             END IF;
             IF v_claimed <> v_new THEN
                 -- Which seat was not free, and why: sold, or held by someone else until when (rounded up to
@@ -268,7 +368,7 @@ BEGIN
                 SET v_message = COALESCE(v_message, 'Sorry, someone else has just taken one of those seats.');
                 SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30009, MESSAGE_TEXT = v_message;
             END IF;
-            SET v_changed = p_seat_ids;
+            SET v_changed = p_seat_ids, v_versioned = JSON_MERGE_PRESERVE(v_versioned, p_seat_ids);
         END IF;
     END IF;
 
@@ -309,6 +409,16 @@ BEGIN
      WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held'
      ORDER BY seat_id;
 
+    -- Last, the events row (6. in "Locks"): the event's next seat version, for every seat changed above.
+    SET @boxoffice_hold_seats_event = NULL;
+    IF JSON_LENGTH(v_versioned) > 0 THEN
+        UPDATE events SET seat_version = LAST_INSERT_ID(seat_version + 1) WHERE event_id = p_event_id;
+        UPDATE event_seats es USE INDEX (PRIMARY)
+          JOIN JSON_TABLE(v_versioned, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+            ON es.event_id = p_event_id AND es.seat_id = j.seat_id
+           SET es.version = LAST_INSERT_ID();
+    END IF;
+
     IF v_own_tx OR p_commit THEN
         COMMIT;
     ELSE
@@ -327,17 +437,26 @@ BEGIN
     DECLARE v_now DATETIME(3);
     DECLARE v_locked INT UNSIGNED;
 
-    -- Inside the caller's transaction or not: see InsertBooking. (One UPDATE: nothing to undo by hand.)
+    -- Inside the caller's transaction or not, as HoldSeats. (One UPDATE: nothing to undo by hand.)
     BEGIN
         DECLARE CONTINUE HANDLER FOR SQLEXCEPTION SET v_own_tx = TRUE;
         SAVEPOINT extend_hold;
         ROLLBACK TO SAVEPOINT extend_hold;
     END;
+    BEGIN
+        DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;
+        SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+    END;
     IF v_own_tx THEN
         START TRANSACTION;
     END IF;
 
-    SELECT event_id INTO v_locked FROM events WHERE event_id = p_event_id FOR UPDATE;
+    -- The event shared, the owner's lock row ("Locks" at the top of this file). The owner's seats that
+    -- someone else is taking just now have run out, so the UPDATE passes them by without waiting (read
+    -- committed reads their last committed version).
+    SELECT COUNT(*) INTO v_locked FROM event_locks WHERE event_id = p_event_id LOCK IN SHARE MODE;
+    SELECT COUNT(*) INTO v_locked FROM buyer_locks
+     WHERE lock_no = BuyerLock(p_event_id, CONCAT('owner ', p_hold_owner)) FOR UPDATE;
     SET v_now = UTC_TIMESTAMP(3);
     UPDATE event_seats USE INDEX (ix_event_seats_owner)
        SET hold_expires_at = GREATEST(hold_expires_at, v_now + INTERVAL p_seconds SECOND), hold_extended = TRUE
@@ -354,7 +473,9 @@ BEGIN
     END IF;
 END$$
 
--- The procedures below change seats inside the caller's transaction, which has locked the event row first
+-- The procedures below change seats inside the caller's transaction, which holds the event's lock row
+-- exclusive (boxoffice/services/unit_of_work.py; OfferSeats and ClaimOfferedSeats lock it themselves), or
+-- is InsertBooking's (SellHeldSeats)
 -- (boxoffice/services/unit_of_work.py; InsertBooking), and neither commit nor roll back.
 
 -- Gives back every seat of the owner's hold for the event (one click).
@@ -413,7 +534,7 @@ END$$
 
 -- The waiting list (boxoffice/services/waiting_list.py): offers the free seats `p_seat_ids` (a JSON array
 -- of seat ids) to the waiting-list entry `p_entry_id`: they are held under the entry's offer token for
--- `p_minutes`, and the entry is 'offered'. Locks the event row first, like every seat change (the caller's
+-- `p_minutes`, and the entry is 'offered'. Takes the event as a whole first ("Locks" above; the caller's
 -- unit of work usually has already). Refuses (30009) and changes nothing if the entry is no longer waiting
 -- or any seat is no longer free (available, or held with its hold expired). The seats are recorded as the
 -- entry's customer's (no address: nobody clicked), so the fair-hold cap counts them.
@@ -424,7 +545,7 @@ BEGIN
     DECLARE v_locked INT UNSIGNED;
     DECLARE v_now DATETIME(3);
     DECLARE v_customer_id INT UNSIGNED;
-    SELECT event_id INTO v_locked FROM events WHERE event_id = p_event_id FOR UPDATE;
+    SELECT event_id INTO v_locked FROM event_locks WHERE event_id = p_event_id FOR UPDATE;
     SET v_now = UTC_TIMESTAMP(3);
     SAVEPOINT offer_seats;
     UPDATE waiting_list_entries
@@ -450,14 +571,14 @@ BEGIN
 END$$
 
 -- The link of a waiting-list offer opened: the seats still held under the offer token `p_offer_token` move
--- into the hold of `p_hold_owner` (the buyer's browser), keeping their expiry. Locks the event row first.
+-- into the hold of `p_hold_owner` (the buyer's browser), keeping their expiry. Takes the event as a whole first.
 -- Returns how many seats moved (`seats_claimed`): none when the offer has run out.
 CREATE PROCEDURE ClaimOfferedSeats(IN p_event_id INT UNSIGNED, IN p_offer_token CHAR(32) CHARACTER SET ascii,
                                    IN p_hold_owner CHAR(32) CHARACTER SET ascii)
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_locked INT UNSIGNED;
-    SELECT event_id INTO v_locked FROM events WHERE event_id = p_event_id FOR UPDATE;
+    SELECT event_id INTO v_locked FROM event_locks WHERE event_id = p_event_id FOR UPDATE;
     UPDATE event_seats USE INDEX (ix_event_seats_owner)
        SET hold_owner = p_hold_owner
      WHERE hold_owner = p_offer_token AND event_id = p_event_id AND state = 'held'

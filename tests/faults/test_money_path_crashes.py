@@ -156,20 +156,21 @@ def test_killed_after_the_charge_when_the_seats_are_gone_the_money_goes_back(mar
 def test_killed_while_insert_booking_waits_inside_the_server_the_reconciler_books_once(mariadb, app, committed_db,
                                                                                       http, owner_engine):
     event, form = at_checkout(http, committed_db, "D5", "D6")
-    # Another transaction holds the event's lock, so InsertBooking, its first statement, waits inside the
-    # server when the server dies.
+    # Another transaction has taken the event as a whole (as a cancellation does), so InsertBooking, at its
+    # first statement (the event's lock row, shared), waits inside the server when the server dies.
     blocker = mariadb.connect()
     try:
         mariadb.sql("START TRANSACTION", blocker)
-        mariadb.sql(f"SELECT event_id FROM {mariadb.database}.events WHERE event_id = {event.event_id} FOR UPDATE",
-                    blocker)
+        mariadb.sql(f"SELECT event_id FROM {mariadb.database}.event_locks WHERE event_id = {event.event_id} "
+                    "FOR UPDATE", blocker)
         answers = []
         paying = threading.Thread(target=lambda: answers.append(http.post(f"/checkout/{event.event_id}", form)))
         paying.start()
         # (Inside a procedure the process list shows the statement it is running: InsertBooking's first.)
         deadline = time.monotonic() + 5
         while not mariadb.sql("SELECT 1 FROM information_schema.PROCESSLIST "
-                              "WHERE INFO LIKE '%INTO v_max_seats, v_venue_id%' AND ID <> CONNECTION_ID()"):
+                              "WHERE INFO LIKE '%FROM event_locks WHERE event_id = %LOCK IN SHARE MODE%' "
+                              "AND ID <> CONNECTION_ID()"):
             assert time.monotonic() < deadline, "InsertBooking never started"
             time.sleep(0.05)
         mariadb.kill9()
