@@ -413,10 +413,16 @@ BEGIN
     SET @boxoffice_hold_seats_event = NULL;
     IF JSON_LENGTH(v_versioned) > 0 THEN
         UPDATE events SET seat_version = LAST_INSERT_ID(seat_version + 1) WHERE event_id = p_event_id;
-        UPDATE event_seats es USE INDEX (PRIMARY)
-          JOIN JSON_TABLE(v_versioned, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
-            ON es.event_id = p_event_id AND es.seat_id = j.seat_id
-           SET es.version = LAST_INSERT_ID();
+        IF JSON_LENGTH(v_versioned) = 1 THEN
+            -- One seat (a seat pressed): a one-table UPDATE by primary key, a third of the join's cost.
+            UPDATE event_seats USE INDEX (PRIMARY) SET version = LAST_INSERT_ID()
+             WHERE event_id = p_event_id AND seat_id = CAST(JSON_VALUE(v_versioned, '$[0]') AS UNSIGNED);
+        ELSE
+            UPDATE event_seats es USE INDEX (PRIMARY)
+              JOIN JSON_TABLE(v_versioned, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
+                ON es.event_id = p_event_id AND es.seat_id = j.seat_id
+               SET es.version = LAST_INSERT_ID();
+        END IF;
     END IF;
 
     IF v_own_tx OR p_commit THEN
