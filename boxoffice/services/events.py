@@ -206,8 +206,8 @@ def cancel_event(event_id: int, batch: int = REFUNDS_PER_CALL) -> Cancellation:
     refunds.refund_tickets (which gives each booking a transaction of its own and mails its customer).
     At most `batch` bookings are refunded per call; calling again (the event is cancelled already) refunds
     the next ones, and so does a call after a refund failed. Raises BoxOfficeError for an unknown event."""
-    # Under the event lock every seat change takes first: a checkout under way finishes before this, and
-    # any later one is refused by check_booking_date because the event is cancelled.
+    # The event as a whole (its lock row, which every hold and booking holds shared): a checkout under way
+    # finishes before this, and any later one is refused by check_booking_date because the event is cancelled.
     with unit_of_work(lock_event=event_id) as locked:
         if locked.event is None:
             raise BoxOfficeError("There is no such event.")

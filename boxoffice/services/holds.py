@@ -2,10 +2,11 @@
 
 A hold belongs to a hold owner: an opaque random token kept in the buyer's session, so a buyer can hold
 seats before signing in and keep them through signing in. Every change of seats runs in one transaction
-that first locks the event row (the fixed lock order that update_seat_availability relies on), then
-claims seats with one conditional UPDATE whose row count proves that every seat was free: two buyers can
-never hold the same seat. Claiming, giving back and extending seats are procedures (HoldSeats,
-ExtendHold), so that the event's lock is held for one round trip. A hold whose expiry has passed is
+that locks what it contends on in one fixed order ("Locks" in sql/objects/35_seat_states.sql: the event
+shared, the seats' rows, the buyer, the seats, the events row last), then claims seats with one
+conditional UPDATE whose row count proves that every seat was free: two buyers can never hold the same
+seat. Claiming, giving back and extending seats are procedures (HoldSeats, ExtendHold), so that the locks
+are held for one round trip. A hold whose expiry has passed is
 simply free: every read treats it so, and the next claim may take it, so no clean-up job is needed.
 
 Fair holds: one buyer holds at most the event's max_seats_per_order seats at once, counted across the hold
@@ -101,9 +102,9 @@ def _hold_from(rows, event_id: int) -> Hold:
 
 
 def _hold_procedure(call: str, params: dict, event_id: int) -> Hold:
-    """CALL a procedure of sql/objects/35_seat_states.sql that locks the event, changes the owner's hold
-    and returns it, in a transaction of its own, which the procedure commits itself where it may: the
-    event's lock is held for the procedure alone, not for a conversation with this process."""
+    """CALL a procedure of sql/objects/35_seat_states.sql that takes its locks, changes the owner's hold
+    and returns it, in a transaction of its own, which the procedure commits itself where it may: its
+    locks are held for the procedure alone, not for a conversation with this process."""
     with unit_of_work() as work:
         rows = db.session.execute(sa.text(call), {**params, "commit": work.procedure_may_commit}).all()
     return _hold_from(rows, event_id)
@@ -145,7 +146,8 @@ def hold_seats(event_id: int, seat_ids, owner: str, minutes: int, buyer: Buyer =
 
 def toggle_seat(event_id: int, seat_id: int, owner: str, minutes: int, buyer: Buyer = NOBODY) -> Hold:
     """A seat pressed on the map: given back if it is in the owner's live hold, held otherwise (decided
-    under the event's lock, so two tabs of one buyer cannot both hold it or both give it back). Returns
+    under the buyer's and the seat row's locks, so two tabs of one buyer cannot both hold it or both give it
+    back). Returns
     the hold as it now stands; raises as hold_seats does."""
     return _change_hold(event_id, [seat_id], owner, minutes, True, buyer)
 
