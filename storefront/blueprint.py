@@ -94,7 +94,14 @@ def admission_required(view: Callable) -> Callable:
             return view(*args, event_id=event_id, **kwargs)
         admitted = waiting_room.is_admitted(request.cookies.get(admission_cookie(event_id)), event_id, visitor_id())
         if not admitted and not getattr(current_user, "is_admin", False):
-            return go_to(url_for("storefront.waiting_room", event_id=event_id))
+            to_queue = go_to(url_for("storefront.waiting_room", event_id=event_id))
+            if request.method == "GET" and not request.cookies and not htmx:
+                # Everyone without a cookie is sent to the same queue (nobody without one can hold an
+                # admission): nginx's micro-cache may keep this redirect for a second, so that a rush's first
+                # wave is not let through one by one behind its cache lock. Browsers never keep it (a kept
+                # redirect would send someone just admitted back to the queue).
+                to_queue.headers["X-Accel-Expires"] = "1"
+            return to_queue
         response = make_response(view(*args, event_id=event_id, **kwargs))
         response.headers["Cache-Control"] = NOT_SHARED
         return response

@@ -212,7 +212,11 @@ def test_without_an_admission_the_event_page_leads_to_the_queue(client, event):
     response = client.get(f"/events/{event.event_id}")
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/events/{event.event_id}/queue")
-    assert "no-store" in response.headers["Cache-Control"]
+    assert response.headers["Cache-Control"] == "private, no-store", "no browser keeps it"
+    assert response.headers["X-Accel-Expires"] == "1", "nginx keeps the redirect everyone without a cookie gets"
+    queued(client, event)
+    again = client.get(f"/events/{event.event_id}")
+    assert again.status_code == 303 and "X-Accel-Expires" not in again.headers, "a visitor's own"
     htmx = client.get(f"/events/{event.event_id}/seats/changes?v=1&t=2026-01-01T00:00:00", headers={"HX-Request": "true"})
     assert htmx.headers["HX-Redirect"].endswith(f"/events/{event.event_id}/queue")
 
