@@ -146,3 +146,14 @@ def init_app(app: Flask) -> None:
     app.context_processor(lambda: {"current_user": current_user})
     login_manager.login_view = "admin.login"
     login_manager.session_protection = "strong"
+    app.after_request(_mark_browser_session)
+
+
+def _mark_browser_session(response):
+    """A session started without signing in (seats held, a message to show) carries the browser's
+    identifier, as Flask-Login's own sessions do from sign-in. Without it, strong session protection took
+    every request of such a session (each page and poll of someone holding seats) for a stolen one: it
+    rewrote the session and deleted a remember_token, setting two cookies on every answer."""
+    if session.modified and session and "_id" not in session and "_user_id" not in session:
+        session["_id"] = login_manager._session_identifier_generator()
+    return response

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 
 from boxoffice.services import holds
 from tests.builders import PREMIUM, make_customer, make_event, make_venue, new_hold_owner, rows
@@ -78,6 +79,26 @@ def test_the_first_seat_pressed_starts_the_session_and_from_then_on_the_pages_ar
     assert poll.headers["Cache-Control"] == "private, no-cache"
     assert "Set-Cookie" not in poll.headers, "a poll leaves the session as it is"
     assert client.get("/").headers["Cache-Control"] == "private, no-cache"
+
+
+def test_someone_holding_seats_is_sent_the_session_once_not_with_every_page_and_poll(client, event):
+    """Each request with a fresh `g`, as on a server (the tests' app context would keep the user Flask-Login
+    loaded for the first request, hiding what its session protection does on the next)."""
+    def fresh(response):
+        for name in list(g):
+            g.pop(name)
+        return response
+
+    url = f"/events/{event.event_id}"
+    assert "session=" in fresh(client.post(f"{url}/seats", data={"seat": event.seat_ids("A1")[0]},
+                                           headers=SAME_ORIGIN)).headers["Set-Cookie"]
+    page = fresh(client.get(url))
+    poll = fresh(client.get(poll_url(page.get_data(as_text=True)), headers=HX))
+    again = fresh(client.get(url))
+    assert "held for you" in again.get_data(as_text=True)
+    assert "remember_token" not in str(page.headers.getlist("Set-Cookie")), "nothing to delete"
+    for response in (poll, again):  # (the first page put its form token in the session)
+        assert "Set-Cookie" not in response.headers, response.headers.getlist("Set-Cookie")
 
 
 def test_a_signed_in_buyers_pages_are_private(client, forms, event, db_session):
