@@ -9,7 +9,7 @@ import pytest
 
 from boxoffice.services import checkin, refunds
 from tests.admin_support import HX, paid_booking
-from tests.builders import make_customer, make_event, make_venue, rows
+from tests.builders import make_customer, make_event, make_venue, now, rows
 
 
 @pytest.fixture
@@ -97,8 +97,10 @@ def test_the_desk_keeps_its_door_and_says_which_event_a_wrong_ticket_is_for(admi
 
 @pytest.fixture
 def next_weeks_booking(db_session):
+    # At 19:00 a week from today, so that three hours into the show is still its day whenever the suite runs.
+    seven_pm = now().replace(hour=19, minute=0, second=0, microsecond=0) + dt.timedelta(days=7)
     event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2), title="Next Week's Show",
-                       starts_in=dt.timedelta(days=7))
+                       starts_in=seven_pm - now())
     buyer = make_customer(db_session, full_name="Ada Early")
     db_session.commit()
     return event, paid_booking(event, buyer, "A1")
