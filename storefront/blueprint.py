@@ -99,8 +99,12 @@ def admission_required(view: Callable) -> Callable:
                 # Everyone without a cookie is sent to the same queue (nobody without one can hold an
                 # admission): nginx's micro-cache may keep this redirect for a second, so that a rush's first
                 # wave is not let through one by one behind its cache lock. Browsers never keep it (a kept
-                # redirect would send someone just admitted back to the queue).
+                # redirect would send someone just admitted back to the queue). nginx before 1.23 reads these
+                # two headers in order, and a no-store read first makes it keep nothing: X-Accel-Expires goes
+                # first.
+                browsers = to_queue.headers.pop("Cache-Control")
                 to_queue.headers["X-Accel-Expires"] = "1"
+                to_queue.headers["Cache-Control"] = browsers
             return to_queue
         response = make_response(view(*args, event_id=event_id, **kwargs))
         response.headers["Cache-Control"] = NOT_SHARED
