@@ -144,14 +144,12 @@ def test_counts_that_no_longer_count_are_deleted_and_the_others_kept(db_session,
     assert accounts.forget_old_counts() >= 4, "a pair, two budgets and a registration, one batch at a time"
     assert accounts.forget_old_counts() == 0
 
-    mine = {"addresses": [ATTACKER, OWNER_AT_HOME, "192.0.2.7"],
-            "emails": ["expired@example.test", "waiting@example.test"]}
-    assert rows(db_session, "SELECT address FROM sign_in_throttles WHERE address IN :addresses ORDER BY address",
-                **mine) == [("192.0.2.7",), (OWNER_AT_HOME,)]
-    assert rows(db_session, "SELECT address FROM sign_in_budgets WHERE address IN :addresses", **mine) == [
-        ("192.0.2.7",)]
-    assert rows(db_session, "SELECT email FROM registrations WHERE email IN :emails", **mine) == [
-        ("waiting@example.test",)]
+    mine = [ATTACKER, OWNER_AT_HOME, "192.0.2.7"]
+    assert rows(db_session, "SELECT address FROM sign_in_throttles WHERE address IN :mine ORDER BY address",
+                mine=mine) == [("192.0.2.7",), (OWNER_AT_HOME,)]
+    assert rows(db_session, "SELECT address FROM sign_in_budgets WHERE address IN :mine", mine=mine) == [("192.0.2.7",)]
+    assert rows(db_session, "SELECT email FROM registrations WHERE email IN :mine",
+                mine=["expired@example.test", "waiting@example.test"]) == [("waiting@example.test",)]
     assert [attempt(owner.email, "guess", OWNER_AT_HOME) for _ in range(3)] == ["wrong", "wrong", "wait"], \
         "a pair that still counts kept its count"
 
