@@ -256,8 +256,8 @@ def _unfinished(attempt: Attempt, result: ChargeResult, note: str | None, addres
 
 
 def _insert_booking(attempt: Attempt, result: ChargeResult | None) -> Booked:
-    """CALL InsertBooking for the attempt, which commits the booking itself where it may: the event's lock
-    is let go inside the server. Raises what InsertBooking refuses."""
+    """CALL InsertBooking for the attempt, which commits the booking itself where it may: its locks
+    are let go inside the server. Raises what InsertBooking refuses."""
     with unit_of_work() as work:
         row = db.session.execute(INSERT_BOOKING, {
             "customer_id": attempt.customer_id, "event_id": attempt.event_id, "owner": attempt.hold_owner,
