@@ -12,6 +12,7 @@ would have seen it as an error page.
 """
 from __future__ import annotations
 
+import random
 import secrets
 
 import threading
@@ -28,7 +29,7 @@ from flask import Flask
 from sqlalchemy.engine import Connection
 
 from boxoffice.extensions import db
-from boxoffice.services import checkout
+from boxoffice.services import checkout, holds
 from boxoffice.services.payments import CardDetails, PaymentRequest
 from tests.builders import rows
 
@@ -151,6 +152,43 @@ def pay(event_id: int, owner: str, customer_id: int, key: str | None = None, *, 
 
 
 # ---------------------------------------------------------------- what must hold afterwards
+
+def race_for_blocks(app: Flask, event, customers: Sequence[int], row_labels: str,
+                    rng: random.Random) -> tuple[list[list[int]], list[str], list[Outcome]]:
+    """Each customer at once holds a block of one to three seats side by side, in one of the rows
+    `row_labels` of six seats, and pays for it. (the seats each wanted, the payment keys, the outcomes)"""
+    wanted = []
+    for _ in customers:
+        row, size = rng.choice(row_labels), rng.randint(1, 3)
+        first = rng.randint(1, 7 - size)
+        wanted.append(event.seat_ids(*(f"{row}{n}" for n in range(first, first + size))))
+    keys = [new_key() for _ in customers]
+
+    def act(i, _):
+        owner = holds.new_hold_owner()
+        held = holds.hold_seats(event.event_id, wanted[i], owner, minutes=10)
+        return held.seat_ids, pay(event.event_id, owner, customers[i], keys[i])
+
+    return wanted, keys, at_once(app, len(customers), act)
+
+
+def assert_each_seat_sold_once(c: Connection, outcomes: Sequence[Outcome], wanted: Sequence[list[int]]) -> list[Outcome]:
+    """Every winner of race_for_blocks held all the seats it asked for and booked exactly those, and no seat
+    went to two of them. Returns the winners."""
+    winners = [o for o in outcomes if o.ok]
+    sold_to: dict[int, int] = {}
+    for winner in winners:
+        seat_ids, confirmation = winner.value
+        assert not confirmation.replayed
+        assert set(seat_ids) == set(wanted[winner.client]), "a hold is all the seats asked for, or none"
+        booked = {seat for (seat,) in rows(c, "SELECT seat_id FROM tickets WHERE booking_id = :b",
+                                           b=confirmation.booking_id)}
+        assert booked == set(seat_ids), "the booking is exactly the seats the buyer held"
+        for seat in booked:
+            assert seat not in sold_to, f"seat {seat} sold to client {sold_to[seat]} and client {winner.client}"
+            sold_to[seat] = winner.client
+    return winners
+
 
 def database_now(c: Connection):
     return c.scalar(sa.text("SELECT UTC_TIMESTAMP(3)"))

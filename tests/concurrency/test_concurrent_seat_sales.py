@@ -16,8 +16,9 @@ from boxoffice.errors import SeatUnavailable, StrandedSeat
 from boxoffice.extensions import db
 from boxoffice.services import holds
 from tests.builders import PREMIUM, committed, make_customer, make_event, make_venue, rows, sell_seats
-from tests.concurrency.harness import (MAX_CLIENTS, assert_inventory_consistent, assert_money_accounted_for,
-                                       assert_no_faults, at_once, money_problems, new_key, pay)
+from tests.concurrency.harness import (MAX_CLIENTS, assert_each_seat_sold_once, assert_inventory_consistent,
+                                       assert_money_accounted_for, assert_no_faults, at_once, money_problems, new_key,
+                                       pay, race_for_blocks)
 
 pytestmark = pytest.mark.concurrency
 
@@ -32,34 +33,11 @@ def test_many_buyers_for_the_same_seats_each_seat_is_sold_exactly_once(app, owne
         customers = [make_customer(c).customer_id for _ in range(buyers)]
         for _ in range(rounds):
             event = make_event(c, venue)
-            wanted = []
-            for _ in range(buyers):
-                row, size = rng.choice("AB"), rng.randint(1, 3)
-                first = rng.randint(1, 7 - size)
-                wanted.append(event.seat_ids(*(f"{row}{n}" for n in range(first, first + size))))
-            keys = [new_key() for _ in range(buyers)]
-
-            def act(i, _):
-                owner = holds.new_hold_owner()
-                held = holds.hold_seats(event.event_id, wanted[i], owner, minutes=10)
-                return held.seat_ids, pay(event.event_id, owner, customers[i], keys[i])
-
-            outcomes = at_once(app, buyers, act)
+            wanted, keys, outcomes = race_for_blocks(app, event, customers, "AB", rng)
             assert_no_faults(outcomes, SeatUnavailable, StrandedSeat)
-            winners = [o for o in outcomes if o.ok]
             contested += sum(isinstance(o.error, SeatUnavailable) for o in outcomes)
+            winners = assert_each_seat_sold_once(c, outcomes, wanted)
             assert winners, "somebody must get seats"
-            sold_to = {}
-            for winner in winners:
-                seat_ids, confirmation = winner.value
-                assert not confirmation.replayed
-                assert set(seat_ids) == set(wanted[winner.client]), "a hold is all the seats asked for, or none"
-                booked = {seat for (seat,) in rows(c, "SELECT seat_id FROM tickets WHERE booking_id = :b",
-                                                   b=confirmation.booking_id)}
-                assert booked == set(seat_ids), "the booking is exactly the seats the buyer held"
-                for seat in booked:
-                    assert seat not in sold_to, f"seat {seat} sold to client {sold_to[seat]} and client {winner.client}"
-                    sold_to[seat] = winner.client
             assert rows(c, "SELECT COUNT(*) FROM bookings WHERE event_id = :e", e=event.event_id) == [(len(winners),)]
             assert rows(c, "SELECT COUNT(*) FROM event_seats WHERE event_id = :e AND state = 'held'",
                         e=event.event_id) == [(0,)], "a refused buyer keeps no seat, a buyer who paid holds none"

@@ -21,8 +21,9 @@ from boxoffice.extensions import db
 from boxoffice.services import events as event_service
 from boxoffice.services import holds
 from tests.builders import PREMIUM, committed, make_customer, make_event, make_venue, rows
-from tests.concurrency.harness import (assert_inventory_consistent, assert_money_accounted_for, assert_no_faults,
-                                       at_once, new_key, pay)
+from tests.concurrency.harness import (assert_each_seat_sold_once, assert_inventory_consistent,
+                                       assert_money_accounted_for, assert_no_faults, at_once, new_key, pay,
+                                       race_for_blocks)
 
 pytestmark = pytest.mark.concurrency
 
@@ -45,31 +46,10 @@ def test_buyers_in_two_sections_and_in_one_section_at_once_each_seat_is_sold_onc
         customers = [make_customer(c).customer_id for _ in range(buyers)]
         for _ in range(rounds):
             event = make_event(c, venue)
-            wanted = []
-            for _ in range(buyers):
-                row, size = rng.choice("ABCD"), rng.randint(1, 3)
-                first = rng.randint(1, 7 - size)
-                wanted.append(event.seat_ids(*(f"{row}{n}" for n in range(first, first + size))))
-            keys = [new_key() for _ in range(buyers)]
-
-            def act(i, _):
-                owner = holds.new_hold_owner()
-                held = holds.hold_seats(event.event_id, wanted[i], owner, minutes=10)
-                return held.seat_ids, pay(event.event_id, owner, customers[i], keys[i])
-
-            outcomes = at_once(app, buyers, act)
+            wanted, keys, outcomes = race_for_blocks(app, event, customers, "ABCD", rng)
             assert_no_faults(outcomes, SeatUnavailable, StrandedSeat)
             contested += sum(isinstance(o.error, SeatUnavailable) for o in outcomes)
-            sold_to: dict[int, int] = {}
-            for winner in (o for o in outcomes if o.ok):
-                seat_ids, confirmation = winner.value
-                assert set(seat_ids) == set(wanted[winner.client]), "a hold is all the seats asked for, or none"
-                booked = {seat for (seat,) in rows(c, "SELECT seat_id FROM tickets WHERE booking_id = :b",
-                                                   b=confirmation.booking_id)}
-                assert booked == set(seat_ids), "the booking is exactly the seats the buyer held"
-                for seat in booked:
-                    assert seat not in sold_to, f"seat {seat} sold to client {sold_to[seat]} and client {winner.client}"
-                    sold_to[seat] = winner.client
+            assert_each_seat_sold_once(c, outcomes, wanted)
             sections = {section for (section,) in rows(c, """SELECT DISTINCT es.section_id FROM event_seats es
                                                               WHERE es.event_id = :e AND es.state = 'sold'""",
                                                        e=event.event_id)}
