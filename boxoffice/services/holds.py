@@ -28,7 +28,7 @@ from flask import current_app
 from ..errors import LineFirst, SeatUnavailable
 from ..extensions import db
 from . import waiting_list
-from .unit_of_work import unit_of_work
+from .unit_of_work import retried_after_deadlock, unit_of_work
 
 # How long holds last, named once (the procedures of sql/objects/35_seat_states.sql take them as
 # parameters). A new hold lasts the configured BOXOFFICE_HOLD_MINUTES (the caller's `minutes`).
@@ -101,6 +101,7 @@ def _hold_from(rows, event_id: int) -> Hold:
                 any(r.hold_extended for r in rows))
 
 
+@retried_after_deadlock
 def _hold_procedure(call: str, params: dict, event_id: int) -> Hold:
     """CALL a procedure of sql/objects/35_seat_states.sql that takes its locks, changes the owner's hold
     and returns it, in a transaction of its own, which the procedure commits itself where it may: its
@@ -167,6 +168,7 @@ def extend_for_payment(event_id: int, owner: str) -> Hold:
         "event_id": event_id, "owner": owner, "seconds": int(PAYMENT_EXTENSION.total_seconds())}, event_id)
 
 
+@retried_after_deadlock
 def reclaim_seats(event_id: int, owner: str, seat_ids, buyer: Buyer = NOBODY) -> bool:
     """After a payment that completed once the hold had run out: take the same seats into the owner's hold
     again for RECLAIM_HOLD, if every one is still free (or still the owner's), recorded as `buyer`'s (the

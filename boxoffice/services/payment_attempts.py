@@ -39,7 +39,7 @@ from ..extensions import db
 from ..models import Booking, PaymentAttempt
 from . import holds, mail
 from .payments import ChargeResult, PaymentRequest, gateway
-from .unit_of_work import refused_key, unit_of_work
+from .unit_of_work import refused_key, retried_after_deadlock, unit_of_work
 
 # An attempt still `created` this long after it was written, whose key the provider has never seen, was
 # given up by its request (a call to the provider never takes this long): it is abandoned.
@@ -255,6 +255,7 @@ def _unfinished(attempt: Attempt, result: ChargeResult, note: str | None, addres
     return _decline(attempt, result, result.reason or "The payment was not completed.", note or "Given up")
 
 
+@retried_after_deadlock
 def _insert_booking(attempt: Attempt, result: ChargeResult | None) -> Booked:
     """CALL InsertBooking for the attempt, which commits the booking itself where it may: its locks
     are let go inside the server. Raises what InsertBooking refuses."""

@@ -19,14 +19,17 @@ Nothing else in boxoffice/services commits or rolls back.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import wraps
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import CHECK_CONSTRAINT_FAILED, DUPLICATE_KEY, BoxOfficeError, DuplicateRecord, from_database_error
+from ..errors import (CHECK_CONSTRAINT_FAILED, DEADLOCK, DUPLICATE_KEY, BoxOfficeError, Busy, DuplicateRecord,
+                      from_database_error)
 from ..extensions import db
 
 # MariaDB names the constraint or key in its message: "CONSTRAINT `ck_x` failed for ..." and
@@ -102,3 +105,31 @@ def unit_of_work(*, lock_event: int | None = None, messages: Mapping[str, str] |
     except BaseException:
         session.rollback()
         raise
+
+
+T = TypeVar("T")
+# How many times a unit of work chosen as a deadlock's victim is run again.
+DEADLOCK_RETRIES = 2
+
+
+def retried_after_deadlock(work: Callable[..., T]) -> Callable[..., T]:
+    """For a function that runs one unit of work: run it again (DEADLOCK_RETRIES times at most) when the
+    database chose its transaction as a deadlock's victim. InnoDB rolls the victim back whole, so running it
+    again is safe (and InnoDB's own advice): changes that lock the same rows in other orders can meet however
+    the procedures order their locks (a hold taken as another buyer's hold runs out and its owner pays). Not
+    inside an outer transaction (a test's), which the deadlock has rolled back too."""
+
+    @wraps(work)
+    def again(*args, **kwargs) -> T:
+        retries = 0
+        while True:
+            try:
+                return work(*args, **kwargs)
+            except Busy as busy:
+                cause = busy.__cause__
+                deadlocked = isinstance(cause, DBAPIError) and getattr(cause.orig, "args", (None,))[0] == DEADLOCK
+                retries += 1
+                if not deadlocked or retries > DEADLOCK_RETRIES or db.session.connection().in_nested_transaction():
+                    raise
+
+    return again
