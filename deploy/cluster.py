@@ -24,7 +24,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
@@ -110,12 +109,10 @@ class Cluster:
     # ------------------------------------------------------------ the databases
 
     def start_databases(self) -> None:
-        installing = [threading.Thread(target=node.install) for node in (self.primary, self.replica)]
-        for thread in installing:
-            thread.start()
-        for thread in installing:
-            thread.join()
+        # One after the other: two mariadb-install-db at once failed now and then, and a thread's failure
+        # went unseen (the node then refused root on its half-made system tables).
         for node in (self.primary, self.replica):
+            node.install()
             node.start()
         self.primary.sql(f"CREATE USER '{REPLICATION_USER}'@'127.0.0.1' IDENTIFIED BY '{REPLICATION_PASSWORD}'")
         self.primary.sql(f"GRANT REPLICATION SLAVE ON *.* TO '{REPLICATION_USER}'@'127.0.0.1'")
