@@ -42,26 +42,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.sql_costs import ATTEMPT, ATTEMPT_COLUMNS, CHARGE, INSERT_BOOKING, PAYMENT_QUOTE, QUOTE  # noqa: E402
-from bench.storefront import CUSTOMER_EMAIL, load_average, new_arena_event, percentile, row_lock_waits, verify  # noqa: E402
+from bench.storefront import (CUSTOMER_EMAIL, _seat_rows, load_average, new_arena_event, percentile,  # noqa: E402
+                             row_lock_waits, verify)
 
 
 def _plan(connection, event_id: int, connections: int, layout: str) -> list[list[list[int]]]:
     """For each connection, its rows of free seats (each left to right)."""
-    from tests.builders import rows
-    seat_rows: dict[int, tuple[int, list[int]]] = {}
-    for section_id, row_id, seat_id in rows(connection, """
-            SELECT s.section_id, s.row_id, s.seat_id FROM event_seats es JOIN seats s ON s.seat_id = es.seat_id
-             WHERE es.event_id = :e AND es.state = 'available'
-             ORDER BY s.section_id, s.row_id, s.seat_number""", e=event_id):
-        seat_rows.setdefault(row_id, (section_id, []))[1].append(seat_id)
-    sections = sorted({section for section, _ in seat_rows.values()})
+    seat_rows = _seat_rows(connection, event_id)
+    sections = sorted({section for section, _ in seat_rows})
     plan: list[list[list[int]]] = [[] for _ in range(connections)]
     if layout == "spread":
-        for section_id, seats in seat_rows.values():
+        for section_id, seats in seat_rows:
             plan[sections.index(section_id) % connections].append(seats)
     else:
-        busiest = max(sections, key=lambda s: sum(len(seats) for sec, seats in seat_rows.values() if sec == s))
-        in_section = [seats for section_id, seats in seat_rows.values() if section_id == busiest]
+        busiest = max(sections, key=lambda s: sum(len(seats) for sec, seats in seat_rows if sec == s))
+        in_section = [seats for section_id, seats in seat_rows if section_id == busiest]
         for n, seats in enumerate(in_section):
             plan[n % connections].append(seats)
     return plan
