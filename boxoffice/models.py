@@ -870,10 +870,51 @@ class CustomerSales(db.Model):
     refunded: Mapped[Decimal] = _amount()
     net_spend: Mapped[Decimal | None] = mapped_column(TOTAL, sa.Computed("booked_total - refunded", persisted=True))
 
-    __table_args__ = (
-        sa.Index("ix_customer_sales_type", "customer_type", "bookings", "net_spend"),
-        sa.Index("ix_customer_sales_spend", "customer_type", "net_spend"),
-    )
+    __table_args__ = (sa.Index("ix_customer_sales_spend", "customer_type", "net_spend"),)
+
+
+class VenueSalesByPeriod(db.Model):
+    """sales_by_period added up over the events of each venue (a rollup kept by triggers on it)."""
+
+    __tablename__ = "venue_sales_by_period"
+
+    grain: Mapped[str] = mapped_column(GRAIN, primary_key=True)
+    period: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    venue_id: Mapped[int] = mapped_column(UINT, primary_key=True, autoincrement=False)
+    customer_type: Mapped[str] = mapped_column(SEGMENT, primary_key=True)
+    bookings: Mapped[int] = _counter()
+    booked_total: Mapped[Decimal] = _amount()
+    refunded: Mapped[Decimal] = _amount()
+    refunded_bookings: Mapped[int] = _counter()
+    refunded_bookings_total: Mapped[Decimal] = _amount()
+
+
+class VenueCategorySalesByPeriod(db.Model):
+    """category_sales_by_period added up over the events of each venue (a rollup kept by triggers on it)."""
+
+    __tablename__ = "venue_category_sales_by_period"
+
+    grain: Mapped[str] = mapped_column(GRAIN, primary_key=True)
+    period: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    venue_id: Mapped[int] = mapped_column(UINT, primary_key=True, autoincrement=False)
+    category_id: Mapped[int] = mapped_column(UTINY, primary_key=True, autoincrement=False)
+    tickets: Mapped[int] = _counter()
+    tickets_refunded: Mapped[int] = _counter()
+    revenue: Mapped[Decimal] = _amount()
+
+
+class BuyerCounts(db.Model):
+    """customer_sales counted per customer type, in shards (customer_id % 16): buyers, repeat buyers, their
+    bookings and net spend (a rollup kept by triggers on customer_sales)."""
+
+    __tablename__ = "buyer_counts"
+
+    customer_type: Mapped[str] = mapped_column(SEGMENT, primary_key=True)
+    shard: Mapped[int] = mapped_column(UTINY, primary_key=True, autoincrement=False)
+    buyers: Mapped[int] = _counter()
+    repeat_buyers: Mapped[int] = _counter()
+    bookings: Mapped[int] = _counter()
+    net_spend: Mapped[Decimal] = _amount()
 
 
 class BookingHour(db.Model):

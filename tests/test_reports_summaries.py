@@ -1,5 +1,5 @@
-"""The sales summaries (sql/migrations/0004_reporting.sql, kept by sql/objects/40_sales_summary.sql) always
-equal the raw bookings, tickets and payments added up in Python: after the demo generator's bulk INSERTs,
+"""The sales summaries (sql/migrations/0004_reporting.sql, kept by sql/objects/40_sales_summary.sql) and their
+rollups (0020) always equal the raw bookings, tickets and payments added up in Python: after the demo generator's bulk INSERTs,
 after bookings through InsertBooking and written straight into the tables, refunds, declined and failed
 charges, check-ins, a customer becoming a VIP, and after all of it is deleted again; and when an existing
 database is upgraded to them.
@@ -34,6 +34,16 @@ SUMMARIES = {
     "customer_sales": ("customer_id",),
     "booking_hours": ("venue_id", "weekday", "hour"),
     "promo_sales": ("discount_id",),
+    # The rollups of migration 0020, kept by triggers on the summaries above.
+    "venue_sales_by_period": ("grain", "period", "venue_id", "customer_type"),
+    "venue_category_sales_by_period": ("grain", "period", "venue_id", "category_id"),
+    "buyer_counts": ("customer_type", "shard"),
+}
+# What each rollup adds up, from which summary, by which key.
+ROLLUPS = {
+    "venue_sales_by_period": ("sales_by_period", ("bookings", "booked_total", "refunded", "refunded_bookings",
+                                                  "refunded_bookings_total")),
+    "venue_category_sales_by_period": ("category_sales_by_period", ("tickets", "tickets_refunded", "revenue")),
 }
 # Columns that say where a row belongs rather than what it counts.
 NOT_COUNTED = {"venue_id", "customer_type"}
@@ -131,6 +141,15 @@ def expected_summaries(c: Connection) -> dict[str, dict[tuple, dict]]:
             booking_sales(b, charged=p["amount"] if captured else zero, refunded=p["amount"] if refund else zero)
             if refund:
                 booking_money(b, 0, zero, p["amount"])
+    expected = totals.without_zero_rows()
+    for rollup, (summary, figures) in ROLLUPS.items():
+        # Keyed (grain, period, event, customer type or category): the same, per venue instead of per event.
+        for (grain, period, _event, kind), row in expected[summary].items():
+            totals.add(rollup, (grain, period, row["venue_id"], kind), **{name: row[name] for name in figures})
+    for (customer_id,), row in expected["customer_sales"].items():
+        if row["bookings"] > 0:
+            totals.add("buyer_counts", (row["customer_type"], customer_id % 16), buyers=1,
+                       repeat_buyers=int(row["bookings"] > 1), bookings=row["bookings"], net_spend=row["net_spend"])
     return totals.without_zero_rows()
 
 

@@ -4,7 +4,7 @@
 -- The summary tables hold running totals. The triggers of sql/objects/40_sales_summary.sql keep them exact
 -- on every insert, update and delete of bookings, tickets and payments, whatever writes them (the checkout,
 -- refunds, the demo generator's bulk INSERTs). The INSERT ... SELECTs at the end fill them from the rows
--- already there (run by migration 0015 now), so an existing database upgrades in place; as with every upgrade, nothing may book while
+-- already there (run by migration 0020 now), so an existing database upgrades in place; as with every upgrade, nothing may book while
 -- it runs (the triggers are re-created right after this file).
 --
 -- Every sale is counted on the day it was booked, and so are its later refunds: a period's net revenue is
@@ -148,4 +148,4 @@ CREATE TABLE report_shares (
 
 -- ---------------------------------------------------------------- filling the summaries from the rows there
 -- The rows already there are summarised by sql/summaries/refill.sql (which the demo generator also runs after a
--- bulk load), run by the newest migration that changes how the summaries are kept (0015).
+-- bulk load), run by the newest migration that changes how the summaries are kept (0020).

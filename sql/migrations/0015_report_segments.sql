@@ -22,7 +22,7 @@ ALTER TABLE payments_by_period MODIFY customer_type ENUM('regular','vip','guest'
 ALTER TABLE customer_sales MODIFY customer_type ENUM('regular','vip','guest') NOT NULL;
 ALTER TABLE report_shares MODIFY customer_type ENUM('regular','vip','guest') NULL;
 
--- The revision then refills the summaries from the rows (sql/summaries/refill.sql), by segment and with the
+-- Revision 0020 then refills the summaries from the rows (sql/summaries/refill.sql), by segment and with the
 -- fully refunded bookings; as with every upgrade, nothing may book while it runs.
 
 -- The reports read the fully refunded bookings from sales_by_period now: the covering index migration 0010

@@ -471,7 +471,8 @@ END$$
 --
 -- Reads the sales summaries (sql/migrations/0004_reporting.sql): the whole months of the range from their
 -- month rows, the days before the first whole month and after the last one from their day rows. (The
--- reports service splits a range the same way: boxoffice/services/reporting.py, Period.)
+-- reports service splits a range the same way: boxoffice/services/reporting.py, Period.) For one event, its
+-- own rows; otherwise their rollups per venue (migration 0020), a fraction of the rows.
 CREATE PROCEDURE GetEventRevenueByMonth(
     IN p_event_id INT UNSIGNED,
     IN p_venue_id INT UNSIGNED,
@@ -501,7 +502,8 @@ BEGIN
     SET v_tail_from = GREATEST(v_head_to, v_months_to) + INTERVAL 1 DAY;
 
     -- Each summary is added up by month on its own (grouping two small results is far cheaper than grouping
-    -- their rows together), so the condition that picks the rows is written once for each.
+    -- their rows together), so the condition that picks the rows is written once for each. Each reads the
+    -- event's rows or the venues' rollup, whichever p_event_id asks for (the other side of its UNION is empty).
     SELECT month,
            CAST(SUM(bookings) AS SIGNED) AS bookings,
            CAST(SUM(tickets) AS SIGNED) AS tickets,
@@ -510,17 +512,24 @@ BEGIN
            SUM(booked_total) - SUM(refunded) AS net_revenue
       FROM (SELECT DATE_FORMAT(period, '%Y-%m-01') AS month, SUM(bookings) AS bookings, 0 AS tickets,
                    SUM(booked_total) AS booked_total, SUM(refunded) AS refunded
-              FROM sales_by_period
+              FROM (SELECT grain, period, venue_id, bookings, booked_total, refunded
+                      FROM sales_by_period WHERE event_id = p_event_id
+                    UNION ALL
+                    SELECT grain, period, venue_id, bookings, booked_total, refunded
+                      FROM venue_sales_by_period WHERE p_event_id IS NULL) rows_read
              WHERE ((grain = 'month' AND period BETWEEN v_months_from AND v_months_to)
                     OR (grain = 'day' AND (period BETWEEN v_first AND v_head_to OR period BETWEEN v_tail_from AND v_last)))
-               AND (p_event_id IS NULL OR event_id = p_event_id) AND (p_venue_id IS NULL OR venue_id = p_venue_id)
+               AND (p_venue_id IS NULL OR venue_id = p_venue_id)
              GROUP BY DATE_FORMAT(period, '%Y-%m-01')
             UNION ALL
             SELECT DATE_FORMAT(period, '%Y-%m-01'), 0, SUM(tickets), 0, 0
-              FROM category_sales_by_period
+              FROM (SELECT grain, period, venue_id, tickets FROM category_sales_by_period WHERE event_id = p_event_id
+                    UNION ALL
+                    SELECT grain, period, venue_id, tickets FROM venue_category_sales_by_period
+                     WHERE p_event_id IS NULL) rows_read
              WHERE ((grain = 'month' AND period BETWEEN v_months_from AND v_months_to)
                     OR (grain = 'day' AND (period BETWEEN v_first AND v_head_to OR period BETWEEN v_tail_from AND v_last)))
-               AND (p_event_id IS NULL OR event_id = p_event_id) AND (p_venue_id IS NULL OR venue_id = p_venue_id)
+               AND (p_venue_id IS NULL OR venue_id = p_venue_id)
              GROUP BY DATE_FORMAT(period, '%Y-%m-01')) sales
      GROUP BY month
     HAVING SUM(bookings) > 0

@@ -37,12 +37,25 @@ DROP TRIGGER IF EXISTS summarise_new_payment;
 DROP TRIGGER IF EXISTS summarise_changed_payment;
 DROP TRIGGER IF EXISTS summarise_deleted_payment;
 DROP TRIGGER IF EXISTS summarise_customer_type;
+DROP TRIGGER IF EXISTS roll_up_new_sales;
+DROP TRIGGER IF EXISTS roll_up_changed_sales;
+DROP TRIGGER IF EXISTS roll_up_deleted_sales;
+DROP TRIGGER IF EXISTS roll_up_new_category_sales;
+DROP TRIGGER IF EXISTS roll_up_changed_category_sales;
+DROP TRIGGER IF EXISTS roll_up_deleted_category_sales;
+DROP TRIGGER IF EXISTS count_new_buyer;
+DROP TRIGGER IF EXISTS count_changed_buyer;
+DROP TRIGGER IF EXISTS count_deleted_buyer;
 DROP PROCEDURE IF EXISTS AddBookingSales;
 DROP PROCEDURE IF EXISTS AddPayment;
 DROP PROCEDURE IF EXISTS SummariseBooking;
 DROP PROCEDURE IF EXISTS SummariseTicket;
 DROP PROCEDURE IF EXISTS SummarisePayment;
 DROP PROCEDURE IF EXISTS MoveCustomerSales;
+DROP PROCEDURE IF EXISTS RollUpSales;
+DROP PROCEDURE IF EXISTS RollUpCategorySales;
+DROP PROCEDURE IF EXISTS CountBuyer;
+DROP PROCEDURE IF EXISTS AddBuyerCounts;
 
 DELIMITER $$
 
@@ -274,6 +287,105 @@ BEGIN
     UPDATE customer_sales SET customer_type = p_to_type WHERE customer_id = p_customer_id;
 END$$
 
+-- ---------------------------------------------------------------- the rollups (migration 0020)
+
+-- The dashboards read box-office-wide figures from sums of the summaries one level up: per venue instead of
+-- per event (venue_sales_by_period, venue_category_sales_by_period) and buyers per customer type instead of
+-- per customer (buyer_counts). Triggers on the summaries keep them, so whatever writes a summary row (the
+-- writers above, InsertBooking's own copy of them, a refill) moves its rollup by the same amount. They
+-- stand aside during a bulk load, whose refill fills the rollups at its end.
+
+-- Adds a change of a sales_by_period row to its venue's row.
+CREATE PROCEDURE RollUpSales(
+    IN p_grain                   VARCHAR(5),
+    IN p_period                  DATE,
+    IN p_venue_id                INT UNSIGNED,
+    IN p_customer_type           VARCHAR(8),
+    IN p_bookings                INT,
+    IN p_booked_total            DECIMAL(14,2),
+    IN p_refunded                DECIMAL(14,2),
+    IN p_refunded_bookings       INT,
+    IN p_refunded_bookings_total DECIMAL(14,2))
+    MODIFIES SQL DATA
+    INSERT INTO venue_sales_by_period (grain, period, venue_id, customer_type, bookings, booked_total, refunded,
+                                       refunded_bookings, refunded_bookings_total)
+    VALUES (p_grain, p_period, p_venue_id, p_customer_type, p_bookings, p_booked_total, p_refunded,
+            p_refunded_bookings, p_refunded_bookings_total)
+    ON DUPLICATE KEY UPDATE bookings = bookings + VALUES(bookings),
+                            booked_total = booked_total + VALUES(booked_total),
+                            refunded = refunded + VALUES(refunded),
+                            refunded_bookings = refunded_bookings + VALUES(refunded_bookings),
+                            refunded_bookings_total = refunded_bookings_total + VALUES(refunded_bookings_total)$$
+
+-- Adds a change of a category_sales_by_period row to its venue's row.
+CREATE PROCEDURE RollUpCategorySales(
+    IN p_grain            VARCHAR(5),
+    IN p_period           DATE,
+    IN p_venue_id         INT UNSIGNED,
+    IN p_category_id      TINYINT UNSIGNED,
+    IN p_tickets          INT,
+    IN p_tickets_refunded INT,
+    IN p_revenue          DECIMAL(14,2))
+    MODIFIES SQL DATA
+    INSERT INTO venue_category_sales_by_period (grain, period, venue_id, category_id, tickets, tickets_refunded,
+                                                revenue)
+    VALUES (p_grain, p_period, p_venue_id, p_category_id, p_tickets, p_tickets_refunded, p_revenue)
+    ON DUPLICATE KEY UPDATE tickets = tickets + VALUES(tickets),
+                            tickets_refunded = tickets_refunded + VALUES(tickets_refunded),
+                            revenue = revenue + VALUES(revenue)$$
+
+-- Adds to a customer type's shard of buyer_counts.
+CREATE PROCEDURE AddBuyerCounts(
+    IN p_customer_type VARCHAR(8),
+    IN p_shard         TINYINT UNSIGNED,
+    IN p_buyers        INT,
+    IN p_repeat_buyers INT,
+    IN p_bookings      INT,
+    IN p_net_spend     DECIMAL(14,2))
+    MODIFIES SQL DATA
+    INSERT INTO buyer_counts (customer_type, shard, buyers, repeat_buyers, bookings, net_spend)
+    VALUES (p_customer_type, p_shard, p_buyers, p_repeat_buyers, p_bookings, p_net_spend)
+    ON DUPLICATE KEY UPDATE buyers = buyers + VALUES(buyers), repeat_buyers = repeat_buyers + VALUES(repeat_buyers),
+                            bookings = bookings + VALUES(bookings), net_spend = net_spend + VALUES(net_spend)$$
+
+-- Moves a customer_sales row's count from what it was (p_old_*; a NULL type: it was not there) to what it is
+-- (p_new_*; NULL: it is gone), in its customer type's shard (customer_id % 16): a buyer has a booking or
+-- more, a repeat buyer two or more; the buyers' bookings and net spend are added up.
+CREATE PROCEDURE CountBuyer(
+    IN p_customer_id  INT UNSIGNED,
+    IN p_old_type     VARCHAR(8),
+    IN p_old_bookings INT,
+    IN p_old_net      DECIMAL(14,2),
+    IN p_new_type     VARCHAR(8),
+    IN p_new_bookings INT,
+    IN p_new_net      DECIMAL(14,2))
+    MODIFIES SQL DATA
+BEGIN
+    DECLARE v_shard TINYINT UNSIGNED DEFAULT p_customer_id % 16;
+    DECLARE v_old_buyer INT DEFAULT p_old_type IS NOT NULL AND p_old_bookings > 0;
+    DECLARE v_new_buyer INT DEFAULT p_new_type IS NOT NULL AND p_new_bookings > 0;
+    DECLARE v_old_repeat INT DEFAULT v_old_buyer AND p_old_bookings > 1;
+    DECLARE v_new_repeat INT DEFAULT v_new_buyer AND p_new_bookings > 1;
+    DECLARE v_old_bookings INT DEFAULT IF(v_old_buyer, p_old_bookings, 0);
+    DECLARE v_new_bookings INT DEFAULT IF(v_new_buyer, p_new_bookings, 0);
+    DECLARE v_old_net DECIMAL(14,2) DEFAULT IF(v_old_buyer, p_old_net, 0);
+    DECLARE v_new_net DECIMAL(14,2) DEFAULT IF(v_new_buyer, p_new_net, 0);
+
+    IF p_new_type <=> p_old_type THEN
+        IF v_old_buyer OR v_new_buyer THEN
+            CALL AddBuyerCounts(p_new_type, v_shard, v_new_buyer - v_old_buyer, v_new_repeat - v_old_repeat,
+                                v_new_bookings - v_old_bookings, v_new_net - v_old_net);
+        END IF;
+    ELSE
+        IF v_old_buyer THEN
+            CALL AddBuyerCounts(p_old_type, v_shard, -1, -v_old_repeat, -v_old_bookings, -v_old_net);
+        END IF;
+        IF v_new_buyer THEN
+            CALL AddBuyerCounts(p_new_type, v_shard, 1, v_new_repeat, v_new_bookings, v_new_net);
+        END IF;
+    END IF;
+END$$
+
 -- ---------------------------------------------------------------- the triggers
 
 -- The insert triggers stand aside for the rows InsertBooking is writing (it summarises its booking itself,
@@ -368,5 +480,84 @@ BEGIN
         CALL MoveCustomerSales(NEW.customer_id, OLD.segment, NEW.segment);
     END IF;
 END$$
+
+-- The rollups' triggers: a summary row's change goes to its rollup row (both of them when a change moves a
+-- row to another key, as a customer's new type does in customer_sales).
+CREATE TRIGGER roll_up_new_sales AFTER INSERT ON sales_by_period
+FOR EACH ROW
+    IF @boxoffice_bulk_load IS NULL THEN
+        CALL RollUpSales(NEW.grain, NEW.period, NEW.venue_id, NEW.customer_type, NEW.bookings, NEW.booked_total,
+                         NEW.refunded, NEW.refunded_bookings, NEW.refunded_bookings_total);
+    END IF$$
+
+CREATE TRIGGER roll_up_changed_sales AFTER UPDATE ON sales_by_period
+FOR EACH ROW
+BEGIN
+    IF @boxoffice_bulk_load IS NULL AND NEW.venue_id = OLD.venue_id AND NEW.customer_type = OLD.customer_type THEN
+        CALL RollUpSales(NEW.grain, NEW.period, NEW.venue_id, NEW.customer_type, NEW.bookings - OLD.bookings,
+                         NEW.booked_total - OLD.booked_total, NEW.refunded - OLD.refunded,
+                         NEW.refunded_bookings - OLD.refunded_bookings,
+                         NEW.refunded_bookings_total - OLD.refunded_bookings_total);
+    ELSEIF @boxoffice_bulk_load IS NULL THEN
+        CALL RollUpSales(OLD.grain, OLD.period, OLD.venue_id, OLD.customer_type, -OLD.bookings, -OLD.booked_total,
+                         -OLD.refunded, -OLD.refunded_bookings, -OLD.refunded_bookings_total);
+        CALL RollUpSales(NEW.grain, NEW.period, NEW.venue_id, NEW.customer_type, NEW.bookings, NEW.booked_total,
+                         NEW.refunded, NEW.refunded_bookings, NEW.refunded_bookings_total);
+    END IF;
+END$$
+
+CREATE TRIGGER roll_up_deleted_sales AFTER DELETE ON sales_by_period
+FOR EACH ROW
+    IF @boxoffice_bulk_load IS NULL THEN
+        CALL RollUpSales(OLD.grain, OLD.period, OLD.venue_id, OLD.customer_type, -OLD.bookings, -OLD.booked_total,
+                         -OLD.refunded, -OLD.refunded_bookings, -OLD.refunded_bookings_total);
+    END IF$$
+
+CREATE TRIGGER roll_up_new_category_sales AFTER INSERT ON category_sales_by_period
+FOR EACH ROW
+    IF @boxoffice_bulk_load IS NULL THEN
+        CALL RollUpCategorySales(NEW.grain, NEW.period, NEW.venue_id, NEW.category_id, NEW.tickets,
+                                 NEW.tickets_refunded, NEW.revenue);
+    END IF$$
+
+CREATE TRIGGER roll_up_changed_category_sales AFTER UPDATE ON category_sales_by_period
+FOR EACH ROW
+BEGIN
+    IF @boxoffice_bulk_load IS NULL AND NEW.venue_id = OLD.venue_id AND NEW.category_id = OLD.category_id THEN
+        CALL RollUpCategorySales(NEW.grain, NEW.period, NEW.venue_id, NEW.category_id, NEW.tickets - OLD.tickets,
+                                 NEW.tickets_refunded - OLD.tickets_refunded, NEW.revenue - OLD.revenue);
+    ELSEIF @boxoffice_bulk_load IS NULL THEN
+        CALL RollUpCategorySales(OLD.grain, OLD.period, OLD.venue_id, OLD.category_id, -OLD.tickets,
+                                 -OLD.tickets_refunded, -OLD.revenue);
+        CALL RollUpCategorySales(NEW.grain, NEW.period, NEW.venue_id, NEW.category_id, NEW.tickets,
+                                 NEW.tickets_refunded, NEW.revenue);
+    END IF;
+END$$
+
+CREATE TRIGGER roll_up_deleted_category_sales AFTER DELETE ON category_sales_by_period
+FOR EACH ROW
+    IF @boxoffice_bulk_load IS NULL THEN
+        CALL RollUpCategorySales(OLD.grain, OLD.period, OLD.venue_id, OLD.category_id, -OLD.tickets,
+                                 -OLD.tickets_refunded, -OLD.revenue);
+    END IF$$
+
+CREATE TRIGGER count_new_buyer AFTER INSERT ON customer_sales
+FOR EACH ROW
+    IF @boxoffice_bulk_load IS NULL THEN
+        CALL CountBuyer(NEW.customer_id, NULL, 0, 0, NEW.customer_type, NEW.bookings, NEW.net_spend);
+    END IF$$
+
+CREATE TRIGGER count_changed_buyer AFTER UPDATE ON customer_sales
+FOR EACH ROW
+    IF @boxoffice_bulk_load IS NULL THEN
+        CALL CountBuyer(NEW.customer_id, OLD.customer_type, OLD.bookings, OLD.net_spend, NEW.customer_type,
+                        NEW.bookings, NEW.net_spend);
+    END IF$$
+
+CREATE TRIGGER count_deleted_buyer AFTER DELETE ON customer_sales
+FOR EACH ROW
+    IF @boxoffice_bulk_load IS NULL THEN
+        CALL CountBuyer(OLD.customer_id, OLD.customer_type, OLD.bookings, OLD.net_spend, NULL, 0, 0);
+    END IF$$
 
 DELIMITER ;

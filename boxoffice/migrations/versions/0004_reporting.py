@@ -17,7 +17,7 @@ depends_on = None
 def upgrade() -> None:
     run_sql_file(op.get_bind(), "migrations/0004_reporting.sql")
     # The rows already there are summarised by the newest migration that changes how the summaries are kept
-    # (0015): sql/summaries/refill.sql follows the newest schema, so it cannot run at this one.
+    # (0020): sql/summaries/refill.sql follows the newest schema, so it cannot run at this one.
 
 
 def downgrade() -> None:

@@ -15,11 +15,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # The summaries were kept by customer type, with no fully refunded bookings: the newest migration that
+    # changes how the summaries are kept (0020) fills them again from the rows, as they are now kept
+    # (sql/summaries/refill.sql follows the newest schema, so it cannot run at this one).
     run_sql_file(op.get_bind(), "migrations/0015_report_segments.sql")
-    # The summaries were kept by customer type, with no fully refunded bookings: filled again, as they are now
-    # kept. (The newest migration that changes how the summaries are kept refills them: sql/summaries/refill.sql
-    # follows the newest schema.)
-    run_sql_file(op.get_bind(), "summaries/refill.sql")
 
 
 def downgrade() -> None:
