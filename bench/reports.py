@@ -10,6 +10,10 @@ timed at the database driver (from sending it to having every row). The filter f
 business question of sql/questions/ are timed as well. The table gives the median and the 95th percentile
 over --runs runs, in milliseconds; --explain prints each statement's plan (EXPLAIN) once.
 
+The whole dashboards page is timed too, as an admin's browser gets it: GET /admin/reports/ with the filter's
+query, through the Flask app (signing in, the filter form, every statement, the template), time passed
+from the request to the last byte of the answer.
+
 --cpu measures CPU time instead of time passed, which a busy machine inflates far less: each statement's
 MariaDB CPU (the session's profiling, SHOW PROFILE CPU, read after every statement, which is why the times
 passed are not shown then) and the page's own Python CPU (time.process_time), added up per page.
@@ -32,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
 from boxoffice import create_app  # noqa: E402
+from boxoffice.models import StaffUser  # noqa: E402
 from boxoffice.clock import utcnow  # noqa: E402
 from boxoffice.extensions import db  # noqa: E402
 from boxoffice.services import reporting, reports_questions  # noqa: E402
@@ -110,6 +115,31 @@ def filters(connection: sa.Connection) -> dict[str, reporting.ReportFilter]:
     }
 
 
+def page_times(app, scopes: dict[str, reporting.ReportFilter], runs: int) -> dict[str, list[float]]:
+    """Milliseconds to GET the dashboards page for each filter, signed in as the first admin (the session
+    cookie is made directly: signing in would write a sign-in record)."""
+    admin = db.session.scalar(sa.select(StaffUser).where(StaffUser.role == "admin").order_by(StaffUser.staff_id))
+    client = app.test_client()
+    # The browser's identifier, as signing in records it (strong session protection checks it).
+    with app.test_request_context(environ_base=client.environ_base):
+        identifier = app.login_manager._session_identifier_generator()
+    with client.session_transaction() as session:
+        session.update({"_user_id": f"staff:{admin.staff_id}:{admin.session_epoch}", "_fresh": True,
+                        "_id": identifier})
+    times: dict[str, list[float]] = {}
+    for name, scope in scopes.items():
+        url = "/admin/reports/?" + "&".join(f"{key}={value}" for key, value in scope.as_query().items())
+        assert client.get(url).status_code == 200, url   # and warms what the first request warms
+        times[name] = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            response = client.get(url)
+            response.get_data()
+            times[name].append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+    return times
+
+
 def cell(values: list[float]) -> str:
     return f"{statistics.median(values):7.1f} / {percentile(values, 0.95):7.1f}" if values else "–"
 
@@ -146,7 +176,7 @@ def main() -> int:
                 clock.new_run()
                 clock.page_server_cpu = 0.0
                 started, started_cpu = time.perf_counter(), time.process_time()
-                reporting.filter_choices()
+                reporting.filter_choices(scope)
                 reporting.dashboard(scope)
                 if args.cpu:
                     whole[name].append((time.process_time() - started_cpu) * 1000 + clock.page_server_cpu)
@@ -167,6 +197,11 @@ def main() -> int:
                                        for name in scopes if clocks[name].times.get(label)])
             print(f"| {label:32} | " + " | ".join(f"{c:>17}" for c in cells) + " |")
         print(f"| {'whole page (all of the above)':32} | " + " | ".join(f"{cell(whole[n]):>17}" for n in scopes) + " |")
+        if not args.cpu:
+            pages = page_times(app, scopes, args.runs)
+            slowest = max([slowest] + [percentile(times, 0.95) for times in pages.values()])
+            print(f"| {'the page (GET, template included)':32} | " + " | ".join(f"{cell(pages[n]):>17}" for n in scopes)
+                  + " |")
 
         print(f"\nBusiness questions, milliseconds, median / p95 over {args.runs} runs:\n")
         print(f"| {'question':40} | {'median / p95':>17} | rows |")

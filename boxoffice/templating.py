@@ -47,6 +47,7 @@ def endpoint_exists(endpoint: str) -> bool:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["endpoint_exists"] = endpoint_exists
+    app.jinja_env.globals["wants_fragment"] = wants_fragment
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["event_date"] = event_date
     app.jinja_env.filters["short_date"] = short_date

@@ -47,11 +47,13 @@ def _filter(formdata) -> tuple[ReportFilterForm, reporting.ReportFilter]:
 @admin_required
 def index():
     form, report_filter = _filter(request.args)
-    choices = reporting.filter_choices()
+    choices = reporting.filter_choices(report_filter)
+    report_filter = reporting.within_choices(report_filter, choices)
     form.venue.choices = [("", "All venues")] + [(str(venue_id), name) for venue_id, name in choices.venues]
     form.date_from.data, form.date_to.data = report_filter.date_from, report_filter.date_to
+    form.event.choices = [("", "All events")] + [(str(event_id), label) for event_id, label in choices.events]
     form.method.choices = [("", "Every method")] + [(str(method_id), name) for method_id, name in choices.methods]
-    return render_page("reports/index.html", fragment="dashboard", form=form, choices=choices,
+    return render_page("reports/index.html", fragment="dashboard", form=form,
                        presets=reporting.presets(report_filter, choices.first_sale),
                        dashboard=reporting.dashboard(report_filter), share_form=ShareForm(formdata=None))
 

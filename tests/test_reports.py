@@ -14,6 +14,7 @@ import json
 import re
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 import pytest
 import sqlalchemy as sa
@@ -246,6 +247,51 @@ def test_the_occupancy_chart_divides_tickets_sold_by_seats_offered(page, raw, sc
     assert drawn["labels"] == list(expected)
     assert drawn["datasets"][0]["data"] == [as_number(pct(*v["held"])) for v in expected.values()]
     assert drawn["datasets"][1]["data"] == [as_number(pct(*v["on_sale"])) for v in expected.values()]
+
+
+@pytest.mark.parametrize("scope", ["default", "all_time", "venue"])
+def test_the_event_occupancy_lists_show_the_fullest_held_and_soonest_on_sale_and_export_them_all(
+        admin_client, page, raw, scopes, scope):
+    s, now = scopes[scope], utcnow()
+    events = [e for e in raw.events.values() if e["status"] == "on_sale" and s.venue_id in (None, e["venue_id"])]
+    held = sorted((e for e in events if s.date_from <= e["starts_at"].date() <= s.date_to and e["starts_at"] < now),
+                  key=lambda e: (-Fraction(e["seats_total"] - e["seats_available"], e["seats_total"] or 1),
+                                 e["starts_at"], e["event_id"]))
+    on_sale = sorted((e for e in events if e["starts_at"] > now and e["sales_start"] <= now < e["sales_end"]),
+                     key=lambda e: (e["starts_at"], e["event_id"]))
+    html = page(scope)
+
+    for table, expected in (("occupancy-held", held), ("occupancy-on-sale", on_sale)):
+        header, *rows = export(admin_client, table, s)
+        assert [(row[0], int(row[header.index("Sold")])) for row in rows] == [
+            (e["title"], e["seats_total"] - e["seats_available"]) for e in expected]
+        shown = re.search(rf'id="table-{table}">.*?<tbody>(.*?)</tbody>.*?</div>\s*(<p class="report-table__note">'
+                          rf'[^<]*</p>)?', html, re.S)
+        assert len(re.findall(r"<tr>", shown.group(1))) == max(1, min(15, len(expected)))
+        if len(expected) > 15:
+            assert f"15 of {len(expected)} shown" in shown.group(2)
+
+
+def test_the_event_filter_offers_the_events_of_the_chosen_venue_only(admin_client, raw, scopes):
+    venue = scopes["venue"].venue_id
+    other = next(e for e in raw.events.values() if e["venue_id"] != venue and e["status"] != "draft")
+
+    def offered(query: dict) -> list[str]:
+        html = admin_client.get("/admin/reports/", query_string=query).get_data(as_text=True)
+        field = re.search(r'<select[^>]*id="event"[^>]*>(.*?)</select>', html, re.S).group(1)
+        return re.findall(r'<option[^>]*value="(\d*)"', field)
+
+    assert offered({}) == [""], "no venue chosen: no list of every event"
+    assert offered({"venue": venue}) == [""] + [str(e["event_id"]) for e in sorted(
+        (e for e in raw.events.values() if e["venue_id"] == venue and e["status"] != "draft"),
+        key=lambda e: (e["starts_at"], e["event_id"]))]
+    assert str(scopes["event"].event_id) in offered({"event": scopes["event"].event_id}), "its venue's events"
+
+    # An event of another venue (the venue was changed since): the dashboard is the venue's, the event dropped.
+    html = admin_client.get("/admin/reports/", query_string={"venue": venue, "event": other["event_id"]}
+                            ).get_data(as_text=True)
+    assert raw.venues[venue] in re.search(r'id="table-top-venues">(.*?)</table>', html, re.S).group(1)
+    assert f'value="{other["event_id"]}" selected' not in html
 
 
 @pytest.mark.parametrize("scope", SCOPES)

@@ -3,9 +3,10 @@ period, a venue, an event, a customer type, a payment method).
 
 Every query runs on the `reports` bind: the read-only database user, which can SELECT and call
 GetEventRevenueByMonth and can write nothing. The sales figures come from the summary tables
-(sql/migrations/0004_reporting.sql) that triggers keep exact, so a dashboard reads a few thousand rows
-whatever the size of the box office; one dashboard is read in one transaction, so its figures agree with
-each other.
+(sql/migrations/0004_reporting.sql) that triggers keep exact, and from their rollups (0020: per venue rather
+than per event, buyers per customer type rather than per customer) wherever a figure is not per event, so a
+dashboard reads a few thousand rows whatever the size of the box office; one dashboard is read in one
+transaction, so its figures agree with each other.
 
 Few statements, each read once (`_Reads`), and each returning what the page shows rather than summary rows
 to add up in Python (parsing thousands of rows cost more than the SQL): the summaries' date bounds in one
@@ -38,7 +39,8 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from ..clock import utcnow
 from ..models import (
-    CategorySalesByPeriod, CustomerSales, Event, PaymentMethod, PaymentsByPeriod, SalesByPeriod, SeatCategory, Venue,
+    BuyerCounts, CategorySalesByPeriod, Event, PaymentMethod, PaymentsByPeriod, SalesByPeriod, SeatCategory,
+    Venue, VenueCategorySalesByPeriod, VenueSalesByPeriod,
 )
 from . import replica
 from .reports_figures import Chart, Column, Dataset, Table, money, percent, ratio
@@ -170,31 +172,39 @@ def _reports() -> Connection:
 @dataclass(frozen=True)
 class Choices:
     venues: list[tuple[int, str]]
-    # Per venue name: (event id, label) in start order.
-    events: dict[str, list[tuple[int, str]]]
+    # The events of the filter's venue (or of its event's venue), (event id, label) in start order; none when
+    # the filter has neither: a venue is chosen first (a list of every event ever is no use to anyone).
+    events: list[tuple[int, str]]
     methods: list[tuple[int, str]]
     first_sale: dt.date | None
 
 
-def filter_choices() -> Choices:
-    """The venues, events and payment methods a dashboard can be narrowed to, and the day of the first booking
-    ever."""
+def filter_choices(f: ReportFilter) -> Choices:
+    """The venues, the events of the filter's venue, and the payment methods a dashboard can be narrowed to,
+    and the day of the first booking ever."""
     with _reports() as c:
-        events = c.execute(sa.select(Event.event_id, Event.title, Event.starts_at, Venue.name)
-                           .join(Venue, Venue.venue_id == Event.venue_id)
-                           .where(Event.status != "draft")
-                           .order_by(Venue.name, Event.starts_at, Event.event_id)).all()
+        venue_id = f.venue_id or (f.event_id and c.scalar(sa.select(Event.venue_id)
+                                                          .where(Event.event_id == f.event_id)))
+        events = c.execute(sa.select(Event.event_id, Event.title, Event.starts_at)
+                           .where(Event.venue_id == venue_id, Event.status != "draft")
+                           .order_by(Event.starts_at, Event.event_id)).all() if venue_id else []
         venues = c.execute(sa.select(Venue.venue_id, Venue.name, Venue.city).order_by(Venue.name)).all()
         methods_and_first = c.execute(sa.select(
             PaymentMethod.method_id, PaymentMethod.name,
             sa.select(sa.func.min(SalesByPeriod.period)).where(SalesByPeriod.grain == "day").scalar_subquery())
             .order_by(PaymentMethod.method_id)).all()
-    by_venue: dict[str, list[tuple[int, str]]] = {}
-    for event_id, title, starts_at, venue in events:
-        by_venue.setdefault(venue, []).append((event_id, f"{starts_at:%d %b %Y} · {title}"))
     first_sale = methods_and_first[0][2] if methods_and_first else None
-    return Choices([(v.venue_id, f"{v.name}, {v.city}") for v in venues], by_venue,
+    return Choices([(v.venue_id, f"{v.name}, {v.city}") for v in venues],
+                   [(event_id, f"{starts_at:%d %b %Y} · {title}") for event_id, title, starts_at in events],
                    [(m.method_id, m.name) for m in methods_and_first], first_sale)
+
+
+def within_choices(f: ReportFilter, choices: Choices) -> ReportFilter:
+    """The filter without its event when that event is not one of the choices (another venue was chosen
+    since, or the event is gone): the dashboard then shows what the form shows."""
+    if f.event_id and f.event_id not in {event_id for event_id, _ in choices.events}:
+        return replace(f, event_id=None)
+    return f
 
 
 def describe(f: ReportFilter) -> str:
@@ -223,8 +233,9 @@ class _Reads:
     """What a dashboard (or one of its tables) is made of, each read once, when first needed, on one
     connection (one snapshot)."""
 
-    def __init__(self, c: Connection, f: ReportFilter):
-        self.c, self.f = c, f
+    def __init__(self, c: Connection, f: ReportFilter, listed: int | None = LISTED):
+        # How many events the per-event occupancy lists read (None: all of them, for their CSV).
+        self.c, self.f, self.listed = c, f, listed
 
     @cached_property
     def bounds(self) -> dict[str, tuple[dt.date | None, dt.date | None]]:
@@ -258,29 +269,26 @@ class _Reads:
         """The filter's sales added up two ways in one statement, a few rows each however many events there
         are (what the page shows, not the summary rows: parsing thousands of rows cost more than the SQL):
         part 'event', the TOP best-earning events, with their title, start, venue and tickets still sold (not
-        kept per customer type); part 'venue_type', per venue and customer type, with the venue's name. Each:
-        bookings, sales, refunded, and the bookings fully refunded and their cost."""
+        kept per customer type), from the per-event summary; part 'venue_type', per venue and customer type,
+        with the venue's name, from the venues' rollup (the event's own rows for one event). Each: bookings,
+        sales, refunded, and the bookings fully refunded and their cost."""
         s, c = SalesByPeriod, CategorySalesByPeriod
-        conditions = self.scope("sales", s)
-        if self.f.customer_type:
-            conditions.append(s.customer_type == self.f.customer_type)
+        per_venue = s if self.f.event_id else VenueSalesByPeriod
 
-        def figures(*keys) -> sa.Subquery:
-            return (sa.select(*keys, sa.func.sum(s.bookings).label("bookings"),
-                              sa.func.sum(s.booked_total).label("booked_total"),
-                              sa.func.sum(s.refunded).label("refunded"),
-                              sa.func.sum(s.refunded_bookings).label("refunded_bookings"),
-                              sa.func.sum(s.refunded_bookings_total).label("refunded_bookings_total"))
+        def figures(table, *keys) -> sa.Select:
+            conditions = self.scope("sales", table, by_event=table is s)
+            if self.f.customer_type:
+                conditions.append(table.customer_type == self.f.customer_type)
+            return (sa.select(*keys, *(sa.func.sum(getattr(table, name)).label(name) for name in SALES_FIGURES))
                     .where(*conditions).group_by(*keys))
 
-        top = (figures(s.event_id).having(sa.func.sum(s.bookings) > 0)
+        top = (figures(s, s.event_id).having(sa.func.sum(s.bookings) > 0)
                .order_by((sa.func.sum(s.booked_total) - sa.func.sum(s.refunded)).desc(), s.event_id)
                .limit(TOP).subquery("top"))
-        by_venue = figures(s.venue_id, s.customer_type).subquery("by_venue")
+        by_venue = figures(per_venue, per_venue.venue_id, per_venue.customer_type).subquery("by_venue")
         nothing = sa.null()
         events = (sa.select(sa.literal("event").label("part"), top.c.event_id.label("id"),
-                            nothing.label("customer_type"), top.c.bookings, top.c.booked_total, top.c.refunded,
-                            top.c.refunded_bookings, top.c.refunded_bookings_total,
+                            nothing.label("customer_type"), *(top.c[name] for name in SALES_FIGURES),
                             # Each event's tickets through the summary's event index: a few dozen rows each.
                             sa.select(sa.func.sum(c.tickets)).where(c.event_id == top.c.event_id,
                                                                     *self.scope("categories", c))
@@ -288,9 +296,8 @@ class _Reads:
                             Venue.name.label("venue"), Venue.city)
                   .join(Event, Event.event_id == top.c.event_id).join(Venue, Venue.venue_id == Event.venue_id))
         venues = (sa.select(sa.literal("venue_type"), by_venue.c.venue_id, by_venue.c.customer_type,
-                            by_venue.c.bookings, by_venue.c.booked_total, by_venue.c.refunded,
-                            by_venue.c.refunded_bookings, by_venue.c.refunded_bookings_total, nothing, nothing,
-                            nothing, Venue.name, Venue.city)
+                            *(by_venue.c[name] for name in SALES_FIGURES), nothing, nothing, nothing, Venue.name,
+                            Venue.city)
                   .join(Venue, Venue.venue_id == by_venue.c.venue_id))
         return list(self.c.execute(sa.union_all(events, venues)).mappings())
 
@@ -314,15 +321,17 @@ class _Reads:
     def tickets(self) -> list[RowMapping]:
         """The tickets in the filter's period, venue and event, in one statement: part 'category', per seat
         category, the tickets still sold, refunded and their revenue; part 'venue', per venue, the tickets still
-        sold. Not kept per customer type or payment method."""
-        s = CategorySalesByPeriod
+        sold. From the venues' rollup (the event's own rows for one event). Not kept per customer type or
+        payment method."""
+        s = CategorySalesByPeriod if self.f.event_id else VenueCategorySalesByPeriod
+        conditions = self.scope("categories", s, by_event=s is CategorySalesByPeriod)
         categories = (sa.select(sa.literal("category").label("part"), s.category_id.label("id"),
                                 sa.func.sum(s.tickets).label("tickets"),
                                 sa.func.sum(s.tickets_refunded).label("tickets_refunded"),
                                 sa.func.sum(s.revenue).label("revenue"))
-                      .where(*self.scope("categories", s)).group_by(s.category_id))
+                      .where(*conditions).group_by(s.category_id))
         venues = (sa.select(sa.literal("venue"), s.venue_id, sa.func.sum(s.tickets), sa.null(), sa.null())
-                  .where(*self.scope("categories", s)).group_by(s.venue_id))
+                  .where(*conditions).group_by(s.venue_id))
         return list(self.c.execute(sa.union_all(categories, venues)).mappings())
 
     @cached_property
@@ -355,7 +364,7 @@ class _Reads:
 
     @cached_property
     def occupancy(self) -> Occupancy:
-        return _occupancy(self.c, self.f)
+        return _occupancy(self.c, self.f, self.listed)
 
 
 # ---------------------------------------------------------------- key figures
@@ -382,12 +391,12 @@ def _kpis(r: _Reads) -> Kpis:
         money(_sum(types, "refunded"))
     gone = r.fully_refunded.values()
     kept = int(bookings) - sum(n for n, _ in gone)
-    held = r.occupancy.held
+    venues = r.occupancy.venues
     return Kpis(net_revenue=booked - refunded, refunded=refunded, bookings=int(bookings),
                 tickets_sold=int(_sum([row for row in r.tickets if row["part"] == "category"], "tickets")),
                 average_order=ratio(booked - sum((total for _, total in gone), Decimal("0.00")), kept),
-                occupancy_pct=percent(sum(e["sold"] for e in held), sum(e["seats"] for e in held)),
-                events_held=len(held))
+                occupancy_pct=percent(_sum(venues, "held_sold"), _sum(venues, "held_seats")),
+                events_held=int(_sum(venues, "held_events")))
 
 
 # ---------------------------------------------------------------- 1. top events and venues
@@ -521,30 +530,66 @@ def categories_table(r: _Reads) -> Table:
 
 @dataclass(frozen=True)
 class Occupancy:
-    """The events held in the period (started by now, not cancelled) and the events on sale now, whatever
-    the period: each with its seats and tickets sold."""
+    """The events held in the period (started by now, not cancelled), fullest first, and the events on sale
+    now whatever the period, soonest first: each with its seats and tickets sold, as many as were asked for;
+    and per venue, both sides' events, seats and tickets sold added up."""
 
     held: list[dict[str, Any]]
     on_sale: list[dict[str, Any]]
+    venues: list[dict[str, Any]]
+
+    def count(self, side: str) -> int:
+        return sum(venue[f"{side}_events"] for venue in self.venues)
 
 
-def _occupancy(c: Connection, f: ReportFilter) -> Occupancy:
+def _occupancy(c: Connection, f: ReportFilter, listed: int | None) -> Occupancy:
+    """One statement: the `listed` fullest events held and the `listed` soonest on sale (all with None), and
+    the totals per venue and side, about forty rows where a year has hundreds of events."""
     now = utcnow()
     held = sa.and_(Event.starts_at >= f.date_from, Event.starts_at < f.date_to + DAY, Event.starts_at < now)
     on_sale = sa.and_(Event.starts_at > now, Event.sales_start <= now, Event.sales_end > now)
-    query = (sa.select(Event.event_id, Event.title, Event.starts_at, Venue.venue_id, Venue.name.label("venue"),
-                       Event.seats_total, (Event.seats_total - Event.seats_available).label("sold"),
-                       held.label("held"))
-             .join(Venue, Venue.venue_id == Event.venue_id)
-             .where(Event.status == "on_sale", sa.or_(held, on_sale)))
+    sold = (Event.seats_total - Event.seats_available).label("sold")
+    scope = [Event.status == "on_sale"]
     if f.venue_id:
-        query = query.where(Event.venue_id == f.venue_id)
+        scope.append(Event.venue_id == f.venue_id)
     if f.event_id:
-        query = query.where(Event.event_id == f.event_id)
-    events = [{"event_id": row.event_id, "title": row.title, "starts_at": row.starts_at, "venue_id": row.venue_id,
-               "venue": row.venue, "seats": int(row.seats_total), "sold": int(row.sold),
-               "occupancy_pct": percent(row.sold, row.seats_total), "held": bool(row.held)} for row in c.execute(query)]
-    return Occupancy([e for e in events if e["held"]], [e for e in events if not e["held"]])
+        scope.append(Event.event_id == f.event_id)
+
+    def events(side: str, condition, *order) -> sa.Select:
+        ranked = (sa.select(sa.literal(side).label("part"), Event.venue_id, Event.event_id, sa.literal(1).label("events"),
+                            Event.seats_total, sold, Event.title, Event.starts_at, Venue.name, sa.func.row_number().over(
+                                order_by=(*order, Event.starts_at, Event.event_id)).label("position"))
+                  .join(Venue, Venue.venue_id == Event.venue_id).where(*scope, condition).subquery())
+        return sa.select(ranked).where(ranked.c.position <= listed if listed else sa.true())
+
+    side = sa.case((held, "held"), else_="on_sale")
+    totals = (sa.select(side.label("side"), Event.venue_id, sa.func.count().label("events"),
+                        sa.func.sum(Event.seats_total).label("seats"), sa.func.sum(sold).label("sold"))
+              .where(*scope, sa.or_(held, on_sale)).group_by(side, Event.venue_id).subquery())
+    query = sa.union_all(
+        # Fullest by the exact share of seats sold (a double: a DECIMAL division keeps four decimals).
+        events("held", held, ((Event.seats_total - Event.seats_available) * 1.0e0
+                              / sa.func.nullif(Event.seats_total, 0)).desc()),
+        events("on_sale", on_sale),
+        sa.select(sa.literal("venue_") + totals.c.side, totals.c.venue_id, sa.null(), totals.c.events, totals.c.seats,
+                  totals.c.sold, sa.null(), sa.null(), Venue.name, sa.null())
+        .join(Venue, Venue.venue_id == totals.c.venue_id)).order_by("part", "position")
+    listed_events: dict[str, list[dict[str, Any]]] = {"held": [], "on_sale": []}
+    venues: dict[int, dict[str, Any]] = {}
+    for part, venue_id, event_id, events_counted, seats, sold_tickets, title, starts_at, venue, _ in c.execute(query):
+        if part in listed_events:
+            listed_events[part].append({
+                "event_id": int(event_id), "title": title, "starts_at": starts_at, "venue_id": venue_id,
+                "venue": venue, "seats": int(seats), "sold": int(sold_tickets),
+                "occupancy_pct": percent(sold_tickets, seats)})
+        else:
+            totals_of = venues.setdefault(venue_id, {"venue": venue, **{
+                f"{s}_{k}": 0 for s in ("held", "on_sale") for k in ("events", "seats", "sold")}})
+            side_name = part.removeprefix("venue_")
+            totals_of.update({f"{side_name}_events": int(events_counted), f"{side_name}_seats": int(seats),
+                              f"{side_name}_sold": int(sold_tickets)})
+    return Occupancy(listed_events["held"], listed_events["on_sale"],
+                     sorted(venues.values(), key=lambda v: v["venue"]))
 
 
 EVENT_OCCUPANCY_COLUMNS = (Column("title", "Event"), Column("venue", "Venue"), Column("starts_at", "Starts", "datetime"),
@@ -553,31 +598,18 @@ EVENT_OCCUPANCY_COLUMNS = (Column("title", "Event"), Column("venue", "Venue"), C
 
 
 def held_events_table(r: _Reads) -> Table:
-    rows = sorted(r.occupancy.held, key=lambda e: (-(e["occupancy_pct"] or 0), e["starts_at"], e["event_id"]))
-    return Table("occupancy-held", "Events held in the period, fullest first", EVENT_OCCUPANCY_COLUMNS, rows,
-                 shown=LISTED)
+    return Table("occupancy-held", "Events held in the period, fullest first", EVENT_OCCUPANCY_COLUMNS,
+                 r.occupancy.held, shown=LISTED, total=r.occupancy.count("held"))
 
 
 def on_sale_events_table(r: _Reads) -> Table:
-    rows = sorted(r.occupancy.on_sale, key=lambda e: (e["starts_at"], e["event_id"]))
-    return Table("occupancy-on-sale", "On sale now, soonest first", EVENT_OCCUPANCY_COLUMNS, rows, shown=LISTED,
-                 note="Events on sale today, whatever the period.")
+    return Table("occupancy-on-sale", "On sale now, soonest first", EVENT_OCCUPANCY_COLUMNS, r.occupancy.on_sale,
+                 shown=LISTED, total=r.occupancy.count("on_sale"), note="Events on sale today, whatever the period.")
 
 
 def venue_occupancy_table(r: _Reads) -> Table:
-    venues: dict[int, dict[str, Any]] = {}
-    for side, events in (("held", r.occupancy.held), ("on_sale", r.occupancy.on_sale)):
-        for e in events:
-            venue = venues.setdefault(e["venue_id"], {"venue": e["venue"], **{
-                f"{s}_{k}": 0 for s in ("held", "on_sale") for k in ("events", "seats", "sold")}})
-            venue[f"{side}_events"] += 1
-            venue[f"{side}_seats"] += e["seats"]
-            venue[f"{side}_sold"] += e["sold"]
-    rows = []
-    for venue in sorted(venues.values(), key=lambda v: v["venue"]):
-        venue["held_pct"] = percent(venue["held_sold"], venue["held_seats"])
-        venue["on_sale_pct"] = percent(venue["on_sale_sold"], venue["on_sale_seats"])
-        rows.append(venue)
+    rows = [{**venue, "held_pct": percent(venue["held_sold"], venue["held_seats"]),
+             "on_sale_pct": percent(venue["on_sale_sold"], venue["on_sale_seats"])} for venue in r.occupancy.venues]
     return Table("occupancy-venues", "Occupancy by venue",
                  (Column("venue", "Venue"), Column("held_events", "Events held", "count"),
                   Column("held_seats", "Seats offered", "count"), Column("held_sold", "Sold", "count"),
@@ -637,11 +669,11 @@ def repeat_buyers_table(r: _Reads) -> Table | None:
     buyers are counted for the whole box office only)."""
     if r.f.scoped:
         return None
-    s = CustomerSales
-    query = (sa.select(s.customer_type, sa.func.count().label("buyers"),
-                       sa.func.sum(sa.case((s.bookings >= 2, 1), else_=0)).label("repeat_buyers"),
-                       sa.func.sum(s.bookings).label("bookings"), sa.func.sum(s.net_spend).label("net"))
-             .where(s.bookings > 0).group_by(s.customer_type))
+    s = BuyerCounts
+    query = (sa.select(s.customer_type, sa.func.sum(s.buyers).label("buyers"),
+                       sa.func.sum(s.repeat_buyers).label("repeat_buyers"), sa.func.sum(s.bookings).label("bookings"),
+                       sa.func.sum(s.net_spend).label("net"))
+             .group_by(s.customer_type).having(sa.func.sum(s.buyers) > 0))
     if r.f.customer_type:
         query = query.where(s.customer_type == r.f.customer_type)
     found = {row.customer_type: row for row in r.c.execute(query)}
@@ -769,7 +801,7 @@ def table(name: str, f: ReportFilter) -> Table:
     if build is None:
         raise UnknownTable(name)
     with _reports() as c:
-        found = build(_Reads(c, f))
+        found = build(_Reads(c, f, listed=None))
     if found is None:
         raise UnknownTable(name)
     return replace(found, shown=None)

@@ -53,7 +53,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """A table of figures. `name` is its address for the CSV export; a page shows at most `shown` rows."""
+    """A table of figures. `name` is its address for the CSV export; a page shows at most `shown` rows, of
+    `total` in all when only those were read (None: the rows are all of them)."""
 
     name: str
     title: str
@@ -61,6 +62,11 @@ class Table:
     rows: list[dict[str, Any]]
     note: str | None = None
     shown: int | None = None
+    total: int | None = None
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows) if self.total is None else self.total
 
     @property
     def visible_rows(self) -> list[dict[str, Any]]:

@@ -120,6 +120,26 @@ def test_a_filter_redraws_the_charts_in_place_and_pushes_the_url(page, live_serv
     expect(page.locator("#table-top-events tbody tr")).to_have_count(1)
 
 
+def test_the_event_filter_lists_the_chosen_venues_events(page, live_server, committed_db):
+    sales = sell(committed_db)
+    open_dashboards(page, live_server, sales)
+    event = page.get_by_label("Event", exact=True)
+    expect(event.locator("option")).to_have_text(["All events"])
+
+    page.get_by_label("Venue", exact=True).select_option(str(sales.club.venue.venue_id))
+    expect(event.locator("option")).to_have_text(["All events", f"{sales.club.starts_at:%d %b %Y} · {sales.club.title}"])
+    event.select_option(str(sales.club.event_id))
+    expect(page).to_have_url(re.compile(rf"event={sales.club.event_id}"))
+    expect(page.locator("#table-top-events tbody tr")).to_have_count(1)
+
+    # Another venue: its events are listed, and the club's event is no longer part of the filter.
+    page.get_by_label("Venue", exact=True).select_option(str(sales.hall.venue.venue_id))
+    expect(event).to_have_value("")
+    expect(event.locator("option")).to_contain_text([f"{sales.hall.starts_at:%d %b %Y} · {sales.hall.title}"])
+    expect(page.locator("#table-top-venues")).to_contain_text(sales.hall.venue.name)
+    expect(page.locator("#table-top-venues")).not_to_contain_text(sales.club.venue.name)
+
+
 def test_a_shared_link_opens_signed_out_and_stops_once_revoked(page, browser, live_server, committed_db):
     sales = sell(committed_db)
     open_dashboards(page, live_server, sales)
