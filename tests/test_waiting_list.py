@@ -282,6 +282,57 @@ def test_a_hold_given_back_on_a_sold_out_event_is_offered_to_the_line_at_once(db
     assert waiting_list.seats_offered(entry.entry_id) == event.seat_ids()
 
 
+def test_a_seat_given_back_on_the_seat_map_of_a_sold_out_event_goes_to_the_line_before_a_buyer(db_session):
+    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
+    holder = make_customer(db_session)
+    db_session.commit()
+    owner = holds.new_hold_owner()
+    holds.hold_seats(event.event_id, event.seat_ids(), owner, 10)
+    waiter = customer(db_session, "Patient")
+    entry = waiting_list.join(event.event_id, waiter.customer_id, 1, None)
+
+    assert holds.toggle_seat(event.event_id, event.seat_ids("A2")[0], owner, 10).seat_ids == tuple(event.seat_ids("A1"))
+
+    with pytest.raises(SeatUnavailable, match="first person in the waiting list"):
+        holds.hold_seats(event.event_id, event.seat_ids("A2"), holds.new_hold_owner(), 10)
+    assert waiting_list.seats_offered(entry.entry_id) == event.seat_ids("A2")
+    assert len(offer_mails(db_session, waiter.email)) == 1
+    quote = checkout.quote(event.event_id, owner, holder.customer_id, None)
+    booked = checkout.pay(event.event_id, owner, holder.customer_id, None, PaymentRequest("card", card=GOOD_CARD),
+                          checkout.payment_key(holder.customer_id, event.event_id, owner, quote.total), quote.total)
+    assert rows(db_session, "SELECT seat_id FROM tickets WHERE booking_id = :b", b=booked.booking_id) == [
+        (seat,) for seat in event.seat_ids("A1")], "the holder pays for the seat they kept, and only that one"
+
+
+def test_a_seat_given_back_on_the_seat_map_goes_to_the_line_at_the_next_pass(db_session):
+    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
+    db_session.commit()
+    owner = holds.new_hold_owner()
+    holds.hold_seats(event.event_id, event.seat_ids(), owner, 10)
+    waiter = customer(db_session, "Patient")
+    entry = waiting_list.join(event.event_id, waiter.customer_id, 1, None)
+    holds.toggle_seat(event.event_id, event.seat_ids("A1")[0], owner, 10)
+
+    waiting_list.pass_down_the_line()
+
+    assert waiting_list.seats_offered(entry.entry_id) == event.seat_ids("A1")
+
+
+def test_a_seat_given_back_on_the_seat_map_that_fits_nobody_in_line_goes_to_the_buyer(db_session):
+    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
+    db_session.commit()
+    owner = holds.new_hold_owner()
+    holds.hold_seats(event.event_id, event.seat_ids(), owner, 10)
+    waiter = customer(db_session, "Wants Two")
+    waiting_list.join(event.event_id, waiter.customer_id, 2, None)
+    holds.toggle_seat(event.event_id, event.seat_ids("A2")[0], owner, 10)
+
+    buyer = holds.new_hold_owner()
+    assert holds.hold_seats(event.event_id, event.seat_ids("A2"), buyer, 10).seat_ids == tuple(event.seat_ids("A2"))
+    assert waiting_list.place(event.event_id, waiter.customer_id).status == "waiting"
+    assert offer_mails(db_session, waiter.email) == []
+
+
 def test_the_sold_out_event_page_offers_the_waiting_list_and_a_customer_joins_it(client, forms, db_session, sold_out):
     event, _ = sold_out
     page = client.get(f"/events/{event.event_id}").get_data(as_text=True)

@@ -1,11 +1,13 @@
 """The waiting list of a sold-out event: a fair line for seats that come back.
 
 A signed-in customer joins an event's line for a number of seats in one category, or in any. Seats come
-back when a booking is refunded or cancelled, or when a hold on the sold-out event expires. They go to
-the line before anyone else can take them: a refund offers the seats it frees in its own transaction
-(`line_takes_its_pick`); a seat whose hold ran out is refused to other buyers while anyone waits (HoldSeats'
-LineFirst), and the line takes its pick at that moment or at the once-only jobs' next pass (boxoffice/jobs.py
-`run_pass`, under the database advisory lock, `pass_down_the_line`), whichever comes first: offers not
+back when a booking is refunded or cancelled, when a hold on the sold-out event expires, or when a buyer
+gives seats back. They go to the line before anyone else can take them: a refund, and a whole hold given
+back, offer the seats they free in their own transaction (`line_takes_its_pick`); a seat whose hold ran out,
+and a seat given back by pressing it again on the seat map (HoldSeats lets its hold run out there and then),
+is refused to other buyers while anyone waits (HoldSeats' LineFirst), and the line takes its pick at that
+moment or at the once-only jobs' next pass (boxoffice/jobs.py `run_pass`, under the database advisory lock,
+`pass_down_the_line`), whichever comes first: offers not
 claimed in time are ended, and the free seats of each event with people waiting go to the line in the order
 it was joined: the first entry whose wish the seats can meet is offered them (an entry
 for three seats does not hold up one for two when two come back; it keeps its place for the next seats).

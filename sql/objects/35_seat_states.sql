@@ -43,8 +43,10 @@
 -- seat whose hold ran out is the line's before it is anyone else's. HoldSeats never gives such a seat to a
 -- buyer then (30011); the app lets the line take its pick (OfferSeats, then ReleaseRunOutHolds for what
 -- nobody in the line can use) and asks again. A refund offers the seats it frees to the line in its own
--- transaction, so they are never on sale in between. The line is read only for a seat whose hold ran out,
--- so a click on an available seat costs nothing more.
+-- transaction, so they are never on sale in between. A seat given back by pressing it again is not put on
+-- sale while anyone waits: its hold runs out there and then, and it goes to the line as any such seat does.
+-- The line is read only for a seat whose hold ran out and for a seat given back, so a click on an available
+-- seat costs nothing more.
 --
 -- Fair holds (migration 0008): one buyer holds at most the event's max_seats_per_order seats at once,
 -- counted across the hold owner (the browser session) and the signed-in account. It is the same number as
@@ -81,7 +83,7 @@ CREATE FUNCTION BuyerLock(p_event_id INT UNSIGNED, p_key VARCHAR(100) CHARACTER 
 -- instead (a seat pressed on the map). The owner's own seats left over from an expired hold are freed
 -- first, so InsertBooking never finds an expired seat in a hold that is otherwise live; while the event's
 -- waiting list has people in it, they are the line's first (30011: see the top of this file), and so is any
--- other seat whose hold ran out.
+-- other seat whose hold ran out, and a seat given back.
 --
 -- A change that leaves one free seat alone between two taken ones in their rows, next to a changed seat,
 -- is refused (30010): a gap someone else left is not the buyer's doing. Taken means sold, or held and not
@@ -262,9 +264,22 @@ BEGIN
     END IF;
 
     IF p_toggle AND v_first_held THEN
-        UPDATE event_seats USE INDEX (PRIMARY)
-           SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
-         WHERE event_id = p_event_id AND seat_id = v_first;
+        -- Given back. While anyone waits in the line, the seat is the line's first (see the top of this file):
+        -- instead of going on sale, its hold runs out now, as any hold may, and the line takes its pick as of
+        -- those. It is held under a token that is nobody's ('given back'; a hold owner's is 32 hex digits), so
+        -- the buyer's hold no longer has it (PriceHold and InsertBooking read the owner's seats, run out or not).
+        SELECT EXISTS (SELECT 1 FROM waiting_list_entries USE INDEX (ix_waiting_list_line)
+                        WHERE event_id = p_event_id AND status = 'waiting')
+          INTO v_line_first;
+        IF v_line_first THEN
+            UPDATE event_seats USE INDEX (PRIMARY)
+               SET hold_owner = 'given back', hold_expires_at = v_now, hold_extended = FALSE
+             WHERE event_id = p_event_id AND seat_id = v_first;
+        ELSE
+            UPDATE event_seats USE INDEX (PRIMARY)
+               SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
+             WHERE event_id = p_event_id AND seat_id = v_first;
+        END IF;
         SET v_versioned = JSON_ARRAY_APPEND(v_versioned, '$', v_first);
         IF v_held > 1 THEN
             SET v_changed = JSON_ARRAY(v_first);

@@ -1,7 +1,8 @@
 """The waiting list under concurrency: passes that run at the same moment (two app servers, or the job and a
 retry) offer every seat that came back once, to the first in line; a buyer and the pass racing for one
 seat never both get it; customers joining at the same moment each get a place of their own; buyers pressing
-a seat the moment a refund frees it, or the moment its hold runs out, never get it before the line does.
+a seat the moment a refund frees it, its holder gives it back, or its hold runs out, never get it before the
+line does.
 With controls showing that offering seats read-then-write, without the event's lock, gives one seat twice,
 and that seats freed without the line first do go to the buyers pressing them."""
 from __future__ import annotations
@@ -18,7 +19,7 @@ from boxoffice.errors import SeatUnavailable
 from boxoffice.extensions import db
 from boxoffice.services import holds, refunds, waiting_list
 from boxoffice.services.unit_of_work import unit_of_work
-from tests.builders import committed, make_customer, make_event, make_venue, rows, sell_seats
+from tests.builders import committed, hold_seats, make_customer, make_event, make_venue, rows, sell_seats
 from tests.concurrency.harness import assert_no_faults, at_once, new_key, pay
 
 pytestmark = pytest.mark.concurrency
@@ -223,6 +224,33 @@ def test_control_seats_freed_without_the_line_first_go_to_the_buyers_pressing_th
             assert_no_faults(outcomes, SeatUnavailable)
             taken += sum(bool(o.value) for o in outcomes[1:])
         assert taken == 3, f"buyers took {taken} of 3 seats freed without the line first"
+
+
+@pytest.mark.parametrize("line", [True, False], ids=["someone waiting", "control: nobody waiting"])
+def test_buyers_pressing_a_seat_as_its_holder_gives_it_back_never_get_it_before_the_line(app, owner_engine, line):
+    """The holder presses their seat again on the seat map while other buyers press it: with somebody waiting,
+    it goes to them (one offer, one mail) and to none of the buyers; the control, nobody waiting, shows the
+    buyers do reach the seat given back at once: exactly one of them gets it."""
+    with committed(owner_engine) as c:
+        for _ in range(6):
+            event = make_event(c, make_venue(c, rows=1, seats_per_row=3))
+            sell_seats(c, event, event.seat_ids("A2", "A3"))
+            holder = hold_seats(c, event, event.seat_ids("A1"))
+            entry_id = line_of_one(c, event) if line else None
+            outcomes = race_for_a_seat_coming_back(app, event, lambda: holds.toggle_seat(
+                event.event_id, event.seat_ids("A1")[0], holder, 10).is_empty)
+            assert_no_faults(outcomes, SeatUnavailable)
+            assert outcomes[0].value, "the holder gave the seat back"
+            winners = sum(bool(o.value) for o in outcomes[1:])
+            if line:
+                assert winners == 0, f"{winners} buyers took a seat given back before the waiting list"
+                with app.app_context():
+                    assert waiting_list.seats_offered(entry_id) == event.seat_ids("A1")
+                assert rows(c, "SELECT COUNT(*) FROM outbox_emails WHERE subject LIKE 'Seats for %' AND recipient = "
+                               "(SELECT c.email FROM customers c JOIN waiting_list_entries w USING (customer_id) "
+                               "WHERE w.entry_id = :w)", w=entry_id) == [(1,)]
+            else:
+                assert winners == 1
 
 
 def run_out_hold_on_a1(c, event) -> None:
