@@ -3,12 +3,15 @@ update_seat_availability keeps the seat counts and versions true to the seat inv
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import secrets
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
+from boxoffice.sqlfiles import repeatable_object_files, split_statements
 from tests.builders import (
     ECONOMY, PREMIUM, STANDARD, Event, book, hold_seats, make_customer, make_event, make_past_booking, make_venue,
     now, refund_tickets, rows, sell_seats,
@@ -184,6 +187,90 @@ def test_an_update_that_changes_no_seat_leaves_the_versions_alone(tx, event):
 
     assert seat_version(tx, event) == start
     assert set(seat_versions(tx, event, event.seat_ids())) == {0}
+
+
+# What each procedure of sql/objects/35_seat_states.sql but HoldSeats does to seat A1 (made ready first).
+def _extend_hold(tx, event, seat):
+    owner = hold_seats(tx, event, [seat])
+    tx.execute(sa.text("CALL ExtendHold(:e, :o, 3600, FALSE)"), {"e": event.event_id, "o": owner})
+
+
+def _release_hold(tx, event, seat):
+    owner = hold_seats(tx, event, [seat])
+    tx.execute(sa.text("CALL ReleaseHold(:e, :o)"), {"e": event.event_id, "o": owner})
+
+
+def _reclaim_seats(tx, event, seat):
+    tx.execute(sa.text("CALL ReclaimSeats(:e, :o, :s, 120, NULL, NULL)"),
+               {"e": event.event_id, "o": secrets.token_hex(16), "s": json.dumps([seat])})
+
+
+def _sell_held_seats(tx, event, seat):
+    owner = hold_seats(tx, event, [seat])
+    tx.execute(sa.text("CALL SellHeldSeats(:e, :o)"), {"e": event.event_id, "o": owner})
+
+
+def _free_sold_seats(tx, event, seat):
+    sell_seats(tx, event, [seat])
+    tx.execute(sa.text("CALL FreeSoldSeats(:e, :s)"), {"e": event.event_id, "s": json.dumps([seat])})
+
+
+def _offer_seats(tx, event, seat):
+    entry_id = tx.execute(sa.text("""INSERT INTO waiting_list_entries (event_id, customer_id, seats_wanted, joined_at)
+                                     VALUES (:e, :c, 1, UTC_TIMESTAMP(3))"""),
+                          {"e": event.event_id, "c": make_customer(tx).customer_id}).lastrowid
+    tx.execute(sa.text("CALL OfferSeats(:e, :w, :s, :t, 30)"),
+               {"e": event.event_id, "w": entry_id, "s": json.dumps([seat]), "t": secrets.token_hex(16)})
+
+
+def _claim_offered_seats(tx, event, seat):
+    token = hold_seats(tx, event, [seat])
+    tx.execute(sa.text("CALL ClaimOfferedSeats(:e, :t, :o)"),
+               {"e": event.event_id, "t": token, "o": secrets.token_hex(16)}).all()
+
+
+def _release_run_out_holds(tx, event, seat):
+    hold_seats(tx, event, [seat], minutes=-1)
+    tx.execute(sa.text("CALL ReleaseRunOutHolds(:e)"), {"e": event.event_id})
+
+
+SEAT_PROCEDURES = {change.__name__.title().replace("_", ""): change for change in (
+    _extend_hold, _release_hold, _reclaim_seats, _sell_held_seats, _free_sold_seats, _offer_seats,
+    _claim_offered_seats, _release_run_out_holds)}
+
+
+@pytest.fixture
+def stale_marker(tx, event):
+    """@boxoffice_hold_seats_event left naming the event on the connection, as a HoldSeats stopped half-way,
+    without its handler, would leave it on a connection the pool then hands on."""
+    tx.execute(sa.text("SET @boxoffice_hold_seats_event = :e"), {"e": event.event_id})
+    yield
+    tx.execute(sa.text("SET @boxoffice_hold_seats_event = NULL"))
+
+
+@pytest.mark.parametrize("change", SEAT_PROCEDURES.values(), ids=SEAT_PROCEDURES.keys())
+def test_a_seat_change_after_a_hold_stopped_half_way_still_versions_the_seat(tx, event, stale_marker, change):
+    seat = event.seat_ids("A1")[0]
+
+    change(tx, event, seat)
+
+    assert seat_versions(tx, event, [seat]) == [seat_version(tx, event)]
+    assert seat_version(tx, event) > 0
+
+
+def test_every_procedure_that_changes_seats_but_hold_seats_clears_its_marker_first():
+    """The one rule the test above checks procedure by procedure, held for any procedure to come."""
+    procedures = {}
+    for path in repeatable_object_files():
+        for statement in split_statements(path.read_text(encoding="utf-8")):
+            named = re.match(r"\s*CREATE PROCEDURE (\w+)", statement)
+            if named and "UPDATE event_seats" in statement:
+                procedures[named.group(1)] = statement
+    assert set(procedures) == {"HoldSeats", *SEAT_PROCEDURES}
+    for name, body in procedures.items():
+        if name != "HoldSeats":
+            clears = body.find("SET @boxoffice_hold_seats_event = NULL")
+            assert 0 <= clears < body.index("UPDATE event_seats"), f"{name} changes seats before clearing the marker"
 
 
 def test_after_bookings_holds_and_refunds_the_counts_equal_a_fresh_count_of_the_inventory(tx):

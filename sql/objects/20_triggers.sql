@@ -56,7 +56,9 @@ END$$
 -- their last moments, and the versions are given out in the order the changes commit (a poll that has
 -- seen version N has seen every change up to N). HoldSeats, which reads on after changing seats (the
 -- single-seat rule), gives its seats their version itself at its end: while @boxoffice_hold_seats_event
--- names the event, a change of a seat of it that moves no count is left unversioned here.
+-- names the event, a change of a seat of it that moves no count is left unversioned here. (Every other
+-- procedure that changes seats clears it first, lest a HoldSeats stopped half-way leave it set:
+-- 35_seat_states.sql, "The seat-version marker".)
 CREATE TRIGGER update_seat_availability BEFORE UPDATE ON event_seats
 FOR EACH ROW
 BEGIN

@@ -35,6 +35,15 @@
 -- `event_id = constant` on each of the six other indexes of event_seats that start with event_id, which
 -- took longer than the statement's own work (~70 us a statement; a seat click 1.14 -> 0.97 ms in MariaDB).
 --
+-- The seat-version marker: while HoldSeats changes seats, @boxoffice_hold_seats_event names its event, so
+-- that the trigger update_seat_availability leaves their versions to HoldSeats' end (20_triggers.sql).
+-- HoldSeats clears it in its handler too, but a HoldSeats stopped without its handler running (MariaDB 10.11
+-- runs it for a KILL QUERY; a server that does not, or a handler stopped in turn) would leave it set on the
+-- connection, which the app's pool hands on. So every other procedure here that changes seats clears it
+-- first, and a stale marker never keeps a seat's change from its version. Here, and not as the pool hands a
+-- connection out: that would be a round trip for every transaction of the app, while every write of a
+-- seat's state is one of these procedures (tests/test_triggers.py holds them to it).
+--
 -- Errors are SIGNALled as in 20_triggers.sql: 30001 not bookable, 30006 too many seats, 30009 a seat
 -- someone else has (sold, or held until when), 30010 a single seat left stranded, 30011 a seat that came
 -- back goes to the waiting list first.
@@ -458,6 +467,7 @@ BEGIN
     DECLARE v_now DATETIME(3);
     DECLARE v_locked INT UNSIGNED;
 
+    SET @boxoffice_hold_seats_event = NULL;
     -- Inside the caller's transaction or not, as HoldSeats. (One UPDATE: nothing to undo by hand.)
     BEGIN
         DECLARE CONTINUE HANDLER FOR SQLEXCEPTION SET v_own_tx = TRUE;
@@ -503,6 +513,7 @@ END$$
 CREATE PROCEDURE ReleaseHold(IN p_event_id INT UNSIGNED, IN p_hold_owner CHAR(32) CHARACTER SET ascii)
     MODIFIES SQL DATA
 BEGIN
+    SET @boxoffice_hold_seats_event = NULL;
     UPDATE event_seats USE INDEX (ix_event_seats_owner)
        SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
      WHERE hold_owner = p_hold_owner AND event_id = p_event_id AND state = 'held';
@@ -518,6 +529,7 @@ CREATE PROCEDURE ReclaimSeats(IN p_event_id INT UNSIGNED, IN p_hold_owner CHAR(3
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_now DATETIME(3) DEFAULT UTC_TIMESTAMP(3);
+    SET @boxoffice_hold_seats_event = NULL;
     SAVEPOINT reclaim_seats;
     UPDATE event_seats es USE INDEX (PRIMARY)
       JOIN JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
@@ -538,6 +550,7 @@ END$$
 CREATE PROCEDURE SellHeldSeats(IN p_event_id INT UNSIGNED, IN p_hold_owner CHAR(32) CHARACTER SET ascii)
     MODIFIES SQL DATA
 BEGIN
+    SET @boxoffice_hold_seats_event = NULL;
     UPDATE event_seats USE INDEX (ix_event_seats_owner) SET state = 'sold', hold_owner = NULL, hold_expires_at = NULL
      WHERE event_id = p_event_id AND hold_owner = p_hold_owner AND state = 'held';
 END$$
@@ -546,6 +559,7 @@ END$$
 CREATE PROCEDURE FreeSoldSeats(IN p_event_id INT UNSIGNED, IN p_seat_ids JSON)
     MODIFIES SQL DATA
 BEGIN
+    SET @boxoffice_hold_seats_event = NULL;
     UPDATE event_seats es USE INDEX (PRIMARY)
       JOIN JSON_TABLE(p_seat_ids, '$[*]' COLUMNS (seat_id INT UNSIGNED PATH '$')) j
         ON es.event_id = p_event_id AND es.seat_id = j.seat_id
@@ -566,6 +580,7 @@ BEGIN
     DECLARE v_locked INT UNSIGNED;
     DECLARE v_now DATETIME(3);
     DECLARE v_customer_id INT UNSIGNED;
+    SET @boxoffice_hold_seats_event = NULL;
     SELECT event_id INTO v_locked FROM event_locks WHERE event_id = p_event_id FOR UPDATE;
     SET v_now = UTC_TIMESTAMP(3);
     SAVEPOINT offer_seats;
@@ -599,6 +614,7 @@ CREATE PROCEDURE ClaimOfferedSeats(IN p_event_id INT UNSIGNED, IN p_offer_token 
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_locked INT UNSIGNED;
+    SET @boxoffice_hold_seats_event = NULL;
     SELECT event_id INTO v_locked FROM event_locks WHERE event_id = p_event_id FOR UPDATE;
     UPDATE event_seats USE INDEX (ix_event_seats_owner)
        SET hold_owner = p_hold_owner
@@ -612,6 +628,7 @@ END$$
 CREATE PROCEDURE ReleaseRunOutHolds(IN p_event_id INT UNSIGNED)
     MODIFIES SQL DATA
 BEGIN
+    SET @boxoffice_hold_seats_event = NULL;
     UPDATE event_seats USE INDEX (ix_event_seats_expiry)
        SET state = 'available', hold_owner = NULL, hold_expires_at = NULL, hold_extended = FALSE
      WHERE event_id = p_event_id AND hold_expires_at <= UTC_TIMESTAMP(3) AND state = 'held';
