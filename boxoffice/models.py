@@ -869,6 +869,8 @@ class CustomerSales(db.Model):
     booked_total: Mapped[Decimal] = _amount()
     refunded: Mapped[Decimal] = _amount()
     net_spend: Mapped[Decimal | None] = mapped_column(TOTAL, sa.Computed("booked_total - refunded", persisted=True))
+    # 0 no booking, 1 a buyer, 2 a repeat buyer (0020): buyer_counts counts customers by it.
+    standing: Mapped[int | None] = mapped_column(mysql.TINYINT(), sa.Computed("least(bookings, 2)", persisted=True))
 
     __table_args__ = (sa.Index("ix_customer_sales_spend", "customer_type", "net_spend"),)
 
@@ -904,8 +906,8 @@ class VenueCategorySalesByPeriod(db.Model):
 
 
 class BuyerCounts(db.Model):
-    """customer_sales counted per customer type, in shards (customer_id % 16): buyers, repeat buyers, their
-    bookings and net spend (a rollup kept by triggers on customer_sales)."""
+    """Buyers and repeat buyers per customer type, in shards (customer_id % 16): customer_sales counted by
+    standing (a rollup kept by triggers on customer_sales)."""
 
     __tablename__ = "buyer_counts"
 
@@ -913,8 +915,6 @@ class BuyerCounts(db.Model):
     shard: Mapped[int] = mapped_column(UTINY, primary_key=True, autoincrement=False)
     buyers: Mapped[int] = _counter()
     repeat_buyers: Mapped[int] = _counter()
-    bookings: Mapped[int] = _counter()
-    net_spend: Mapped[Decimal] = _amount()
 
 
 class BookingHour(db.Model):

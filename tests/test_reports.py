@@ -272,6 +272,32 @@ def test_the_event_occupancy_lists_show_the_fullest_held_and_soonest_on_sale_and
             assert f"15 of {len(expected)} shown" in shown.group(2)
 
 
+@pytest.mark.parametrize("customer_type", [None, "vip", "guest"])
+def test_the_repeat_buyers_equal_every_customers_raw_bookings_over_all_time(admin_client, raw, scopes,
+                                                                           customer_type):
+    bookings, net = defaultdict(int), defaultdict(Decimal)
+    for b in raw.bookings:
+        bookings[b["customer_id"]] += 1
+        net[b["customer_id"]] += b["total"] - raw.refunded[b["booking_id"]]
+    names = {"regular": "Regular", "vip": "VIP", "guest": "Guest"}
+    expected = []
+    for segment in ("regular", "vip", "guest"):
+        buyers = [c for c in bookings if raw.types[c] == segment]
+        if buyers and customer_type in (None, segment):
+            expected.append([names[segment], str(len(buyers)), str(sum(bookings[c] >= 2 for c in buyers)),
+                             str((Decimal(sum(bookings[c] for c in buyers)) / len(buyers)).quantize(Decimal("0.01"),
+                                                                                                  ROUND_HALF_UP)),
+                             str((sum(net[c] for c in buyers) / len(buyers)).quantize(Decimal("0.01"), ROUND_HALF_UP))])
+
+    # The period does not narrow them (all time, every venue); the customer type does.
+    header, *rows = export(admin_client, "repeat-buyers", Scope(utcnow().date() - 9 * DAY, utcnow().date(),
+                                                                 customer_type=customer_type))
+
+    assert header == ["Customers", "Buyers", "Bought twice or more", "Repeat buyers", "Bookings per buyer",
+                      "Net spend per buyer"]
+    assert [[row[0], row[1], row[2], row[4], row[5]] for row in rows] == expected
+
+
 def test_the_event_filter_offers_the_events_of_the_chosen_venue_only(admin_client, raw, scopes):
     venue = scopes["venue"].venue_id
     other = next(e for e in raw.events.values() if e["venue_id"] != venue and e["status"] != "draft")

@@ -669,13 +669,17 @@ def repeat_buyers_table(r: _Reads) -> Table | None:
     buyers are counted for the whole box office only)."""
     if r.f.scoped:
         return None
-    s = BuyerCounts
-    query = (sa.select(s.customer_type, sa.func.sum(s.buyers).label("buyers"),
-                       sa.func.sum(s.repeat_buyers).label("repeat_buyers"), sa.func.sum(s.bookings).label("bookings"),
-                       sa.func.sum(s.net_spend).label("net"))
-             .group_by(s.customer_type).having(sa.func.sum(s.buyers) > 0))
+    # The buyers per type, and their bookings and net spend over all time (the month rows of the sales rollup).
+    counts, s = BuyerCounts, VenueSalesByPeriod
+    spend = (sa.select(s.customer_type, sa.func.sum(s.bookings).label("bookings"),
+                       (sa.func.sum(s.booked_total) - sa.func.sum(s.refunded)).label("net"))
+             .where(s.grain == "month").group_by(s.customer_type).subquery())
+    buyers = (sa.select(counts.customer_type, sa.func.sum(counts.buyers).label("buyers"),
+                        sa.func.sum(counts.repeat_buyers).label("repeat_buyers"))
+              .group_by(counts.customer_type).having(sa.func.sum(counts.buyers) > 0).subquery())
+    query = sa.select(buyers, spend.c.bookings, spend.c.net).join(spend, spend.c.customer_type == buyers.c.customer_type)
     if r.f.customer_type:
-        query = query.where(s.customer_type == r.f.customer_type)
+        query = query.where(buyers.c.customer_type == r.f.customer_type)
     found = {row.customer_type: row for row in r.c.execute(query)}
     rows = [{"customer_type": TYPE_NAMES[t], "buyers": int(found[t].buyers),
              "repeat_buyers": int(found[t].repeat_buyers),

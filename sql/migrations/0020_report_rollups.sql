@@ -33,19 +33,21 @@ CREATE TABLE venue_category_sales_by_period (
     PRIMARY KEY (grain, period, venue_id, category_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
--- customer_sales counted per customer type: buyers (a booking or more), repeat buyers (two or more), their
--- bookings and net spend. Split into shards by customer (customer_id % 16) so that two checkouts wait on the
--- same row only when their buyers share a shard.
+-- A customer's standing as a buyer: 0 no booking, 1 a buyer, 2 a repeat buyer (two bookings or more). It
+-- changes at a customer's first and second booking only, so the counts below are written then and not at
+-- every booking.
+ALTER TABLE customer_sales ADD COLUMN standing TINYINT AS (LEAST(bookings, 2)) STORED AFTER refunded;
+
+-- Buyers and repeat buyers per customer type (customer_sales counted by standing). Split into shards by
+-- customer (customer_id % 16) so that two first bookings wait on the same row only when their buyers share
+-- a shard. (The buyers' bookings and spend are the rollup's above, added up over all time.)
 CREATE TABLE buyer_counts (
     customer_type ENUM('regular','vip','guest') NOT NULL,
     shard         TINYINT UNSIGNED NOT NULL,
     buyers        INT NOT NULL DEFAULT 0,
     repeat_buyers INT NOT NULL DEFAULT 0,
-    bookings      INT NOT NULL DEFAULT 0,
-    net_spend     DECIMAL(14,2) NOT NULL DEFAULT 0,
     PRIMARY KEY (customer_type, shard)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
-
 
 -- The repeat buyers were counted from this index; nothing reads it now, and every booking paid for its upkeep.
 ALTER TABLE customer_sales DROP KEY ix_customer_sales_type;

@@ -55,7 +55,6 @@ DROP PROCEDURE IF EXISTS MoveCustomerSales;
 DROP PROCEDURE IF EXISTS RollUpSales;
 DROP PROCEDURE IF EXISTS RollUpCategorySales;
 DROP PROCEDURE IF EXISTS CountBuyer;
-DROP PROCEDURE IF EXISTS AddBuyerCounts;
 
 DELIMITER $$
 
@@ -291,7 +290,7 @@ END$$
 
 -- The dashboards read box-office-wide figures from sums of the summaries one level up: per venue instead of
 -- per event (venue_sales_by_period, venue_category_sales_by_period) and buyers per customer type instead of
--- per customer (buyer_counts). Triggers on the summaries keep them, so whatever writes a summary row (the
+-- per customer (buyer_counts, which changes at a customer's first and second booking only). Triggers on the summaries keep them, so whatever writes a summary row (the
 -- writers above, InsertBooking's own copy of them, a refill) moves its rollup by the same amount. They
 -- stand aside during a bulk load, whose refill fills the rollups at its end.
 
@@ -334,57 +333,20 @@ CREATE PROCEDURE RollUpCategorySales(
                             tickets_refunded = tickets_refunded + VALUES(tickets_refunded),
                             revenue = revenue + VALUES(revenue)$$
 
--- Adds to a customer type's shard of buyer_counts.
-CREATE PROCEDURE AddBuyerCounts(
-    IN p_customer_type VARCHAR(8),
-    IN p_shard         TINYINT UNSIGNED,
-    IN p_buyers        INT,
-    IN p_repeat_buyers INT,
-    IN p_bookings      INT,
-    IN p_net_spend     DECIMAL(14,2))
-    MODIFIES SQL DATA
-    INSERT INTO buyer_counts (customer_type, shard, buyers, repeat_buyers, bookings, net_spend)
-    VALUES (p_customer_type, p_shard, p_buyers, p_repeat_buyers, p_bookings, p_net_spend)
-    ON DUPLICATE KEY UPDATE buyers = buyers + VALUES(buyers), repeat_buyers = repeat_buyers + VALUES(repeat_buyers),
-                            bookings = bookings + VALUES(bookings), net_spend = net_spend + VALUES(net_spend)$$
-
--- Moves a customer_sales row's count from what it was (p_old_*; a NULL type: it was not there) to what it is
--- (p_new_*; NULL: it is gone), in its customer type's shard (customer_id % 16): a buyer has a booking or
--- more, a repeat buyer two or more; the buyers' bookings and net spend are added up.
+-- Moves a customer in buyer_counts from its type and standing before (customer_sales.standing: 0 no booking,
+-- 1 a buyer, 2 a repeat buyer) to its type and standing now, in its shard (customer_id % 16). A customer
+-- new to customer_sales had standing 0 before; one gone from it has standing 0 now.
 CREATE PROCEDURE CountBuyer(
     IN p_customer_id  INT UNSIGNED,
     IN p_old_type     VARCHAR(8),
-    IN p_old_bookings INT,
-    IN p_old_net      DECIMAL(14,2),
+    IN p_old_standing TINYINT,
     IN p_new_type     VARCHAR(8),
-    IN p_new_bookings INT,
-    IN p_new_net      DECIMAL(14,2))
+    IN p_new_standing TINYINT)
     MODIFIES SQL DATA
-BEGIN
-    DECLARE v_shard TINYINT UNSIGNED DEFAULT p_customer_id % 16;
-    DECLARE v_old_buyer INT DEFAULT p_old_type IS NOT NULL AND p_old_bookings > 0;
-    DECLARE v_new_buyer INT DEFAULT p_new_type IS NOT NULL AND p_new_bookings > 0;
-    DECLARE v_old_repeat INT DEFAULT v_old_buyer AND p_old_bookings > 1;
-    DECLARE v_new_repeat INT DEFAULT v_new_buyer AND p_new_bookings > 1;
-    DECLARE v_old_bookings INT DEFAULT IF(v_old_buyer, p_old_bookings, 0);
-    DECLARE v_new_bookings INT DEFAULT IF(v_new_buyer, p_new_bookings, 0);
-    DECLARE v_old_net DECIMAL(14,2) DEFAULT IF(v_old_buyer, p_old_net, 0);
-    DECLARE v_new_net DECIMAL(14,2) DEFAULT IF(v_new_buyer, p_new_net, 0);
-
-    IF p_new_type <=> p_old_type THEN
-        IF v_old_buyer OR v_new_buyer THEN
-            CALL AddBuyerCounts(p_new_type, v_shard, v_new_buyer - v_old_buyer, v_new_repeat - v_old_repeat,
-                                v_new_bookings - v_old_bookings, v_new_net - v_old_net);
-        END IF;
-    ELSE
-        IF v_old_buyer THEN
-            CALL AddBuyerCounts(p_old_type, v_shard, -1, -v_old_repeat, -v_old_bookings, -v_old_net);
-        END IF;
-        IF v_new_buyer THEN
-            CALL AddBuyerCounts(p_new_type, v_shard, 1, v_new_repeat, v_new_bookings, v_new_net);
-        END IF;
-    END IF;
-END$$
+    INSERT INTO buyer_counts (customer_type, shard, buyers, repeat_buyers)
+    VALUES (p_old_type, p_customer_id % 16, -(p_old_standing >= 1), -(p_old_standing = 2)),
+           (p_new_type, p_customer_id % 16, p_new_standing >= 1, p_new_standing = 2)
+    ON DUPLICATE KEY UPDATE buyers = buyers + VALUES(buyers), repeat_buyers = repeat_buyers + VALUES(repeat_buyers)$$
 
 -- ---------------------------------------------------------------- the triggers
 
@@ -541,23 +503,23 @@ FOR EACH ROW
                                  -OLD.tickets_refunded, -OLD.revenue);
     END IF$$
 
+-- Most bookings leave their customer's standing as it was: only a change of standing or type is counted.
 CREATE TRIGGER count_new_buyer AFTER INSERT ON customer_sales
 FOR EACH ROW
-    IF @boxoffice_bulk_load IS NULL THEN
-        CALL CountBuyer(NEW.customer_id, NULL, 0, 0, NEW.customer_type, NEW.bookings, NEW.net_spend);
+    IF @boxoffice_bulk_load IS NULL AND NEW.standing > 0 THEN
+        CALL CountBuyer(NEW.customer_id, NEW.customer_type, 0, NEW.customer_type, NEW.standing);
     END IF$$
 
 CREATE TRIGGER count_changed_buyer AFTER UPDATE ON customer_sales
 FOR EACH ROW
-    IF @boxoffice_bulk_load IS NULL THEN
-        CALL CountBuyer(NEW.customer_id, OLD.customer_type, OLD.bookings, OLD.net_spend, NEW.customer_type,
-                        NEW.bookings, NEW.net_spend);
+    IF @boxoffice_bulk_load IS NULL AND NOT (NEW.standing = OLD.standing AND NEW.customer_type = OLD.customer_type) THEN
+        CALL CountBuyer(NEW.customer_id, OLD.customer_type, OLD.standing, NEW.customer_type, NEW.standing);
     END IF$$
 
 CREATE TRIGGER count_deleted_buyer AFTER DELETE ON customer_sales
 FOR EACH ROW
-    IF @boxoffice_bulk_load IS NULL THEN
-        CALL CountBuyer(OLD.customer_id, OLD.customer_type, OLD.bookings, OLD.net_spend, NULL, 0, 0);
+    IF @boxoffice_bulk_load IS NULL AND OLD.standing > 0 THEN
+        CALL CountBuyer(OLD.customer_id, OLD.customer_type, OLD.standing, OLD.customer_type, 0);
     END IF$$
 
 DELIMITER ;

@@ -100,8 +100,7 @@ SELECT grain, period, venue_id, category_id, SUM(tickets), SUM(tickets_refunded)
   FROM category_sales_by_period
  GROUP BY grain, period, venue_id, category_id;
 
-INSERT INTO buyer_counts (customer_type, shard, buyers, repeat_buyers, bookings, net_spend)
-SELECT customer_type, customer_id % 16, SUM(bookings > 0), SUM(bookings > 1), SUM(IF(bookings > 0, bookings, 0)),
-       SUM(IF(bookings > 0, net_spend, 0))
+INSERT INTO buyer_counts (customer_type, shard, buyers, repeat_buyers)
+SELECT customer_type, customer_id % 16, SUM(standing >= 1), SUM(standing = 2)
   FROM customer_sales
  GROUP BY customer_type, customer_id % 16;
