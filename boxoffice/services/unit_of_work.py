@@ -116,8 +116,9 @@ def retried_after_deadlock(work: Callable[..., T]) -> Callable[..., T]:
     """For a function that runs one unit of work: run it again (DEADLOCK_RETRIES times at most) when the
     database chose its transaction as a deadlock's victim. InnoDB rolls the victim back whole, so running it
     again is safe (and InnoDB's own advice): changes that lock the same rows in other orders can meet however
-    the procedures order their locks (a hold taken as another buyer's hold runs out and its owner pays). Not
-    inside an outer transaction (a test's), which the deadlock has rolled back too."""
+    the procedures order their locks (a hold taken as another buyer's hold runs out and its owner pays).
+    Inside an outer transaction (a test's) nothing is run again: the deadlock rolled that back too, so the
+    unit of work's savepoint is gone and rolling back to it fails, and that error, not Busy, is raised."""
 
     @wraps(work)
     def again(*args, **kwargs) -> T:
@@ -129,7 +130,7 @@ def retried_after_deadlock(work: Callable[..., T]) -> Callable[..., T]:
                 cause = busy.__cause__
                 deadlocked = isinstance(cause, DBAPIError) and getattr(cause.orig, "args", (None,))[0] == DEADLOCK
                 retries += 1
-                if not deadlocked or retries > DEADLOCK_RETRIES or db.session.connection().in_nested_transaction():
+                if not deadlocked or retries > DEADLOCK_RETRIES:
                     raise
 
     return again
