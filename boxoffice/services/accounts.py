@@ -2,7 +2,7 @@
 owner, sessions that end, registration that tells nobody which e-mails have accounts, and password reset
 by e-mail.
 
-The throttle counts a try *before* the password is checked, with conditional UPDATEs (so simultaneous
+The throttle counts a try *before* the password is checked, with conditional writes (so simultaneous
 tries cannot all slip under a limit), and gives it back when the password is right. Two limits apply:
   * per account and address: the first few failures are free, then each try waits longer than the last
     (2 s, 4 s, 8 s, ... at most 15 minutes); the owner signing in from another address is not held back;
@@ -72,17 +72,22 @@ def address_key(address: str) -> str:
 
 # ---------------------------------------------------------------- the throttle
 
-# Both upserts lock their row at once (an exclusive lock even when the row exists: no shared lock to be
-# upgraded later, which is how two simultaneous tries would deadlock), budget row before pair row always.
-ENSURE_BUDGET = sa.text("""
-    INSERT INTO sign_in_budgets (address, window_started_at, tries) VALUES (:address, :now, 0)
-        ON DUPLICATE KEY UPDATE address = address""")
-# The window restarts once it is over; otherwise a try is taken only while the budget lasts.
+# A try locks the pair's row, then the address's budget row: always in that order (giving a try back too),
+# so two tries cannot wait for each other. The budget is the row every try from an address queues on (a
+# password sprayer's, at many accounts), so it is taken last, in one statement, and its lock is held for
+# that statement and the COMMIT alone. The statement creates the row or takes a try from it: the window
+# restarts once it is over; otherwise a try is taken only while the budget lasts. Its answer comes back in
+# the OK packet's insert id (LAST_INSERT_ID(expr), set on every path, since it otherwise keeps the
+# connection's last value): the try's number in the window, or 0 when the budget is spent. Both
+# assignments read the old window (tries is set first), whatever the server's SIMULTANEOUS_ASSIGNMENT mode.
 CLAIM_BUDGET = sa.text("""
-    UPDATE sign_in_budgets
-       SET tries = IF(window_started_at <= :window_over, 1, tries + 1),
-           window_started_at = IF(window_started_at <= :window_over, :now, window_started_at)
-     WHERE address = :address AND (window_started_at <= :window_over OR tries < :budget)""")
+    INSERT INTO sign_in_budgets (address, window_started_at, tries) VALUES (:address, :now, LAST_INSERT_ID(1))
+        ON DUPLICATE KEY UPDATE
+           tries = IF(window_started_at <= :window_over, LAST_INSERT_ID(1),
+                      IF(tries < :budget, LAST_INSERT_ID(tries + 1), tries + LAST_INSERT_ID(0))),
+           window_started_at = IF(window_started_at <= :window_over, :now, window_started_at)""")
+# The pair's upsert locks its row at once (an exclusive lock even when the row exists: no shared lock to be
+# upgraded later, which is how two simultaneous tries would deadlock).
 ENSURE_PAIR = sa.text("""
     INSERT INTO sign_in_throttles (account_kind, email, address, failures, next_try_at, updated_at)
     VALUES (:kind, :email, :address, 0, :now, :now)
@@ -146,18 +151,32 @@ class SignInWait(TooManyAttempts):
         super().__init__(f"Too many failed sign-ins. Please wait {wait} and try again.")
 
 
+class _Refused(Exception):
+    """A try the throttle did not take; `wait`: the statement that reads until when (after the rollback)."""
+
+    def __init__(self, wait: sa.TextClause, after: dt.timedelta = dt.timedelta()):
+        self.wait, self.after = wait, after
+
+
 def _claim_try(kind: str, email: str, address: str, now: dt.datetime) -> None:
-    """Count one try at (kind, email) from `address` against both limits, in the caller's transaction.
-    Raises SignInWait (the caller's transaction is then rolled back, so nothing was counted)."""
+    """Count one try at (kind, email) from `address` against both limits, in a transaction of its own.
+    Raises SignInWait (nothing was counted)."""
     params = {"kind": kind, "email": email, "address": address, "now": now}
-    db.session.execute(ENSURE_BUDGET, params)
-    if not db.session.execute(CLAIM_BUDGET, {**params, "window_over": now - BUDGET_WINDOW,
-                                             "budget": ADDRESS_BUDGET}).rowcount:
-        raise SignInWait(db.session.scalar(BUDGET_WAIT, params) + BUDGET_WINDOW, now)
-    db.session.execute(ENSURE_PAIR, params)
-    if not db.session.execute(CLAIM_PAIR, {**params, "forget_before": now - FORGET_AFTER, "free": FREE_FAILURES,
-                                           "max_wait": int(MAX_WAIT.total_seconds())}).rowcount:
-        raise SignInWait(db.session.scalar(PAIR_WAIT, params), now)
+    try:
+        with unit_of_work():
+            db.session.execute(ENSURE_PAIR, params)
+            if not db.session.execute(CLAIM_PAIR, {**params, "forget_before": now - FORGET_AFTER,
+                                                   "free": FREE_FAILURES,
+                                                   "max_wait": int(MAX_WAIT.total_seconds())}).rowcount:
+                raise _Refused(PAIR_WAIT)
+            if not db.session.execute(CLAIM_BUDGET, {**params, "window_over": now - BUDGET_WINDOW,
+                                                     "budget": ADDRESS_BUDGET}).lastrowid:
+                raise _Refused(BUDGET_WAIT, BUDGET_WINDOW)
+    except _Refused as refused:
+        # Read once the rollback has let the rows go: how long to wait is no reason to hold them. A row gone
+        # meanwhile (the owner signed in, the jobs' pass forgot it) takes the next try at once.
+        until = db.session.scalar(refused.wait, params)
+        raise SignInWait(until + refused.after if until else now, now) from None
 
 
 def _account_with(model, email: str) -> sa.Select:
@@ -173,16 +192,16 @@ def _authenticate(kind: str, email: str, password: str, ip_address: str):
     email, address, now = _normalise(email), address_key(ip_address), utcnow()
     # The try is counted and committed before the password is checked: a check that is still running
     # counts already, and Argon2's tenth of a second is not spent holding the counters' locks.
-    with unit_of_work():
-        _claim_try(kind, email, address, now)
-        person = db.session.scalar(_account_with(model, email))
-        password_hash = person.password_hash if person is not None else _UNKNOWN_USER_HASH
+    _claim_try(kind, email, address, now)
+    person = db.session.scalar(_account_with(model, email))
+    password_hash = person.password_hash if person is not None else _UNKNOWN_USER_HASH
     if not verify_password(password_hash, password) or person is None:
         raise InvalidCredentials()
-    # Right: the try is given back and this account's count from this address starts again.
+    # Right: this account's count from this address starts again and the try is given back (the pair's row
+    # before the budget's, as a try takes them).
     with unit_of_work():
-        db.session.execute(GIVE_BACK_BUDGET, {"address": address})
         db.session.execute(FORGET_PAIR, {"kind": kind, "email": email, "address": address})
+        db.session.execute(GIVE_BACK_BUDGET, {"address": address})
     return person
 
 
@@ -277,8 +296,7 @@ def _count_mailing(kind: str, email: str, ip_address: str) -> None:
     """Count a request that sends someone mail (a password reset link, a registration's mail) from this
     address as a sign-in try that fails, under the same throttle: a few for one e-mail, then slower and
     slower, and within the address's budget, so nobody can fill someone's inbox. Raises SignInWait."""
-    with unit_of_work():
-        _claim_try(kind, _normalise(email), address_key(ip_address), utcnow())
+    _claim_try(kind, _normalise(email), address_key(ip_address), utcnow())
 
 
 # ---------------------------------------------------------------- registration, confirmed by e-mail
