@@ -8,7 +8,7 @@ from boxoffice.errors import BoxOfficeError
 from boxoffice.services import waiting_list
 from boxoffice.templating import render_page, wants_fragment
 
-from .blueprint import bp, customer_required, hold_owner, signed_in_customer
+from .blueprint import bp, current_buyer, customer_required, hold_owner, signed_in_customer
 from .views import event_or_404
 
 
@@ -71,7 +71,8 @@ def waiting_list_offer(token: str):
     if len(token) != 32 or not token.isalnum():
         abort(404)
     try:
-        event_id = waiting_list.claim_offer(token, signed_in_customer().customer_id, hold_owner(create=True))
+        event_id = waiting_list.claim_offer(token, signed_in_customer().customer_id, hold_owner(create=True),
+                                            current_buyer().address)
     except BoxOfficeError as refusal:
         flash(refusal.message, "error")
         return redirect(url_for("storefront.index"))

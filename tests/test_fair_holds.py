@@ -20,7 +20,7 @@ from boxoffice import rate_limits
 from boxoffice.errors import TooManySeats
 from boxoffice.forms import (EARLIEST_DATE, LATEST_DATE, MAX_ID, AmountField, BoundedDateField, optional_record_id,
                              record_id)
-from boxoffice.services import holds
+from boxoffice.services import holds, waiting_list
 from tests.admin_support import HX
 from tests.builders import make_customer, make_discount, make_event, make_venue, new_hold_owner, rows
 
@@ -200,22 +200,46 @@ def test_seats_reclaimed_after_a_late_payment_are_the_payers_for_the_caps(app, d
                          holds.Buyer(customer.customer_id, "192.0.2.31"))
 
 
+def offer_from_the_waiting_list(db_session, event, customer, *labels: str) -> str:
+    """The seats offered to the customer's new place in the event's waiting list (OfferSeats); the offer's token."""
+    entry_id = db_session.execute(sa.text("""
+        INSERT INTO waiting_list_entries (event_id, customer_id, seats_wanted, joined_at)
+        VALUES (:e, :c, :n, UTC_TIMESTAMP(3))"""), {"e": event.event_id, "c": customer.customer_id,
+                                                    "n": len(labels)}).lastrowid
+    token = new_hold_owner()
+    db_session.execute(sa.text("CALL OfferSeats(:e, :entry, :ids, :token, 30)"), {
+        "e": event.event_id, "entry": entry_id, "ids": json.dumps(event.seat_ids(*labels)), "token": token})
+    return token
+
+
 def test_seats_offered_from_the_waiting_list_are_the_entrys_customers_for_the_caps(app, db_session, event):
     customer = make_customer(db_session)
     left_by_someone_else(db_session, event, "A1", "A2")
-    entry_id = db_session.execute(sa.text("""
-        INSERT INTO waiting_list_entries (event_id, customer_id, seats_wanted, joined_at)
-        VALUES (:e, :c, 2, UTC_TIMESTAMP(3))"""), {"e": event.event_id, "c": customer.customer_id}).lastrowid
 
-    db_session.execute(sa.text("CALL OfferSeats(:e, :entry, :ids, :token, 30)"), {
-        "e": event.event_id, "entry": entry_id, "ids": json.dumps(event.seat_ids("A1", "A2")),
-        "token": new_hold_owner()})
+    offer_from_the_waiting_list(db_session, event, customer, "A1", "A2")
 
     assert rows(db_session, "SELECT DISTINCT hold_customer_id, hold_address FROM event_seats "
                             "WHERE event_id = :e AND state = 'held'", e=event.event_id) == [(customer.customer_id, None)]
     with pytest.raises(TooManySeats, match="counting the 2 held"):
         holds.hold_seats(event.event_id, event.seat_ids("B1", "B2", "B3"), new_hold_owner(), 10,
                          holds.Buyer(customer.customer_id, "192.0.2.32"))
+
+
+def test_seats_claimed_from_a_waiting_list_offer_are_the_claimers_address_for_its_cap(app, db_session, event,
+                                                                                     monkeypatch):
+    monkeypatch.setitem(app.config, "HOLD_SEATS_PER_ADDRESS", 4)
+    customer = make_customer(db_session)
+    left_by_someone_else(db_session, event, "A1", "A2")
+    token = offer_from_the_waiting_list(db_session, event, customer, "A1", "A2")
+
+    waiting_list.claim_offer(token, customer.customer_id, new_hold_owner(), "198.51.100.41")
+
+    assert rows(db_session, "SELECT DISTINCT hold_customer_id, hold_address FROM event_seats "
+                            "WHERE event_id = :e AND state = 'held'", e=event.event_id) == [
+        (customer.customer_id, "198.51.100.41")]
+    with pytest.raises(TooManySeats, match="from one network connection"):
+        holds.hold_seats(event.event_id, event.seat_ids("B1", "B2", "B3"), new_hold_owner(), 10,
+                         holds.Buyer(None, "198.51.100.41"))
 
 
 def test_one_buyer_is_one_address_by_its_ipv6_slash_64(app):

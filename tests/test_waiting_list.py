@@ -188,6 +188,8 @@ def test_the_offer_link_takes_the_seats_to_checkout_for_its_customer_only(client
     with client.session_transaction() as session:
         owner = session["hold_owner"]
     assert len(holds.current_hold(event.event_id, owner).seat_ids) == 2
+    assert rows(db_session, "SELECT DISTINCT hold_customer_id, hold_address FROM event_seats WHERE hold_owner = :o",
+                o=owner) == [(first.customer_id, "127.0.0.1")], "the seats count for the browser's address too"
 
 
 def test_an_offer_that_ran_out_is_gone(db_session, sold_out):
@@ -198,7 +200,7 @@ def test_an_offer_that_ran_out_is_gone(db_session, sold_out):
     token = waiting_list.place(event.event_id, first.customer_id).offer_token
     expire_offer(db_session, entry.entry_id)
     with pytest.raises(waiting_list.OfferGone):
-        waiting_list.claim_offer(token, first.customer_id, holds.new_hold_owner())
+        waiting_list.claim_offer(token, first.customer_id, holds.new_hold_owner(), None)
 
 
 def test_leaving_with_an_offer_gives_the_seats_back_to_the_line(db_session, sold_out):
@@ -355,7 +357,8 @@ def test_staff_see_the_line_and_its_conversions(admin_client, db_session, sold_o
     waiting_list.join(event.event_id, second.customer_id, 1, None)
     refund_all(booking)
     owner = holds.new_hold_owner()
-    waiting_list.claim_offer(waiting_list.place(event.event_id, first.customer_id).offer_token, first.customer_id, owner)
+    waiting_list.claim_offer(waiting_list.place(event.event_id, first.customer_id).offer_token, first.customer_id, owner,
+                             None)
     quote = checkout.quote(event.event_id, owner, first.customer_id, None)
     checkout.pay(event.event_id, owner, first.customer_id, None, PaymentRequest("card", card=GOOD_CARD),
                  checkout.payment_key(first.customer_id, event.event_id, owner, quote.total), quote.total)

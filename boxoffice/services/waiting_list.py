@@ -259,11 +259,12 @@ def _queue_offer_mail(event_id: int, customer_id: int, token: str, seat_ids: tup
     mail.queue_message(who.email, f"Seats for {who.title} are held for you for {minutes} minutes", body)
 
 
-def claim_offer(token: str, customer_id: int, hold_owner: str) -> int:
+def claim_offer(token: str, customer_id: int, hold_owner: str, address: str | None) -> int:
     """The offer's link opened by the entry's customer: its seats move into the buyer's hold (`hold_owner`,
-    their browser's), keeping the offer's expiry, and the entry is 'claimed'. Opening it again in the same
-    browser while the offer runs changes nothing. Returns the event's id (for checkout). Raises OfferGone
-    (no such offer for this customer, run out or passed on) or Busy."""
+    their browser's), keeping the offer's expiry, recorded as taken from `address` (holds.Buyer's, for the
+    address's hold cap), and the entry is 'claimed'. Opening it again in the same browser while the offer
+    runs changes nothing. Returns the event's id (for checkout). Raises OfferGone (no such offer for this
+    customer, run out or passed on) or Busy."""
     found = db.session.execute(sa.text(
         "SELECT entry_id, event_id FROM waiting_list_entries WHERE offer_token = :token AND customer_id = :customer_id"),
         {"token": token, "customer_id": customer_id}).one_or_none()
@@ -275,8 +276,8 @@ def claim_offer(token: str, customer_id: int, hold_owner: str) -> int:
              WHERE entry_id = :entry_id FOR UPDATE"""), {"entry_id": found.entry_id}).one()
         if entry.status not in ("offered", "claimed") or not entry.running:
             raise OfferGone()
-        claimed = db.session.execute(sa.text("CALL ClaimOfferedSeats(:event_id, :token, :owner)"), {
-            "event_id": found.event_id, "token": token, "owner": hold_owner}).scalar_one()
+        claimed = db.session.execute(sa.text("CALL ClaimOfferedSeats(:event_id, :token, :owner, :address)"), {
+            "event_id": found.event_id, "token": token, "owner": hold_owner, "address": address}).scalar_one()
         if entry.status == "offered":
             if not claimed:
                 raise OfferGone()

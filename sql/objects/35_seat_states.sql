@@ -63,7 +63,8 @@
 -- doubles is no limit. A network address has a cap of its own, larger (the caller's p_address_cap, never
 -- below the seats of one order): the people behind one address (a household, an office, a carrier's NAT)
 -- each hold up to an order, until the address's seats reach its cap. The holds record who took them
--- (hold_customer_id and hold_address: HoldSeats, ReclaimSeats, OfferSeats), so that every live hold counts.
+-- (hold_customer_id and hold_address: HoldSeats, ReclaimSeats, OfferSeats, ClaimOfferedSeats), so that
+-- every live hold counts.
 
 DROP FUNCTION IF EXISTS BuyerLock;
 DROP PROCEDURE IF EXISTS HoldSeats;
@@ -608,16 +609,19 @@ END$$
 
 -- The link of a waiting-list offer opened: the seats still held under the offer token `p_offer_token` move
 -- into the hold of `p_hold_owner` (the buyer's browser), keeping their expiry. Takes the event as a whole first.
--- Returns how many seats moved (`seats_claimed`): none when the offer has run out.
+-- They stay the entry's customer's (OfferSeats) and are recorded as taken from `p_address`, as HoldSeats
+-- records a click's, so that the address's cap counts them. Returns how many seats moved
+-- (`seats_claimed`): none when the offer has run out.
 CREATE PROCEDURE ClaimOfferedSeats(IN p_event_id INT UNSIGNED, IN p_offer_token CHAR(32) CHARACTER SET ascii,
-                                   IN p_hold_owner CHAR(32) CHARACTER SET ascii)
+                                   IN p_hold_owner CHAR(32) CHARACTER SET ascii,
+                                   IN p_address VARCHAR(45) CHARACTER SET ascii)
     MODIFIES SQL DATA
 BEGIN
     DECLARE v_locked INT UNSIGNED;
     SET @boxoffice_hold_seats_event = NULL;
     SELECT event_id INTO v_locked FROM event_locks WHERE event_id = p_event_id FOR UPDATE;
     UPDATE event_seats USE INDEX (ix_event_seats_owner)
-       SET hold_owner = p_hold_owner
+       SET hold_owner = p_hold_owner, hold_address = p_address
      WHERE hold_owner = p_offer_token AND event_id = p_event_id AND state = 'held'
        AND hold_expires_at > UTC_TIMESTAMP(3);
     SELECT ROW_COUNT() AS seats_claimed;
