@@ -18,7 +18,7 @@ from boxoffice.extensions import db
 from boxoffice.models import Booking
 from boxoffice.security import content_security_policy
 from boxoffice.services import checkout, customers, holds, payment_attempts, payments, reconciler, refunds
-from boxoffice.services.payments import PaymentRequest
+from boxoffice.services.payments import CardDetails, PaymentRequest
 from tests.builders import make_customer, new_hold_owner, rows
 from tests.checkout_support import customer, held, priced_event
 from tests.conftest import LocalStripe
@@ -547,6 +547,42 @@ def test_a_card_is_not_removed_while_stripe_is_away_and_is_once_it_is_back(clien
     assert client_of(stripe_provider).v1.payment_methods.retrieve(token).customer is not None
     assert forms.post("/account/cards", {}, action=f"/account/cards/{saved_method_id}/remove").status_code == 302
     assert saved(db_session, buyer) == [] and client_of(stripe_provider).v1.payment_methods.retrieve(token).customer is None
+
+
+def listed(client) -> list[int]:
+    """The saved cards on the account's page, by id."""
+    return [int(i) for i in re.findall(r"/account/cards/(\d+)/remove", client.get("/account/cards").get_data(as_text=True))]
+
+
+def offered(client, event) -> list[str]:
+    """The ways to pay on the checkout page."""
+    return re.findall(r'name="method"[^>]*value="([^"]+)"', client.get(f"/checkout/{event.event_id}").get_data(as_text=True))
+
+
+def test_only_the_cards_the_configured_provider_can_charge_are_listed_and_offered(app, client, forms, db_session, event,
+                                                                                   stripe_provider):
+    buyer = signed_in(forms, db_session)
+    with pytest.MonkeyPatch.context() as before_stripe:
+        before_stripe.setitem(app.config, "PAYMENT_PROVIDER", "simulated")
+        before_stripe.setitem(app.config, "STRIPE", None)
+        simulated = customers.save_card(buyer.customer_id, CardDetails(PAYS, 12, 2035, "123")).saved_method_id
+    # The same card once more, at Stripe: Stripe cannot charge the simulated provider's token.
+    setup_id = set_up(client, forms, stripe_provider, exp_month=12, exp_year=2035)
+    assert forms.post("/account/cards", {"setup_intent": setup_id}).status_code == 302
+    [(at_stripe, token)] = rows(db_session, "SELECT saved_method_id, gateway_token FROM saved_payment_methods "
+                                            "WHERE customer_id = :c AND saved_method_id <> :s",
+                                c=buyer.customer_id, s=simulated)
+    assert token.startswith("pm_")
+    forms.post(f"/events/{event.event_id}", {"seat": event.seat_ids("A6")[0]}, action=f"/events/{event.event_id}/seats")
+
+    assert listed(client) == [at_stripe]
+    assert offered(client, event) == [f"saved:{at_stripe}", "card"]
+    assert customers.saved_card(buyer.customer_id, simulated) is None, "nor can it be chosen"
+    with pytest.MonkeyPatch.context() as back_to_simulated:
+        back_to_simulated.setitem(app.config, "PAYMENT_PROVIDER", "simulated")
+        back_to_simulated.setitem(app.config, "STRIPE", None)
+        assert listed(client) == [simulated]
+        assert offered(client, event) == [f"saved:{simulated}", "card", "wallet", "paypal", "gift_card"]
 
 
 # ---------------------------------------------------------------- a customer Stripe has forgotten

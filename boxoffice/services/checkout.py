@@ -113,6 +113,7 @@ def _normal_promo(promo_code: str | None) -> str | None:
 _PRICE = "HoldPrice(:event_id, :owner, :customer_id, :promo) AS price"
 QUOTE = sa.text(f"SELECT {_PRICE}")
 # The event, the price, the buyer's VIP rate, the seats of the owner's live hold and the buyer's saved cards
+# (those the configured provider can charge: customers.CHARGEABLE, its parameters customers.chargeable())
 # in one round trip, the seats and cards packed in JSON (sorted here:
 # MySQL 8 has no ORDER BY inside JSON_ARRAYAGG).
 BASKET = sa.text(f"""
@@ -129,7 +130,8 @@ BASKET = sa.text(f"""
              WHERE es.hold_owner = :owner AND es.event_id = e.event_id AND es.state = 'held'
                AND es.hold_expires_at > UTC_TIMESTAMP(3)) AS held_seats,
            (SELECT JSON_ARRAYAGG(JSON_ARRAY(saved_method_id, card_brand, last_four, exp_month, exp_year))
-              FROM saved_payment_methods WHERE customer_id = :customer_id) AS saved_cards
+              FROM saved_payment_methods
+             WHERE customer_id = :customer_id AND (gateway_token REGEXP :stripe_cards) = :at_stripe) AS saved_cards
       FROM events e
       JOIN venues venue ON venue.venue_id = e.venue_id
       LEFT JOIN vip_customers vip ON vip.customer_id = :customer_id
@@ -174,7 +176,7 @@ def basket(event_id: int, owner: str, customer_id: int, promo_code: str | None) 
     owner's live hold and the buyer's saved cards, in one round trip. None if the public cannot see the
     event. Raises PromoCodeRejected."""
     promo_code = _normal_promo(promo_code)
-    found = _priced(BASKET, event_id, owner, customer_id, promo_code)
+    found = _priced(BASKET, event_id, owner, customer_id, promo_code, **customers.chargeable())
     if not found:
         return None
     [row] = found

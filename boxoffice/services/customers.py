@@ -11,7 +11,7 @@ from ..clock import utcnow
 from ..extensions import db
 from ..models import (Booking, Customer, Discount, PaymentMethod, RegularCustomer, SavedPaymentMethod,
                       VipCustomer)
-from .payments import CardDetails, SavedCardToken, gateway
+from .payments import STRIPE_CARDS_PATTERN, CardDetails, SavedCardToken, gateway
 from .unit_of_work import unit_of_work
 
 # What a regular customer is shown they would save as a VIP (the entry tier's rate).
@@ -62,9 +62,19 @@ def offers_for(is_vip: bool) -> list[Discount]:
 # Built once, on the table rather than the entity (the ORM's execution path costs more than the query):
 # the checkout page lists the saved cards on every visit.
 _saved = SavedPaymentMethod.__table__.c
+# A customer's saved cards are listed, offered, matched and removed only where the configured provider can
+# charge them: Stripe's own (known by payments.STRIPE_CARDS, as gateway.forget_card knows them) with Stripe,
+# the simulated provider's without. One saved before the box office changed provider stays, unlisted (paying
+# with it would be refused), and is listed again if the box office changes back. Its parameters: chargeable().
+CHARGEABLE = _saved.gateway_token.regexp_match(sa.bindparam("stripe_cards")) == sa.bindparam("at_stripe")
 SAVED_CARDS = (sa.select(_saved.saved_method_id, _saved.card_brand, _saved.last_four, _saved.exp_month, _saved.exp_year)
-               .where(_saved.customer_id == sa.bindparam("customer_id"))
+               .where(_saved.customer_id == sa.bindparam("customer_id"), CHARGEABLE)
                .order_by(_saved.saved_method_id))
+
+
+def chargeable() -> dict[str, str | bool]:
+    """The parameters of CHARGEABLE (and of checkout.BASKET's copy of it) for the configured provider."""
+    return {"stripe_cards": STRIPE_CARDS_PATTERN, "at_stripe": gateway.stripe() is not None}
 
 
 @dataclass(frozen=True)
@@ -85,14 +95,15 @@ class SavedCard:
 
 
 def saved_cards(customer_id: int) -> list[SavedCard]:
-    """The customer's saved cards, oldest first."""
-    return [SavedCard(*row) for row in db.session.execute(SAVED_CARDS, {"customer_id": customer_id})]
+    """The customer's saved cards that the configured provider can charge (CHARGEABLE), oldest first."""
+    return [SavedCard(*row) for row in db.session.execute(SAVED_CARDS, {"customer_id": customer_id, **chargeable()})]
 
 
 def saved_card(customer_id: int, saved_method_id: int) -> SavedPaymentMethod | None:
-    """The customer's own saved card (None for someone else's)."""
+    """The customer's own saved card, if the configured provider can charge it (None for someone else's)."""
     return db.session.scalar(sa.select(SavedPaymentMethod).where(
-        SavedPaymentMethod.saved_method_id == saved_method_id, SavedPaymentMethod.customer_id == customer_id))
+        SavedPaymentMethod.saved_method_id == saved_method_id, SavedPaymentMethod.customer_id == customer_id,
+        CHARGEABLE), chargeable())
 
 
 def save_card(customer_id: int, card: CardDetails) -> SavedPaymentMethod:
@@ -120,7 +131,7 @@ def _keep(customer_id: int, card: SavedCardToken) -> SavedPaymentMethod:
         same = db.session.scalar(sa.select(SavedPaymentMethod).where(
             SavedPaymentMethod.customer_id == customer_id, SavedPaymentMethod.card_brand == card.card_brand,
             SavedPaymentMethod.last_four == card.last_four, SavedPaymentMethod.exp_month == card.exp_month,
-            SavedPaymentMethod.exp_year == card.exp_year))
+            SavedPaymentMethod.exp_year == card.exp_year, CHARGEABLE), chargeable())
         if same is None:
             method_id = db.session.scalar(sa.select(PaymentMethod.method_id).where(PaymentMethod.code == "card"))
             saved = SavedPaymentMethod(customer_id=customer_id, method_id=method_id, card_brand=card.card_brand,
@@ -142,7 +153,8 @@ def remove_card(customer_id: int, saved_method_id: int) -> bool:
     PaymentProviderUnavailable."""
     with unit_of_work():
         token = db.session.scalar(sa.select(SavedPaymentMethod.gateway_token).where(
-            SavedPaymentMethod.saved_method_id == saved_method_id, SavedPaymentMethod.customer_id == customer_id))
+            SavedPaymentMethod.saved_method_id == saved_method_id, SavedPaymentMethod.customer_id == customer_id,
+            CHARGEABLE), chargeable())
     if token is None:
         return False
     gateway.forget_card(customer_id, token)

@@ -304,6 +304,8 @@ class SimulatedGateway:
 STRIPE_METHODS = ("card",)
 # The ids Stripe gives the cards it keeps (a PaymentMethod, or a card kept as a customer's source).
 STRIPE_CARDS = ("pm_", "card_", "src_")
+# The same as a pattern for SQL's REGEXP (customers.CHARGEABLE).
+STRIPE_CARDS_PATTERN = "^(" + "|".join(STRIPE_CARDS) + ")"
 
 
 class ConfiguredGateway:
