@@ -1,7 +1,7 @@
 // The seat map (templates/storefront/event.html): the venue drawn to scale, fitted to its box on load, zoomed
 // and panned (buttons, wheel, pinch, double-tap, drag); the seats a WAI-ARIA grid that is one Tab stop, moved
-// through with the arrow keys, Home/End and PageUp/PageDown; zoomed in, a minimap of the whole venue in the
-// map's corner that shows where the view is and moves it (pointer and keyboard); and one polite live region
+// through with the arrow keys, Home/End and PageUp/PageDown; zoomed in, a minimap of the whole venue under the
+// map's box that shows where the view is and moves it (pointer and keyboard); and one polite live region
 // (#seat-announcer) whose text says what each press did and when a hold is about to run out. Without this
 // file the rows flow and every seat is a Tab stop: the map still works.
 //
@@ -103,8 +103,8 @@
 
   // ------------------------------------------------------------------ the minimap: where the view is
 
-  // Zoomed in, the whole venue drawn small in the corner of the map's box (the stage, the sections and
-  // each seat row as a line), with a frame round the part in view. A press or a drag on it moves the view
+  // Zoomed in, the whole venue drawn small under the map's box, at its right, never over a seat (the stage,
+  // the sections and each seat row as a line), with a frame round the part in view. A press or a drag on it moves the view
   // there. The frame is a slider of its own (one Tab stop, named, its value saying which sections are in
   // view and where): the arrow keys move the view by a quarter of the box, PageUp and PageDown by a whole
   // box, Home to the middle of the venue; Tab leaves it as anything else. Hidden when the whole venue shows.
@@ -154,10 +154,11 @@
     return label && label.classList.contains("seat-plan-map__section-label") ? label.textContent : "";
   }
 
-  // At most a third of the box's width and 45 % of its height, the venue's shape.
+  // At most a third of the box's width, and 45 % of its height or 150 px (the page grows by it), the
+  // venue's shape.
   Minimap.prototype.size = function () {
     var viewport = this.map.viewport, ratio = this.map.height / this.map.width;
-    var width = Math.min(180, viewport.clientWidth / 3, viewport.clientHeight * 0.45 / ratio);
+    var width = Math.min(180, viewport.clientWidth / 3, Math.min(150, viewport.clientHeight * 0.45) / ratio);
     this.box.style.width = Math.round(width) + "px";
     this.box.style.height = Math.round(width * ratio) + "px";
     this.px = width / this.map.width;  // minimap pixels per canvas pixel

@@ -201,7 +201,7 @@ def shoot_all(browser: Browser, base: str, shop: Shop, out: Path) -> list[str]:
             page.goto(base + path)
             shoot(page, out, f"{tag}-{name}", overflowing)
         register(page_of(browser, options), base, shop, out, tag, overflowing)
-        # Zoomed in, with the minimap in the map's corner.
+        # Zoomed in, with the minimap under the map.
         page.goto(f"{base}/events/{shop.hall.event_id}")
         for _ in range(2):
             page.get_by_role("button", name="Zoom in").click()

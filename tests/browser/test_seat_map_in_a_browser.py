@@ -210,6 +210,50 @@ def _box(locator) -> list[float]:
     return [b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"]]
 
 
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_zoomed_in_a_seat_in_the_corner_of_the_maps_box_is_pressed_where_it_shows(browser, live_server, committed_db,
+                                                                                  size):
+    """The minimap lies under the map's box, never over it: a seat dragged into the box's far corner, where the
+    minimap once lay over the seats, takes the press itself."""
+    event = demo_event(committed_db, "lyric")
+    page = new_page(browser, size)
+    page.goto(f"{live_server}/events/{event.event_id}")
+    expect(page.locator(".seat-map.is-placed")).to_be_visible()
+    for _ in range(2):
+        page.get_by_role("button", name="Zoom in").click()
+    expect(page.locator(".seat-map__minimap")).to_be_visible()
+    page.locator(".seat-map").scroll_into_view_if_needed()
+    viewport = _box(page.locator(".seat-map"))
+    # A drag (from the middle of the box) takes a seat of the middle of the stalls to the box's far corner.
+    start = _box(seat(page, event, "M15"))
+    page.mouse.move((viewport[0] + viewport[2]) / 2, (viewport[1] + viewport[3]) / 2)
+    page.mouse.down()
+    page.mouse.move((viewport[0] + viewport[2]) / 2 + viewport[2] - 30 - (start[0] + start[2]) / 2,
+                    (viewport[1] + viewport[3]) / 2 + viewport[3] - 30 - (start[1] + start[3]) / 2, steps=8)
+    page.mouse.up()
+    in_the_corner = page.locator(".seat-grid .seat").nth(page.evaluate("""([right, bottom]) => {
+      const seats = Array.from(document.querySelectorAll('.seat-grid .seat'));
+      const distance = s => { const r = s.getBoundingClientRect();
+        return r.right > right || r.bottom > bottom ? Infinity : Math.hypot(right - r.right, bottom - r.bottom); };
+      return seats.reduce((best, s, i) => distance(s) < distance(seats[best]) ? i : best, 0);
+    }""", [viewport[2], viewport[3]]))
+    corner = _box(in_the_corner)
+    assert viewport[2] - corner[2] < 50 and viewport[3] - corner[3] < 50, "a seat is in the box's corner"
+    assert in_the_corner.evaluate("(seat, [x, y]) => seat.contains(document.elementFromPoint(x, y))",
+                                  [(corner[0] + corner[2]) / 2, (corner[1] + corner[3]) / 2]), "nothing lies over it"
+    assert not _overlap(_box(page.locator(".seat-map__minimap")), viewport), "the minimap is off the map's box"
+
+    in_the_corner.click()
+    expect(in_the_corner).to_have_attribute("aria-pressed", "true")
+    assert _box(in_the_corner) == pytest.approx(corner, abs=1), "pressed where it showed (the view did not move)"
+    assert overflow(page) <= 0
+    page.context.close()
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_zoomed_in_a_minimap_shows_where_the_view_is_and_moves_it_by_pointer_and_keyboard(browser, live_server,
                                                                                          committed_db, size):
@@ -224,7 +268,8 @@ def test_zoomed_in_a_minimap_shows_where_the_view_is_and_moves_it_by_pointer_and
     page.get_by_role("button", name="Zoom in").click()
     expect(where).to_be_visible()
     minimap, viewport = _box(page.locator(".seat-map__minimap")), _box(page.locator(".seat-map"))
-    assert _inside(minimap, viewport), "the minimap sits in the corner of the map's box"
+    assert minimap[1] >= viewport[3] and minimap[2] == pytest.approx(viewport[2], abs=1), \
+        "the minimap sits under the map's box, at its right"
     # Its frame is to the minimap what the box is to the whole venue drawn at this zoom.
     canvas_width = page.locator(".seat-map__canvas").evaluate("c => c.offsetWidth")
     shown = (viewport[2] - viewport[0]) / (canvas_width * float(frame.get_attribute("data-scale")))
