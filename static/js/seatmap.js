@@ -304,8 +304,15 @@
     var lost = this.focusedSeat && !document.body.contains(this.focusedSeat) &&
       (!document.activeElement || document.activeElement === document.body);
     this.activate(active, false);
-    if (lost && active) active.focus({preventScroll: true});
+    if (lost && active) this.refocus(active);
     this.focusedSeat = lost ? active : this.focusedSeat;
+  };
+
+  // A seat that had the focus before it was redrawn gets it back where it is: the view does not move.
+  SeatMap.prototype.refocus = function (button) {
+    this.restoring = true;
+    button.focus({preventScroll: true});
+    this.restoring = false;
   };
 
   function cellOf(button) { return button.closest("td"); }
@@ -457,7 +464,12 @@
       this.grid.addEventListener("focusin", function (e) {
         var seat = e.target.closest(".seat");
         self.focusedSeat = seat;
-        if (seat) { self.activate(seat, false); self.reveal(seat); }
+        // Brought into view when the focus came from the keyboard only: a seat half out of the box, pressed by
+        // mouse or finger, must stay under the pointer, or the click that follows lands beside it.
+        if (seat) {
+          self.activate(seat, false);
+          if (!self.restoring && seat.matches(":focus-visible")) self.reveal(seat);
+        }
       });
       this.grid.addEventListener("focusout", function (e) {
         if (e.relatedTarget) self.focusedSeat = null;
@@ -536,7 +548,10 @@
           ? " held for you. " + count + (count === 1 ? " seat" : " seats") + " in your basket."
           : " given back."));
       }
-      if (seat && map) map.activate(seat, document.activeElement === document.body || document.activeElement === seat);
+      if (seat && map) {
+        map.activate(seat, false);
+        if (document.activeElement === document.body || document.activeElement === seat) map.refocus(seat);
+      }
     } else {
       var text = statusText();
       if (text) {

@@ -256,6 +256,40 @@ def test_zoomed_in_a_seat_in_the_corner_of_the_maps_box_is_pressed_where_it_show
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_zoomed_in_a_seat_half_out_of_the_maps_box_is_held_by_one_press(browser, live_server, committed_db, size):
+    """Pressing a seat that straddles the box's edge holds it: the map does not jump to bring it into view
+    under the pointer (it does so for the keyboard only)."""
+    event = demo_event(committed_db, "lyric")
+    page = new_page(browser, size)
+    try:
+        page.goto(f"{live_server}/events/{event.event_id}")
+        expect(page.locator(".seat-map.is-placed")).to_be_visible()
+        for _ in range(2):
+            page.get_by_role("button", name="Zoom in").click()
+        page.locator(".seat-map").scroll_into_view_if_needed()
+        viewport = _box(page.locator(".seat-map"))
+        chosen = seat(page, event, "M15")
+        before = _box(chosen)
+        # A drag puts the seat's centre on the box's right edge: half of it shows.
+        middle = [(viewport[0] + viewport[2]) / 2, (viewport[1] + viewport[3]) / 2]
+        page.mouse.move(*middle)
+        page.mouse.down()
+        page.mouse.move(middle[0] + viewport[2] - (before[0] + before[2]) / 2,
+                        middle[1] + (viewport[1] + viewport[3]) / 2 - (before[1] + before[3]) / 2, steps=8)
+        page.mouse.up()
+        edge = _box(chosen)
+        assert edge[0] < viewport[2] < edge[2], "the seat straddles the box's right edge"
+
+        # The mouse presses the half that shows.
+        page.mouse.click((edge[0] + viewport[2]) / 2, (edge[1] + edge[3]) / 2)
+
+        expect(chosen).to_have_attribute("aria-pressed", "true")
+        assert _box(chosen) == pytest.approx(edge, abs=1), "the view stayed where it was"
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_zoomed_in_a_minimap_shows_where_the_view_is_and_moves_it_by_pointer_and_keyboard(browser, live_server,
                                                                                          committed_db, size):
     event = demo_event(committed_db, "lyric")
