@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -70,11 +71,22 @@ def demo_event(c, key: str, **options) -> Event:
     return make_event(c, venue, prices={category: PRICES[category] for category in venue.categories}, **options)
 
 
-def new_page(browser, size: str) -> Page:
-    phone = size == "phone"
-    context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone)
-    context.set_default_timeout(10_000)
-    return context.new_page()
+@pytest.fixture
+def new_page(browser) -> Iterator[Callable[[str], Page]]:
+    """Opens pages at a size of SIZES, each closed at the test's end, passed or failed: a page left open goes
+    on asking the live server for seat changes during later tests."""
+    contexts = []
+
+    def open_page(size: str) -> Page:
+        phone = size == "phone"
+        context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
 
 
 def overflow(page: Page) -> int:
@@ -122,10 +134,10 @@ def _check_fitted(page: Page, where: str) -> dict:
 
 
 @pytest.mark.parametrize("key", ["cellar", "studio", "chapel", "lyric", "meridian", "pavilion", "arena"])
-def test_every_demo_venue_fits_a_laptop_and_a_phone_with_the_stage_in_front(browser, live_server, committed_db, key):
+def test_every_demo_venue_fits_a_laptop_and_a_phone_with_the_stage_in_front(new_page, live_server, committed_db, key):
     event = demo_event(committed_db, key)
     for size in SIZES:
-        page = new_page(browser, size)
+        page = new_page(size)
         page.goto(f"{live_server}/events/{event.event_id}")
         expect(page.locator(".seat-map.is-placed")).to_be_visible()
         measured = _check_fitted(page, f"{key} at {size}")
@@ -162,9 +174,9 @@ def test_the_concert_halls_terraces_stand_left_and_right_of_the_stalls(page, liv
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_zooming_changes_the_scale_and_keeps_the_seat_with_focus_in_view(browser, live_server, committed_db, size):
+def test_zooming_changes_the_scale_and_keeps_the_seat_with_focus_in_view(new_page, live_server, committed_db, size):
     event = demo_event(committed_db, "lyric")
-    page = new_page(browser, size)
+    page = new_page(size)
     page.goto(f"{live_server}/events/{event.event_id}")
     frame = page.locator("[data-seat-map]")
     expect(page.locator(".seat-map.is-placed")).to_be_visible()
@@ -202,7 +214,6 @@ def test_zooming_changes_the_scale_and_keeps_the_seat_with_focus_in_view(browser
     box = focused.bounding_box()
     assert viewport["y"] <= box["y"] and box["y"] + box["height"] <= viewport["y"] + viewport["height"]
     assert overflow(page) <= 0
-    page.context.close()
 
 
 def _box(locator) -> list[float]:
@@ -215,85 +226,78 @@ def _overlap(a, b) -> bool:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_zoomed_in_a_seat_in_the_corner_of_the_maps_box_is_pressed_where_it_shows(browser, live_server, committed_db,
+def test_zoomed_in_a_seat_in_the_corner_of_the_maps_box_is_pressed_where_it_shows(new_page, live_server, committed_db,
                                                                                   size):
     """The minimap lies under the map's box, never over it: a seat dragged into the box's far corner, where the
     minimap once lay over the seats, takes the press itself."""
     event = demo_event(committed_db, "lyric")
-    page = new_page(browser, size)
-    try:
-        page.goto(f"{live_server}/events/{event.event_id}")
-        expect(page.locator(".seat-map.is-placed")).to_be_visible()
-        for _ in range(2):
-            page.get_by_role("button", name="Zoom in").click()
-        expect(page.locator(".seat-map__minimap")).to_be_visible()
-        page.locator(".seat-map").scroll_into_view_if_needed()
-        viewport = _box(page.locator(".seat-map"))
-        # A drag from the middle of the box takes a seat of the middle of the stalls to 30 px from the box's far
-        # corner (wholly inside the box, so that pressing it does not first bring it into view).
-        chosen = seat(page, event, "M15")
-        before = _box(chosen)
-        middle = [(viewport[0] + viewport[2]) / 2, (viewport[1] + viewport[3]) / 2]
-        page.mouse.move(*middle)
-        page.mouse.down()
-        page.mouse.move(middle[0] + viewport[2] - 30 - (before[0] + before[2]) / 2,
-                        middle[1] + viewport[3] - 30 - (before[1] + before[3]) / 2, steps=8)
-        page.mouse.up()
-        corner = _box(chosen)
-        assert [(corner[0] + corner[2]) / 2, (corner[1] + corner[3]) / 2] == pytest.approx(
-            [viewport[2] - 30, viewport[3] - 30], abs=2), "the seat was dragged into the corner"
-        assert chosen.evaluate("(seat, [x, y]) => seat.contains(document.elementFromPoint(x, y))",
-                               [viewport[2] - 30, viewport[3] - 30]), "nothing lies over it"
-        assert not _overlap(_box(page.locator(".seat-map__minimap")), viewport), "the minimap is off the map's box"
+    page = new_page(size)
+    page.goto(f"{live_server}/events/{event.event_id}")
+    expect(page.locator(".seat-map.is-placed")).to_be_visible()
+    for _ in range(2):
+        page.get_by_role("button", name="Zoom in").click()
+    expect(page.locator(".seat-map__minimap")).to_be_visible()
+    page.locator(".seat-map").scroll_into_view_if_needed()
+    viewport = _box(page.locator(".seat-map"))
+    # A drag from the middle of the box takes a seat of the middle of the stalls to 30 px from the box's far
+    # corner (wholly inside the box, so that pressing it does not first bring it into view).
+    chosen = seat(page, event, "M15")
+    before = _box(chosen)
+    middle = [(viewport[0] + viewport[2]) / 2, (viewport[1] + viewport[3]) / 2]
+    page.mouse.move(*middle)
+    page.mouse.down()
+    page.mouse.move(middle[0] + viewport[2] - 30 - (before[0] + before[2]) / 2,
+                    middle[1] + viewport[3] - 30 - (before[1] + before[3]) / 2, steps=8)
+    page.mouse.up()
+    corner = _box(chosen)
+    assert [(corner[0] + corner[2]) / 2, (corner[1] + corner[3]) / 2] == pytest.approx(
+        [viewport[2] - 30, viewport[3] - 30], abs=2), "the seat was dragged into the corner"
+    assert chosen.evaluate("(seat, [x, y]) => seat.contains(document.elementFromPoint(x, y))",
+                           [viewport[2] - 30, viewport[3] - 30]), "nothing lies over it"
+    assert not _overlap(_box(page.locator(".seat-map__minimap")), viewport), "the minimap is off the map's box"
 
-        chosen.click()
-        expect(chosen).to_have_attribute("aria-pressed", "true")
-        assert _box(chosen) == pytest.approx(corner, abs=1), "pressed where it showed (the view did not move)"
-        assert overflow(page) <= 0
-    finally:
-        # Never left open: its page would go on asking the live server for seat changes during later tests.
-        page.context.close()
+    chosen.click()
+    expect(chosen).to_have_attribute("aria-pressed", "true")
+    assert _box(chosen) == pytest.approx(corner, abs=1), "pressed where it showed (the view did not move)"
+    assert overflow(page) <= 0
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_zoomed_in_a_seat_half_out_of_the_maps_box_is_held_by_one_press(browser, live_server, committed_db, size):
+def test_zoomed_in_a_seat_half_out_of_the_maps_box_is_held_by_one_press(new_page, live_server, committed_db, size):
     """Pressing a seat that straddles the box's edge holds it: the map does not jump to bring it into view
     under the pointer (it does so for the keyboard only)."""
     event = demo_event(committed_db, "lyric")
-    page = new_page(browser, size)
-    try:
-        page.goto(f"{live_server}/events/{event.event_id}")
-        expect(page.locator(".seat-map.is-placed")).to_be_visible()
-        for _ in range(2):
-            page.get_by_role("button", name="Zoom in").click()
-        page.locator(".seat-map").scroll_into_view_if_needed()
-        viewport = _box(page.locator(".seat-map"))
-        chosen = seat(page, event, "M15")
-        before = _box(chosen)
-        # A drag puts the seat's centre on the box's right edge: half of it shows.
-        middle = [(viewport[0] + viewport[2]) / 2, (viewport[1] + viewport[3]) / 2]
-        page.mouse.move(*middle)
-        page.mouse.down()
-        page.mouse.move(middle[0] + viewport[2] - (before[0] + before[2]) / 2,
-                        middle[1] + (viewport[1] + viewport[3]) / 2 - (before[1] + before[3]) / 2, steps=8)
-        page.mouse.up()
-        edge = _box(chosen)
-        assert edge[0] < viewport[2] < edge[2], "the seat straddles the box's right edge"
+    page = new_page(size)
+    page.goto(f"{live_server}/events/{event.event_id}")
+    expect(page.locator(".seat-map.is-placed")).to_be_visible()
+    for _ in range(2):
+        page.get_by_role("button", name="Zoom in").click()
+    page.locator(".seat-map").scroll_into_view_if_needed()
+    viewport = _box(page.locator(".seat-map"))
+    chosen = seat(page, event, "M15")
+    before = _box(chosen)
+    # A drag puts the seat's centre on the box's right edge: half of it shows.
+    middle = [(viewport[0] + viewport[2]) / 2, (viewport[1] + viewport[3]) / 2]
+    page.mouse.move(*middle)
+    page.mouse.down()
+    page.mouse.move(middle[0] + viewport[2] - (before[0] + before[2]) / 2,
+                    middle[1] + (viewport[1] + viewport[3]) / 2 - (before[1] + before[3]) / 2, steps=8)
+    page.mouse.up()
+    edge = _box(chosen)
+    assert edge[0] < viewport[2] < edge[2], "the seat straddles the box's right edge"
 
-        # The mouse presses the half that shows.
-        page.mouse.click((edge[0] + viewport[2]) / 2, (edge[1] + edge[3]) / 2)
+    # The mouse presses the half that shows.
+    page.mouse.click((edge[0] + viewport[2]) / 2, (edge[1] + edge[3]) / 2)
 
-        expect(chosen).to_have_attribute("aria-pressed", "true")
-        assert _box(chosen) == pytest.approx(edge, abs=1), "the view stayed where it was"
-    finally:
-        page.context.close()
+    expect(chosen).to_have_attribute("aria-pressed", "true")
+    assert _box(chosen) == pytest.approx(edge, abs=1), "the view stayed where it was"
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_zoomed_in_a_minimap_shows_where_the_view_is_and_moves_it_by_pointer_and_keyboard(browser, live_server,
+def test_zoomed_in_a_minimap_shows_where_the_view_is_and_moves_it_by_pointer_and_keyboard(new_page, live_server,
                                                                                          committed_db, size):
     event = demo_event(committed_db, "lyric")
-    page = new_page(browser, size)
+    page = new_page(size)
     page.goto(f"{live_server}/events/{event.event_id}")
     frame = page.locator("[data-seat-map]")
     expect(page.locator(".seat-map.is-placed")).to_be_visible()
@@ -341,7 +345,6 @@ def test_zoomed_in_a_minimap_shows_where_the_view_is_and_moves_it_by_pointer_and
     assert _inside(_box(last), _box(page.locator(".seat-map"))), "the seat pressed on the minimap is in view"
     expect(where).to_have_attribute("aria-valuetext", re.compile(r"Upper Circle in view: back \w+ of the venue$"))
     assert overflow(page) <= 0
-    page.context.close()
 
 
 def test_the_map_is_one_tab_stop_and_a_grid_a_screen_reader_can_walk(page, live_server, committed_db):
@@ -510,10 +513,10 @@ def test_a_keyboard_only_purchase_takes_at_most_40_key_presses(page, live_server
     assert rows(committed_db, "SELECT COUNT(*) FROM bookings WHERE event_id = :e", e=event.event_id) == [(1,)]
 
 
-def test_the_arena_opens_a_section_in_place_and_back_keeps_the_plan(browser, live_server, committed_db):
+def test_the_arena_opens_a_section_in_place_and_back_keeps_the_plan(new_page, live_server, committed_db):
     event = demo_event(committed_db, "arena")
     for size in SIZES:
-        page = new_page(browser, size)
+        page = new_page(size)
         page.goto(f"{live_server}/events/{event.event_id}")
         plan = page.get_by_role("group", name=re.compile(r"^Plan of "))
         expect(plan).to_be_visible()
@@ -597,7 +600,7 @@ def _serious(page: Page) -> list[dict]:
     return [v for v in found if v["impact"] in ("serious", "critical")]
 
 
-def test_axe_finds_nothing_serious_on_the_map_zoomed_the_arena_plan_and_every_state(browser, live_server,
+def test_axe_finds_nothing_serious_on_the_map_zoomed_the_arena_plan_and_every_state(new_page, live_server,
                                                                                       committed_db):
     event = demo_event(committed_db, "lyric")
     sell_seats(committed_db, event, event.seat_ids("A1", "A2"))
@@ -606,7 +609,7 @@ def test_axe_finds_nothing_serious_on_the_map_zoomed_the_arena_plan_and_every_st
     _run(committed_db, "UPDATE events SET status = 'cancelled' WHERE event_id = :e", {"e": past.event_id})
     found = {}
     for size in SIZES:
-        page = new_page(browser, size)
+        page = new_page(size)
         page.route("**/__test__/axe.min.js", lambda route: route.fulfill(path=AXE, content_type="text/javascript"))
         page.goto(f"{live_server}/events/{event.event_id}")
         found[f"map at {size}"] = _serious(page)
@@ -626,9 +629,9 @@ def test_axe_finds_nothing_serious_on_the_map_zoomed_the_arena_plan_and_every_st
     assert report == {}
 
 
-def test_the_wheel_and_a_double_tap_zoom_where_they_point(browser, live_server, committed_db):
+def test_the_wheel_and_a_double_tap_zoom_where_they_point(new_page, live_server, committed_db):
     event = demo_event(committed_db, "lyric")
-    laptop = new_page(browser, "laptop")
+    laptop = new_page("laptop")
     laptop.goto(f"{live_server}/events/{event.event_id}")
     frame = laptop.locator("[data-seat-map]")
     expect(laptop.locator(".seat-map.is-placed")).to_be_visible()
@@ -640,9 +643,8 @@ def test_the_wheel_and_a_double_tap_zoom_where_they_point(browser, live_server, 
     expect(frame).not_to_have_attribute("data-scale", f"{fitted:.4f}")
     assert float(frame.get_attribute("data-scale")) > fitted
     assert overflow(laptop) <= 0
-    laptop.context.close()
 
-    phone = new_page(browser, "phone")
+    phone = new_page("phone")
     phone.goto(f"{live_server}/events/{event.event_id}")
     frame = phone.locator("[data-seat-map]")
     expect(phone.locator(".seat-map.is-placed")).to_be_visible()
@@ -665,4 +667,3 @@ def test_the_wheel_and_a_double_tap_zoom_where_they_point(browser, live_server, 
     assert rows(committed_db, "SELECT COUNT(*) FROM event_seats WHERE event_id = :e AND state = 'held'",
                 e=event.event_id) == [(0,)]
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and overflow(phone) <= 0
-    phone.context.close()
