@@ -225,31 +225,38 @@ def _overlap(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def zoomed_in_on_a_stalls_seat(page: Page, live_server: str, committed_db):
+    """The Lyric's seat map zoomed in twice: the page, the map's box and seat M15 (mid-stalls)."""
+    event = demo_event(committed_db, "lyric")
+    page.goto(f"{live_server}/events/{event.event_id}")
+    expect(page.locator(".seat-map.is-placed")).to_be_visible()
+    for _ in range(2):
+        page.get_by_role("button", name="Zoom in").click()
+    page.locator(".seat-map").scroll_into_view_if_needed()
+    return page, _box(page.locator(".seat-map")), seat(page, event, "M15")
+
+
+def drag_seat_to(page: Page, chosen, viewport, x: float, y: float):
+    """Drags the map from the middle of its box until the seat's centre is at (x, y); the seat's box then."""
+    before = _box(chosen)
+    middle = [(viewport[0] + viewport[2]) / 2, (viewport[1] + viewport[3]) / 2]
+    page.mouse.move(*middle)
+    page.mouse.down()
+    page.mouse.move(middle[0] + x - (before[0] + before[2]) / 2, middle[1] + y - (before[1] + before[3]) / 2, steps=8)
+    page.mouse.up()
+    return _box(chosen)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_zoomed_in_a_seat_in_the_corner_of_the_maps_box_is_pressed_where_it_shows(new_page, live_server, committed_db,
                                                                                   size):
     """The minimap lies under the map's box, never over it: a seat dragged into the box's far corner, where the
     minimap once lay over the seats, takes the press itself."""
-    event = demo_event(committed_db, "lyric")
-    page = new_page(size)
-    page.goto(f"{live_server}/events/{event.event_id}")
-    expect(page.locator(".seat-map.is-placed")).to_be_visible()
-    for _ in range(2):
-        page.get_by_role("button", name="Zoom in").click()
+    page, viewport, chosen = zoomed_in_on_a_stalls_seat(new_page(size), live_server, committed_db)
     expect(page.locator(".seat-map__minimap")).to_be_visible()
-    page.locator(".seat-map").scroll_into_view_if_needed()
-    viewport = _box(page.locator(".seat-map"))
-    # A drag from the middle of the box takes a seat of the middle of the stalls to 30 px from the box's far
-    # corner (wholly inside the box, so that pressing it does not first bring it into view).
-    chosen = seat(page, event, "M15")
-    before = _box(chosen)
-    middle = [(viewport[0] + viewport[2]) / 2, (viewport[1] + viewport[3]) / 2]
-    page.mouse.move(*middle)
-    page.mouse.down()
-    page.mouse.move(middle[0] + viewport[2] - 30 - (before[0] + before[2]) / 2,
-                    middle[1] + viewport[3] - 30 - (before[1] + before[3]) / 2, steps=8)
-    page.mouse.up()
-    corner = _box(chosen)
+    # 30 px from the box's far corner: wholly inside the box, so that pressing it does not first bring it
+    # into view.
+    corner = drag_seat_to(page, chosen, viewport, viewport[2] - 30, viewport[3] - 30)
     assert [(corner[0] + corner[2]) / 2, (corner[1] + corner[3]) / 2] == pytest.approx(
         [viewport[2] - 30, viewport[3] - 30], abs=2), "the seat was dragged into the corner"
     assert chosen.evaluate("(seat, [x, y]) => seat.contains(document.elementFromPoint(x, y))",
@@ -266,24 +273,9 @@ def test_zoomed_in_a_seat_in_the_corner_of_the_maps_box_is_pressed_where_it_show
 def test_zoomed_in_a_seat_half_out_of_the_maps_box_is_held_by_one_press(new_page, live_server, committed_db, size):
     """Pressing a seat that straddles the box's edge holds it: the map does not jump to bring it into view
     under the pointer (it does so for the keyboard only)."""
-    event = demo_event(committed_db, "lyric")
-    page = new_page(size)
-    page.goto(f"{live_server}/events/{event.event_id}")
-    expect(page.locator(".seat-map.is-placed")).to_be_visible()
-    for _ in range(2):
-        page.get_by_role("button", name="Zoom in").click()
-    page.locator(".seat-map").scroll_into_view_if_needed()
-    viewport = _box(page.locator(".seat-map"))
-    chosen = seat(page, event, "M15")
-    before = _box(chosen)
-    # A drag puts the seat's centre on the box's right edge: half of it shows.
-    middle = [(viewport[0] + viewport[2]) / 2, (viewport[1] + viewport[3]) / 2]
-    page.mouse.move(*middle)
-    page.mouse.down()
-    page.mouse.move(middle[0] + viewport[2] - (before[0] + before[2]) / 2,
-                    middle[1] + (viewport[1] + viewport[3]) / 2 - (before[1] + before[3]) / 2, steps=8)
-    page.mouse.up()
-    edge = _box(chosen)
+    page, viewport, chosen = zoomed_in_on_a_stalls_seat(new_page(size), live_server, committed_db)
+    # The seat's centre on the box's right edge: half of it shows.
+    edge = drag_seat_to(page, chosen, viewport, viewport[2], (viewport[1] + viewport[3]) / 2)
     assert edge[0] < viewport[2] < edge[2], "the seat straddles the box's right edge"
 
     # The mouse presses the half that shows.
