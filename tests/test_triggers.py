@@ -225,8 +225,8 @@ def _offer_seats(tx, event, seat):
 
 def _claim_offered_seats(tx, event, seat):
     token = hold_seats(tx, event, [seat])
-    tx.execute(sa.text("CALL ClaimOfferedSeats(:e, :t, :o)"),
-               {"e": event.event_id, "t": token, "o": secrets.token_hex(16)}).all()
+    tx.execute(sa.text("CALL ClaimOfferedSeats(:e, :t, :o, :a)"),
+               {"e": event.event_id, "t": token, "o": secrets.token_hex(16), "a": "192.0.2.1"}).all()
 
 
 def _release_run_out_holds(tx, event, seat):
