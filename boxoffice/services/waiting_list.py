@@ -80,11 +80,11 @@ def join(event_id: int, customer_id: int, seats: int, category_id: int | None) -
     """Put the customer in the event's line for `seats` seats of `category_id` (None: any category).
     Raises NotBookable (not on sale, started, sales closed, or a category the event does not sell),
     TooManySeats-like BoxOfficeError for a count out of range, NotSoldOut (seats are on sale now),
-    DuplicateRecord (already in the line) or Busy."""
-    with unit_of_work(messages=ALREADY_WAITING):
-        event = db.session.execute(sa.text("""
-            SELECT status, starts_at, sales_end, max_seats_per_order
-              FROM events WHERE event_id = :event_id"""), {"event_id": event_id}).one_or_none()
+    DuplicateRecord (already in the line) or Busy. Under the event's lock: a seat coming back meanwhile (a
+    refund, a hold given back) either finds the customer in the line or is on sale when they are told so,
+    never on sale behind them."""
+    with unit_of_work(lock_event=event_id, messages=ALREADY_WAITING) as work:
+        event = work.event
         now = holds.database_now()
         if event is None or event.status != "on_sale" or now >= event.starts_at or now > event.sales_end:
             raise NotBookable("This event is not on sale, so it has no waiting list.")

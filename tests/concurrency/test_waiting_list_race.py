@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from boxoffice.errors import SeatUnavailable
 from boxoffice.extensions import db
 from boxoffice.services import holds, refunds, waiting_list
+from boxoffice.services.waiting_list import NotSoldOut
 from boxoffice.services.unit_of_work import unit_of_work
 from tests.builders import committed, hold_seats, make_customer, make_event, make_venue, rows, sell_seats
 from tests.concurrency.harness import assert_no_faults, at_once, new_key, pay
@@ -98,6 +99,40 @@ def test_customers_joining_at_once_each_get_a_place_of_their_own(app, owner_engi
                     e=event.event_id) == [(16, 16)]
         positions = sorted(waiting_list_position(app, event.event_id, customer) for customer in customers)
         assert positions == list(range(1, 17))
+
+
+def test_joining_waits_for_a_seat_coming_back_and_is_told_it_is_on_sale(app, owner_engine):
+    """A seat coming back as someone joins an empty line: joining waits for that change of the event (its
+    lock), then finds the seat on sale and says so, rather than queueing the customer behind a free seat."""
+    with committed(owner_engine) as c:
+        event = make_event(c, make_venue(c, rows=1, seats_per_row=2))
+        sell_seats(c, event, event.seat_ids())
+        joiner = make_customer(c).customer_id
+        joined: list = []
+
+        def join() -> None:
+            with app.app_context():
+                try:
+                    joined.append(waiting_list.join(event.event_id, joiner, 1, None))
+                except NotSoldOut as refusal:
+                    joined.append(refusal)
+                finally:
+                    db.session.remove()
+
+        with owner_engine.connect() as returning:
+            # A refund under way: the event's lock taken, nobody in the line yet, so its seat goes on sale.
+            returning.execute(sa.text("SELECT event_id FROM event_locks WHERE event_id = :e FOR UPDATE"),
+                              {"e": event.event_id})
+            thread = threading.Thread(target=join)
+            thread.start()
+            thread.join(1.0)
+            assert thread.is_alive(), "joining went ahead of the seat change under way"
+            give_back(returning, event, "A1")
+            returning.commit()
+        thread.join(10)
+
+        assert isinstance(joined[0], NotSoldOut)
+        assert rows(c, "SELECT COUNT(*) FROM waiting_list_entries WHERE event_id = :e", e=event.event_id) == [(0,)]
 
 
 def waiting_list_position(app, event_id: int, customer_id: int) -> int:
