@@ -224,6 +224,17 @@ def run_out(db_session, event) -> None:
     db_session.commit()
 
 
+def held_out(db_session, waiter_name: str, seats_wanted: int):
+    """A two-seat event sold out by one live hold, and a customer in its line for `seats_wanted` seats:
+    (event, the hold's owner, the waiting customer, their entry)."""
+    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
+    db_session.commit()
+    owner = holds.new_hold_owner()
+    holds.hold_seats(event.event_id, event.seat_ids(), owner, 10)
+    waiter = customer(db_session, waiter_name)
+    return event, owner, waiter, waiting_list.join(event.event_id, waiter.customer_id, seats_wanted, None)
+
+
 def test_a_seat_whose_hold_ran_out_goes_to_the_line_before_a_buyer_who_asks_for_it(db_session):
     event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=3))
     db_session.commit()
@@ -246,11 +257,7 @@ def test_a_seat_whose_hold_ran_out_goes_to_the_line_before_a_buyer_who_asks_for_
 
 
 def test_a_seat_that_came_back_and_fits_nobody_in_line_goes_to_the_buyer(db_session):
-    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
-    db_session.commit()
-    holds.hold_seats(event.event_id, event.seat_ids(), holds.new_hold_owner(), 10)
-    waiter = customer(db_session, "Wants Two")
-    waiting_list.join(event.event_id, waiter.customer_id, 2, None)
+    event, _, waiter, _ = held_out(db_session, "Wants Two", 2)
     db_session.execute(sa.text("UPDATE event_seats SET hold_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND "
                                "WHERE event_id = :e AND seat_id = :s"), {"e": event.event_id, "s": event.seat_ids("A1")[0]})
     db_session.commit()
@@ -261,12 +268,7 @@ def test_a_seat_that_came_back_and_fits_nobody_in_line_goes_to_the_buyer(db_sess
 
 
 def test_a_buyer_whose_own_hold_ran_out_finds_it_offered_to_the_line_first(db_session):
-    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
-    db_session.commit()
-    late = holds.new_hold_owner()
-    holds.hold_seats(event.event_id, event.seat_ids(), late, 10)
-    waiter = customer(db_session, "Patient")
-    entry = waiting_list.join(event.event_id, waiter.customer_id, 2, None)
+    event, late, _, entry = held_out(db_session, "Patient", 2)
     run_out(db_session, event)
     with pytest.raises(SeatUnavailable, match="waiting list"):
         holds.hold_seats(event.event_id, event.seat_ids("A1"), late, 10)
@@ -274,24 +276,14 @@ def test_a_buyer_whose_own_hold_ran_out_finds_it_offered_to_the_line_first(db_se
 
 
 def test_a_hold_given_back_on_a_sold_out_event_is_offered_to_the_line_at_once(db_session):
-    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
-    db_session.commit()
-    owner = holds.new_hold_owner()
-    holds.hold_seats(event.event_id, event.seat_ids(), owner, 10)
-    waiter = customer(db_session, "Patient")
-    entry = waiting_list.join(event.event_id, waiter.customer_id, 2, None)
+    event, owner, _, entry = held_out(db_session, "Patient", 2)
     holds.release_hold(event.event_id, owner)
     assert waiting_list.seats_offered(entry.entry_id) == event.seat_ids()
 
 
 def test_a_seat_given_back_on_the_seat_map_of_a_sold_out_event_goes_to_the_line_before_a_buyer(db_session):
-    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
-    holder = make_customer(db_session)
-    db_session.commit()
-    owner = holds.new_hold_owner()
-    holds.hold_seats(event.event_id, event.seat_ids(), owner, 10)
-    waiter = customer(db_session, "Patient")
-    entry = waiting_list.join(event.event_id, waiter.customer_id, 1, None)
+    event, owner, waiter, entry = held_out(db_session, "Patient", 1)
+    holder = customer(db_session, "Holder")
 
     assert holds.toggle_seat(event.event_id, event.seat_ids("A2")[0], owner, 10).seat_ids == tuple(event.seat_ids("A1"))
 
@@ -307,12 +299,7 @@ def test_a_seat_given_back_on_the_seat_map_of_a_sold_out_event_goes_to_the_line_
 
 
 def test_a_seat_given_back_on_the_seat_map_goes_to_the_line_at_the_next_pass(db_session):
-    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
-    db_session.commit()
-    owner = holds.new_hold_owner()
-    holds.hold_seats(event.event_id, event.seat_ids(), owner, 10)
-    waiter = customer(db_session, "Patient")
-    entry = waiting_list.join(event.event_id, waiter.customer_id, 1, None)
+    event, owner, _, entry = held_out(db_session, "Patient", 1)
     holds.toggle_seat(event.event_id, event.seat_ids("A1")[0], owner, 10)
 
     waiting_list.pass_down_the_line()
@@ -321,12 +308,7 @@ def test_a_seat_given_back_on_the_seat_map_goes_to_the_line_at_the_next_pass(db_
 
 
 def test_a_seat_given_back_on_the_seat_map_that_fits_nobody_in_line_goes_to_the_buyer(db_session):
-    event = make_event(db_session, make_venue(db_session, rows=1, seats_per_row=2))
-    db_session.commit()
-    owner = holds.new_hold_owner()
-    holds.hold_seats(event.event_id, event.seat_ids(), owner, 10)
-    waiter = customer(db_session, "Wants Two")
-    waiting_list.join(event.event_id, waiter.customer_id, 2, None)
+    event, owner, waiter, _ = held_out(db_session, "Wants Two", 2)
     holds.toggle_seat(event.event_id, event.seat_ids("A2")[0], owner, 10)
 
     buyer = holds.new_hold_owner()
