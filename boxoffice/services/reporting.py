@@ -548,7 +548,8 @@ def _occupancy(c: Connection, f: ReportFilter, listed: int | None) -> Occupancy:
     now = utcnow()
     held = sa.and_(Event.starts_at >= f.date_from, Event.starts_at < f.date_to + DAY, Event.starts_at < now)
     on_sale = sa.and_(Event.starts_at > now, Event.sales_start <= now, Event.sales_end > now)
-    sold = (Event.seats_total - Event.seats_available).label("sold")
+    tickets_sold = Event.seats_total - Event.seats_available
+    sold = tickets_sold.label("sold")
     scope = [Event.status == "on_sale"]
     if f.venue_id:
         scope.append(Event.venue_id == f.venue_id)
@@ -556,9 +557,10 @@ def _occupancy(c: Connection, f: ReportFilter, listed: int | None) -> Occupancy:
         scope.append(Event.event_id == f.event_id)
 
     def events(side: str, condition, *order) -> sa.Select:
-        ranked = (sa.select(sa.literal(side).label("part"), Event.venue_id, Event.event_id, sa.literal(1).label("events"),
-                            Event.seats_total, sold, Event.title, Event.starts_at, Venue.name, sa.func.row_number().over(
-                                order_by=(*order, Event.starts_at, Event.event_id)).label("position"))
+        position = sa.func.row_number().over(order_by=(*order, Event.starts_at, Event.event_id)).label("position")
+        ranked = (sa.select(sa.literal(side).label("part"), Event.venue_id, Event.event_id,
+                            sa.literal(1).label("events"), Event.seats_total, sold, Event.title, Event.starts_at,
+                            Venue.name, position)
                   .join(Venue, Venue.venue_id == Event.venue_id).where(*scope, condition).subquery())
         return sa.select(ranked).where(ranked.c.position <= listed if listed else sa.true())
 
@@ -568,15 +570,15 @@ def _occupancy(c: Connection, f: ReportFilter, listed: int | None) -> Occupancy:
               .where(*scope, sa.or_(held, on_sale)).group_by(side, Event.venue_id).subquery())
     query = sa.union_all(
         # Fullest by the exact share of seats sold (a double: a DECIMAL division keeps four decimals).
-        events("held", held, ((Event.seats_total - Event.seats_available) * 1.0e0
-                              / sa.func.nullif(Event.seats_total, 0)).desc()),
+        events("held", held, (tickets_sold * 1.0e0 / sa.func.nullif(Event.seats_total, 0)).desc()),
         events("on_sale", on_sale),
-        sa.select(sa.literal("venue_") + totals.c.side, totals.c.venue_id, sa.null(), totals.c.events, totals.c.seats,
-                  totals.c.sold, sa.null(), sa.null(), Venue.name, sa.null())
+        sa.select(sa.literal("venue_") + totals.c.side, totals.c.venue_id, sa.null(), totals.c.events,
+                  totals.c.seats, totals.c.sold, sa.null(), sa.null(), Venue.name, sa.null())
         .join(Venue, Venue.venue_id == totals.c.venue_id)).order_by("part", "position")
     listed_events: dict[str, list[dict[str, Any]]] = {"held": [], "on_sale": []}
     venues: dict[int, dict[str, Any]] = {}
-    for part, venue_id, event_id, events_counted, seats, sold_tickets, title, starts_at, venue, _ in c.execute(query):
+    for part, venue_id, event_id, events_counted, seats, sold_tickets, title, starts_at, venue, _ in (
+            c.execute(query)):
         if part in listed_events:
             listed_events[part].append({
                 "event_id": int(event_id), "title": title, "starts_at": starts_at, "venue_id": venue_id,
@@ -677,7 +679,8 @@ def repeat_buyers_table(r: _Reads) -> Table | None:
     buyers = (sa.select(counts.customer_type, sa.func.sum(counts.buyers).label("buyers"),
                         sa.func.sum(counts.repeat_buyers).label("repeat_buyers"))
               .group_by(counts.customer_type).having(sa.func.sum(counts.buyers) > 0).subquery())
-    query = sa.select(buyers, spend.c.bookings, spend.c.net).join(spend, spend.c.customer_type == buyers.c.customer_type)
+    query = (sa.select(buyers, spend.c.bookings, spend.c.net)
+             .join(spend, spend.c.customer_type == buyers.c.customer_type))
     if r.f.customer_type:
         query = query.where(buyers.c.customer_type == r.f.customer_type)
     found = {row.customer_type: row for row in r.c.execute(query)}
