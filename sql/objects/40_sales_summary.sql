@@ -455,16 +455,18 @@ FOR EACH ROW
 CREATE TRIGGER roll_up_changed_sales AFTER UPDATE ON sales_by_period
 FOR EACH ROW
 BEGIN
-    IF @boxoffice_bulk_load IS NULL AND NEW.venue_id = OLD.venue_id AND NEW.customer_type = OLD.customer_type THEN
-        CALL RollUpSales(NEW.grain, NEW.period, NEW.venue_id, NEW.customer_type, NEW.bookings - OLD.bookings,
-                         NEW.booked_total - OLD.booked_total, NEW.refunded - OLD.refunded,
-                         NEW.refunded_bookings - OLD.refunded_bookings,
-                         NEW.refunded_bookings_total - OLD.refunded_bookings_total);
-    ELSEIF @boxoffice_bulk_load IS NULL THEN
-        CALL RollUpSales(OLD.grain, OLD.period, OLD.venue_id, OLD.customer_type, -OLD.bookings, -OLD.booked_total,
-                         -OLD.refunded, -OLD.refunded_bookings, -OLD.refunded_bookings_total);
-        CALL RollUpSales(NEW.grain, NEW.period, NEW.venue_id, NEW.customer_type, NEW.bookings, NEW.booked_total,
-                         NEW.refunded, NEW.refunded_bookings, NEW.refunded_bookings_total);
+    IF @boxoffice_bulk_load IS NULL THEN
+        IF NEW.venue_id = OLD.venue_id AND NEW.customer_type = OLD.customer_type THEN
+            CALL RollUpSales(NEW.grain, NEW.period, NEW.venue_id, NEW.customer_type, NEW.bookings - OLD.bookings,
+                             NEW.booked_total - OLD.booked_total, NEW.refunded - OLD.refunded,
+                             NEW.refunded_bookings - OLD.refunded_bookings,
+                             NEW.refunded_bookings_total - OLD.refunded_bookings_total);
+        ELSE
+            CALL RollUpSales(OLD.grain, OLD.period, OLD.venue_id, OLD.customer_type, -OLD.bookings, -OLD.booked_total,
+                             -OLD.refunded, -OLD.refunded_bookings, -OLD.refunded_bookings_total);
+            CALL RollUpSales(NEW.grain, NEW.period, NEW.venue_id, NEW.customer_type, NEW.bookings, NEW.booked_total,
+                             NEW.refunded, NEW.refunded_bookings, NEW.refunded_bookings_total);
+        END IF;
     END IF;
 END$$
 
@@ -485,14 +487,16 @@ FOR EACH ROW
 CREATE TRIGGER roll_up_changed_category_sales AFTER UPDATE ON category_sales_by_period
 FOR EACH ROW
 BEGIN
-    IF @boxoffice_bulk_load IS NULL AND NEW.venue_id = OLD.venue_id AND NEW.category_id = OLD.category_id THEN
-        CALL RollUpCategorySales(NEW.grain, NEW.period, NEW.venue_id, NEW.category_id, NEW.tickets - OLD.tickets,
-                                 NEW.tickets_refunded - OLD.tickets_refunded, NEW.revenue - OLD.revenue);
-    ELSEIF @boxoffice_bulk_load IS NULL THEN
-        CALL RollUpCategorySales(OLD.grain, OLD.period, OLD.venue_id, OLD.category_id, -OLD.tickets,
-                                 -OLD.tickets_refunded, -OLD.revenue);
-        CALL RollUpCategorySales(NEW.grain, NEW.period, NEW.venue_id, NEW.category_id, NEW.tickets,
-                                 NEW.tickets_refunded, NEW.revenue);
+    IF @boxoffice_bulk_load IS NULL THEN
+        IF NEW.venue_id = OLD.venue_id AND NEW.category_id = OLD.category_id THEN
+            CALL RollUpCategorySales(NEW.grain, NEW.period, NEW.venue_id, NEW.category_id, NEW.tickets - OLD.tickets,
+                                     NEW.tickets_refunded - OLD.tickets_refunded, NEW.revenue - OLD.revenue);
+        ELSE
+            CALL RollUpCategorySales(OLD.grain, OLD.period, OLD.venue_id, OLD.category_id, -OLD.tickets,
+                                     -OLD.tickets_refunded, -OLD.revenue);
+            CALL RollUpCategorySales(NEW.grain, NEW.period, NEW.venue_id, NEW.category_id, NEW.tickets,
+                                     NEW.tickets_refunded, NEW.revenue);
+        END IF;
     END IF;
 END$$
 
